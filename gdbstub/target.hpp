@@ -1,0 +1,90 @@
+// gdbstub::Target: what the remote-protocol layer needs from a debuggee.
+//
+// Contract: everything is expressed in GDB terms (thread ids >= 1, GDB
+// register numbers from the target description, raw little-endian register
+// bytes, addresses as gdb sends them). The stub never learns whether the
+// target is a simulated guest, a KVM VM or a core file. Calls come from one
+// thread (the session's); only the stop notifier may be invoked from another
+// thread, and it must only schedule a later call to poll_stop(). Failures are
+// errno-style Errors; the session turns them into `Exx` replies in one place.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace svedbg::gdbstub {
+
+using ThreadId = std::uint64_t;  // 1-based; 0 = "any", -1 (all ones) = "all"
+using Bytes = std::vector<std::byte>;
+
+// Signals as GDB numbers them in stop replies (gdb/signals.def).
+enum class Signal : std::uint8_t { None = 0, Int = 2, Trap = 5, Kill = 9 };
+
+struct StopEvent {
+  ThreadId thread = 1;
+  Signal signal = Signal::Trap;
+};
+
+enum class ResumeKind { Continue, Step, Stop };
+
+// One vCont action: `thread` nullopt means "every thread without its own
+// action" (the trailing `vCont;c` form).
+struct ResumeAction {
+  ResumeKind kind = ResumeKind::Continue;
+  std::optional<ThreadId> thread;
+};
+
+class Target {
+ public:
+  virtual ~Target() = default;
+
+  // Threads (= vCPUs), in gdb order.
+  virtual std::vector<ThreadId> threads() = 0;
+  virtual bool thread_alive(ThreadId tid) = 0;
+  // Short text for qThreadExtraInfo / qXfer:threads, e.g. "vCPU 2, VL 512 bits".
+  virtual std::string thread_extra_info(ThreadId tid) = 0;
+
+  // Whole documents for qXfer:features:read (annex "target.xml", ...).
+  // The session does offset/length chunking.
+  virtual Result<std::string> features_document(std::string_view annex) = 0;
+
+  // Registers by GDB number; sizes follow the description gdb was given.
+  virtual Result<Bytes> read_register(ThreadId tid, unsigned regnum) = 0;
+  virtual Status write_register(ThreadId tid, unsigned regnum, std::span<const std::byte> data) = 0;
+  // The `g`/`G` block: every register of the description in number order.
+  virtual Result<Bytes> read_all_registers(ThreadId tid) = 0;
+  virtual Status write_all_registers(ThreadId tid, std::span<const std::byte> data) = 0;
+  // Registers sent with every stop reply (pc, sp, x29, vg as gdbserver does).
+  virtual std::vector<unsigned> expedited_registers(ThreadId tid) = 0;
+
+  // Memory as seen by the thread; a short result is a partial read.
+  virtual Result<Bytes> read_memory(ThreadId tid, std::uint64_t addr, std::size_t len) = 0;
+  virtual Status write_memory(ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) = 0;
+
+  // Run control (all-stop). resume() returns at once; the stop arrives
+  // through poll_stop() after the notifier fired (or immediately).
+  virtual Status resume(std::span<const ResumeAction> actions) = 0;
+  virtual void interrupt() = 0;
+  virtual std::optional<StopEvent> poll_stop() = 0;
+  virtual void set_stop_notifier(std::function<void()> notify) = 0;
+  // The reason for the current (last) stop, for `?`.
+  virtual StopEvent last_stop() = 0;
+
+  // `monitor ...` text; output is printed by gdb as is.
+  virtual Result<std::string> monitor(std::string_view command) = 0;
+
+  // Session end: detach leaves the guest running as it was before gdb came;
+  // kill is gdb's `kill` (the backend decides what that means).
+  virtual void detach() = 0;
+  virtual void kill() = 0;
+};
+
+}  // namespace svedbg::gdbstub
