@@ -1,0 +1,191 @@
+// SimBackend: a simulated arm64 guest behind the KVM register API.
+//
+// Contract: SimBackend answers every Backend call the way KVM answers the
+// corresponding ioctl on an arm64 host with SVE (arch/arm64/kvm/guest.c,
+// sys_regs.c; Documentation/virt/kvm/api.rst), so code above the Backend
+// interface meets the same errno paths as with real KVM: EINVAL when the
+// ID is not arm64 or its size field is wrong, the buffer size differs from
+// kvm::reg_size(id), a core offset names no register, or a core FPSIMD
+// V-register is accessed on a vCPU with SVE; ENOENT for unknown system
+// registers, for every SVE ID (VLS, Z/P/FFR, ZCR_EL1) on a vCPU without SVE
+// and for a slice other than 0; EPERM for Z/P/FFR before
+// KVM_ARM_VCPU_FINALIZE and for VLS writes after it; EINVAL for a VLS write
+// the host cannot honour. Z/P/FFR transfer the full 2048/256-bit container,
+// with data up to the vCPU's maximum VL and zeros above. A vCPU index past
+// the last vCPU gives ESRCH. Messages name the vCPU and the register
+// (kvm::reg_name). All members are thread-safe (one mutex); the stop
+// notifier runs without the lock held. The constructor throws
+// std::invalid_argument for a configuration that check_config() rejects.
+//
+// The fixture (what setup = true, and kill(), leave in the guest). For vCPU
+// c with effective vq e (VL = 128*e bits, L = 16*e bytes):
+//   Zn:   byte b = (c*37 + n*11 + b) mod 256 for b < L, zero above (to 256)
+//   Pn:   byte b = (c*5 + n*3 + b) mod 256 for b < L/8, zero above (to 32)
+//   FFR:  byte b = 0xff for b < L/8, zero above (to 32)
+//   xN = 0x1000*c + N;  sp = 0x80000000 + 0x1000*c;  pc = ram_base
+//   (0x40000000 by default);  pstate = 0x3c5 (EL1h, DAIF masked);
+//   fpsr = fpcr = 0;  ZCR_EL1 = e - 1.
+//   A vCPU without SVE: vN = the low 16 bytes of the same Z formula.
+//   System registers: MIDR_EL1 = 0x410fd4f0, MPIDR_EL1 = 0x80000000 | c
+//   (for c < 16), SCTLR_EL1 = 0x30d00800, all others 0.
+//   RAM: cfg.ram_size bytes at cfg.ram_base; offsets 0..0xfff hold the NOP
+//   instruction 0xd503201f (bytes 1f 20 03 d5) repeated; from 0x1000 on the
+//   byte at offset o is o mod 251.
+// e comes from SimConfig::effective_vq: the requested vq r is written to
+// ZCR_EL1.LEN (r - 1, clamped to 0..15) and clamped by the architectural
+// rule (kvm::effective_vq: the largest enabled vq <= r), then ZCR_EL1 is
+// stored as e - 1.
+//
+// Run control: single-stepping vCPU v executes one simulated NOP (pc += 4,
+// x0 += 1 on that vCPU only). A running guest changes no state and stops
+// only on interrupt(). `monitor("sim set-vl VCPU BITS")` changes a vCPU's
+// effective VL as its guest would (see monitor()).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+#include "introspect/backend.hpp"
+#include "kvm/reg_id.hpp"
+#include "kvm/vls.hpp"
+
+namespace svedbg::introspect {
+
+struct SimConfig {
+  unsigned vcpus = 4;
+  // Largest vq the VMM enables (1..16): setup clears VLS bits above it.
+  unsigned max_vq = 16;
+  // Requested vq per vCPU, cycled if shorter than vcpus (empty: max_vq);
+  // clamped by the effective rule (largest enabled vq <= request).
+  std::vector<unsigned> effective_vq = {16, 4, 1, 2};
+  // KVM_ARM_VCPU_SVE per vCPU, cycled if shorter than vcpus; empty = all.
+  std::vector<bool> sve = {};
+  // The vector lengths the simulated host supports, i.e. what VLS reads
+  // before it is written (empty = vq 1..16, the verified nested-KVM host).
+  // Setup then keeps those <= max_vq, so empty means vq 1..max_vq.
+  kvm::VqSet vls = {};
+  std::uint64_t ram_base = 0x40000000;
+  std::size_t ram_size = 1 << 20;
+};
+
+class SimBackend final : public Backend {
+ public:
+  // Arm Neoverse V2 r0p0 (implementer 0x41 'A', architecture 0xf, part
+  // 0xd4f), an SVE2 core; real V2 parts implement only 128-bit vectors, the
+  // simulated host offers 128..2048 bits like QEMU's `-cpu max,sve=on`.
+  static constexpr std::uint64_t kMidr = 0x410fd4f0;
+  // The SCTLR_EL1 RES1 bits with the MMU and caches off (Linux's
+  // INIT_SCTLR_EL1_MMU_OFF); KVM itself resets SCTLR_EL1 to 0x00c50078.
+  static constexpr std::uint64_t kSctlrReset = 0x30d00800;
+  static constexpr std::uint64_t kPstateReset = 0x3c5;  // PSR_MODE_EL1h | PSR_{D,A,I,F}_BIT
+  static constexpr std::uint32_t kNop = 0xd503201f;
+  static constexpr unsigned kHostMaxVq = 16;  // 2048 bits, the architectural limit
+
+  // Why `cfg` cannot be simulated (vcpus 0 or > 512, max_vq outside 1..16,
+  // a host vq above 16, no host vq <= max_vq, empty or wrapping RAM).
+  static Status check_config(const SimConfig& cfg);
+
+  // Creates and initialises (KVM_ARM_VCPU_INIT) the vCPUs: KVM's reset
+  // state, VLS = the host set, not finalized, Z/P/FFR zero. With `setup`
+  // it then runs a VMM's sequence through the same checks as the public
+  // API: for each SVE vCPU get VLS, clear lengths above max_vq, set VLS,
+  // finalize; and writes the fixture with set_one_reg.
+  explicit SimBackend(SimConfig cfg, bool setup = true);
+
+  // KVM_ARM_VCPU_FINALIZE(KVM_ARM_VCPU_SVE): EPERM if already finalized,
+  // EINVAL on a vCPU without SVE, ESRCH for a bad index.
+  Status finalize(unsigned vcpu);
+
+  const SimConfig& config() const { return cfg_; }
+  // The effective vq the fixture gave `vcpu` (0 for a vCPU without SVE).
+  unsigned fixture_vq(unsigned vcpu) const;
+  // Fixture bytes, as documented above (b < L/8 resp. b < L).
+  static std::uint8_t fixture_z_byte(unsigned vcpu, unsigned n, unsigned b) {
+    return static_cast<std::uint8_t>((vcpu * 37 + n * 11 + b) % 256);
+  }
+  static std::uint8_t fixture_p_byte(unsigned vcpu, unsigned n, unsigned b) {
+    return static_cast<std::uint8_t>((vcpu * 5 + n * 3 + b) % 256);
+  }
+  static std::uint8_t fixture_ram_byte(std::uint64_t offset);
+
+  // Backend
+  std::string name() const override { return "sim"; }
+  unsigned vcpu_count() const override { return cfg_.vcpus; }
+  Status get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) override;
+  Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override;
+  Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;
+  Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override;
+  // step non-empty: each listed vCPU (ESRCH for a bad index) executes one
+  // NOP and the first listed reports Stepped; vCPUs that ran meanwhile are
+  // stopped again (all-stop). step empty: the guest runs until interrupt().
+  Status resume(std::span<const unsigned> step, bool others_run) override;
+  // Stops a running guest: poll_stop() then reports {v, Interrupted}, v the
+  // vCPU of the previous stop (0 initially). No effect when not running.
+  void interrupt() override;
+  // The pending stop, once; nullopt when none is pending.
+  std::optional<BackendStop> poll_stop() override;
+  void set_stop_notifier(std::function<void()> notify) override;
+  // "sim set-vl VCPU BITS": VCPU 0-based, BITS a multiple of 128 in
+  // 128..2048. Writes ZCR_EL1.LEN = BITS/128 - 1 through set_one_reg as the
+  // guest kernel would, then zeroes Z/P/FFR at and above the new effective
+  // VL. Returns "vCPU 1: VL 512 bits (ZCR_EL1.LEN=3)\n". Other commands:
+  // nullopt.
+  std::optional<Result<std::string>> monitor(std::string_view command) override;
+  std::string monitor_help() const override;
+  // Resumes the guest unchanged (running, no pending stop).
+  void detach() override;
+  // gdb's kill ends the debugged guest; the sim then stands in a fresh one
+  // for the next client: state, RAM and run state return to what the
+  // constructor produced (the stop notifier is kept).
+  void kill() override;
+
+ private:
+  struct Vcpu {
+    bool has_sve = false;
+    bool finalized = false;
+    kvm::VqSet vls;
+    unsigned fixture_vq = 0;
+    // struct kvm_regs image, addressed by KVM_REG_ARM_CORE offsets. Its
+    // elr_el1 and spsr[0] are the guest's ELR_EL1 and SPSR_EL1.
+    std::array<std::byte, kvm::layout::kSizeofKvmRegs> core{};
+    std::array<std::array<std::byte, kvm::kZregBytes>, kvm::kSveNumZregs> z{};
+    std::array<std::array<std::byte, kvm::kPregBytes>, kvm::kSveNumPregs> p{};
+    std::array<std::byte, kvm::kPregBytes> ffr{};
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> sysregs;  // ID -> value
+  };
+
+  void reset_locked();
+  void setup_locked();
+  Status get_locked(unsigned vcpu, std::uint64_t id, std::span<std::byte> out);
+  Status set_locked(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in);
+  Status finalize_locked(unsigned vcpu);
+  Status check_access(unsigned vcpu, std::uint64_t id, std::size_t buf_size) const;
+  Status core_access(unsigned vcpu, std::uint64_t id, std::span<std::byte> out, std::span<const std::byte> in);
+  Status sve_access(unsigned vcpu, std::uint64_t id, std::span<std::byte> out, std::span<const std::byte> in);
+  Status sysreg_access(unsigned vcpu, std::uint64_t id, std::span<std::byte> out, std::span<const std::byte> in);
+  Result<std::string> set_vl_locked(std::string_view vcpu_arg, std::string_view bits_arg);
+  void step_locked(unsigned vcpu);
+  void notify_stop(std::unique_lock<std::mutex>& lock);
+
+  const SimConfig cfg_;
+  const bool setup_;
+  const kvm::VqSet host_vls_;
+  mutable std::mutex mu_;
+  std::vector<Vcpu> vcpus_;
+  std::vector<std::byte> ram_;
+  bool running_ = false;
+  std::optional<BackendStop> pending_;
+  unsigned last_stop_vcpu_ = 0;
+  std::function<void()> notify_;
+};
+
+}  // namespace svedbg::introspect
