@@ -69,6 +69,9 @@ class Target {
   virtual Result<Bytes> read_memory(ThreadId tid, std::uint64_t addr, std::size_t len) = 0;
   virtual Status write_memory(ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) = 0;
 
+  // A client connected: stop every vCPU (all-stop) and remember why, for `?`.
+  virtual Status attach() = 0;
+
   // Run control (all-stop). resume() returns at once; the stop arrives
   // through poll_stop() after the notifier fired (or immediately).
   virtual Status resume(std::span<const ResumeAction> actions) = 0;

@@ -53,6 +53,8 @@ class Backend {
   virtual Status resume(std::span<const unsigned> step, bool others_run) = 0;
   virtual void interrupt() = 0;
   virtual std::optional<BackendStop> poll_stop() = 0;
+  // True while any vCPU runs (a stop may still be pending in poll_stop()).
+  virtual bool running() const = 0;
   virtual void set_stop_notifier(std::function<void()> notify) = 0;
 
   // Backend-specific `monitor` commands (e.g. "sim set-vl 1 512"); nullopt

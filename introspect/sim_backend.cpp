@@ -478,6 +478,11 @@ void SimBackend::interrupt() {
   notify_stop(lock);
 }
 
+bool SimBackend::running() const {
+  std::lock_guard lock(mu_);
+  return running_;
+}
+
 std::optional<BackendStop> SimBackend::poll_stop() {
   std::lock_guard lock(mu_);
   auto stop = pending_;
@@ -514,9 +519,11 @@ std::optional<Result<std::string>> SimBackend::monitor(std::string_view command)
 }
 
 std::string SimBackend::monitor_help() const {
-  return "sim set-vl VCPU BITS -- make vCPU VCPU (0-based) run at BITS-bit vectors (128..2048, a multiple\n"
-         "    of 128) by writing ZCR_EL1.LEN as its guest kernel would; the effective VL is the largest\n"
-         "    enabled length <= BITS, and Z/P/FFR bits above it are zeroed\n";
+  // Same layout as GuestTarget's own lines ("monitor NAME   what it does").
+  return "monitor sim set-vl VCPU BITS the guest on vCPU VCPU (0-based) writes ZCR_EL1 for a\n"
+         "                             BITS-bit VL (128..2048, multiple of 128); the effective VL\n"
+         "                             is the largest enabled length <= BITS; Z/P/FFR bits above\n"
+         "                             it become zero. gdb sees the change at the next stop.\n";
 }
 
 Result<std::string> SimBackend::set_vl_locked(std::string_view vcpu_arg, std::string_view bits_arg) {

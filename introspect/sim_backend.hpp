@@ -131,6 +131,7 @@ class SimBackend final : public Backend {
   // Stops a running guest: poll_stop() then reports {v, Interrupted}, v the
   // vCPU of the previous stop (0 initially). No effect when not running.
   void interrupt() override;
+  bool running() const override;
   // The pending stop, once; nullopt when none is pending.
   std::optional<BackendStop> poll_stop() override;
   void set_stop_notifier(std::function<void()> notify) override;

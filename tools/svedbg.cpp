@@ -1,1 +1,142 @@
-int main() { return 0; }
+// svedbg: the daemon's command line.
+//
+//   svedbg serve --sim [--listen HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
+//                [--sim-vcpus N] [--sim-max-vl BITS] [--sim-vl BITS[,BITS...]]
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "gdbstub/transport.hpp"
+#include "introspect/guest_target.hpp"
+#include "introspect/sim_backend.hpp"
+
+namespace {
+
+using namespace svedbg;
+
+constexpr const char* kSimFixture = R"(
+The simulated guest (--sim) models the KVM register API: VLS bitmap,
+finalization, registers stored at the maximum VL and zero-padded, the
+effective VL from ZCR_EL1. Default fixture:
+  4 vCPUs (gdb threads 1..4), enabled VLs 128..2048 bits (VLS vq 1..16),
+  effective VL of vCPU c = 2048, 512, 128, 256 bits for c = 0, 1, 2, 3.
+  For vCPU c with effective VL of L bytes:
+    byte b of Zn = (c*37 + n*11 + b) mod 256 for b < L, zero above;
+    byte b of Pn = (c*5 + n*3 + b) mod 256 for b < L/8, zero above;
+    FFR = 0xff for b < L/8, zero above;
+    xN = 0x1000*c + N; sp = 0x80000000 + 0x1000*c; pc = 0x40000000;
+    cpsr = 0x3c5 (EL1h, DAIF masked); fpsr = fpcr = 0; ZCR_EL1.LEN = L/16 - 1.
+  RAM: 1 MiB at 0x40000000 (MMU off: addresses are physical). Bytes
+  0x40000000..0x40000fff hold NOP (0xd503201f) instructions; at offset
+  o >= 0x1000 the byte is o mod 251.
+  A single-step executes one NOP: pc += 4, x0 += 1. `continue` runs until
+  gdb interrupts (Ctrl-C); the simulated vCPUs change nothing meanwhile.
+  `monitor sim set-vl VCPU BITS` (VCPU 0-based = gdb thread VCPU+1) writes
+  ZCR_EL1 as the guest would; Z/P/FFR bytes above the new VL become zero.
+  `kill` resets the guest to this fixture.
+)";
+
+std::vector<unsigned> parse_bits_list(const std::string& text) {
+  std::vector<unsigned> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    auto comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos || item.size() > 5)
+      throw CLI::ValidationError("--sim-vl", "expected a comma-separated list of bit counts, got '" + text + "'");
+    unsigned bits = static_cast<unsigned>(std::stoul(item));
+    if (bits == 0 || bits % 128 != 0 || bits > 2048)
+      throw CLI::ValidationError("--sim-vl", fmt::format("{} is not a vector length (128..2048, multiple of 128)", bits));
+    out.push_back(bits / 128);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, unsigned vcpus,
+          unsigned max_vl, const std::string& sim_vl) {
+  if (!sim) {
+    std::fprintf(stderr,
+                 "svedbg serve: choose a backend: --sim (the simulated guest). Real KVM guests are "
+                 "served by VMMs linking libsvedbg.\n");
+    return 2;
+  }
+  auto spec = gdbstub::parse_listen_spec(listen);
+  if (!spec) {
+    std::fprintf(stderr, "svedbg: %s\n", spec.error().message.c_str());
+    return 2;
+  }
+  auto mode = introspect::parse_tdesc_vl(tdesc_vl);
+  if (!mode) {
+    std::fprintf(stderr, "svedbg: %s\n", mode.error().message.c_str());
+    return 2;
+  }
+  introspect::SimConfig cfg;
+  cfg.vcpus = vcpus;
+  cfg.max_vq = max_vl / 128;
+  if (!sim_vl.empty()) cfg.effective_vq = parse_bits_list(sim_vl);
+  auto backend = std::make_unique<introspect::SimBackend>(cfg);
+  auto target = introspect::GuestTarget::create(*backend, introspect::GuestOptions{*mode});
+  if (!target) {
+    std::fprintf(stderr, "svedbg: %s\n", target.error().message.c_str());
+    return 1;
+  }
+  gdbstub::Server server(**target);
+  auto st = server.listen(*spec);
+  if (!st) {
+    std::fprintf(stderr, "svedbg: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  const auto& b = server.bound();
+  std::string where = b.kind == gdbstub::ListenSpec::Kind::Unix ? b.path : b.to_string();
+  std::printf("svedbg: serving a simulated SVE guest (%u vCPUs, max VL %u bits, target description VL %u bits) on %s\n",
+              cfg.vcpus, cfg.max_vq * 128, (*target)->description_vq() * 128, b.to_string().c_str());
+  std::printf("svedbg: connect with: gdb-multiarch -ex 'target remote %s'\n", where.c_str());
+  std::fflush(stdout);
+  server.run();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"svedbg: a GDB remote stub for arm64 KVM guests with SVE"};
+  app.require_subcommand(1);
+
+  auto* serve_cmd = app.add_subcommand("serve", "Serve a guest's vCPUs to gdb over the remote protocol");
+  bool sim = false;
+  std::string listen = "127.0.0.1:1234";
+  std::string tdesc_vl = "max";
+  unsigned vcpus = 4, max_vl = 2048;
+  std::string sim_vl;
+  serve_cmd->add_flag("--sim", sim, "Serve the built-in simulated SVE guest (see below)");
+  serve_cmd->add_option("--listen", listen, "HOST:PORT (TCP) or unix:PATH (socket created 0600)")
+      ->capture_default_str();
+  serve_cmd->add_option("--tdesc-vl", tdesc_vl,
+                        "Target-description VL: max (largest enabled VL, default; right for gdb 13), "
+                        "effective (per-thread effective VL, for clients that follow vg, e.g. lldb), or BITS")
+      ->capture_default_str();
+  serve_cmd->add_option("--sim-vcpus", vcpus, "Simulated vCPUs")->check(CLI::Range(1, 64))->capture_default_str();
+  serve_cmd->add_option("--sim-max-vl", max_vl, "Largest enabled VL in bits (VLS = 128..BITS)")
+      ->check(CLI::Range(128, 2048))
+      ->check([](const std::string& s) { return std::stoul(s) % 128 == 0 ? "" : "must be a multiple of 128"; })
+      ->capture_default_str();
+  serve_cmd->add_option("--sim-vl", sim_vl,
+                        "Effective VL of each vCPU in bits, comma-separated, cycled (default 2048,512,128,256)");
+  serve_cmd->footer(kSimFixture);
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*serve_cmd) return serve(sim, listen, tdesc_vl, vcpus, max_vl, sim_vl);
+  } catch (const CLI::Error& e) {
+    return app.exit(e);
+  }
+  return 0;
+}

@@ -1,0 +1,349 @@
+#include "gdbstub/session.hpp"
+
+#include <array>
+#include <utility>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "gdbstub/errors.hpp"
+#include "gdbstub/hex.hpp"
+
+namespace svedbg::gdbstub {
+namespace {
+
+// One dispatch table, indexed by the request's variant alternative: each
+// entry calls the handler overload for that request type.
+template <typename T>
+Session::Reply call(Session& s, const Request& r) {
+  return s.handle(std::get<T>(r));
+}
+template <std::size_t... I>
+constexpr auto make_table(std::index_sequence<I...>) {
+  using Fn = Session::Reply (*)(Session&, const Request&);
+  return std::array<Fn, sizeof...(I)>{&call<std::variant_alternative_t<I, Request>>...};
+}
+constexpr auto kHandlers = make_table(std::make_index_sequence<std::variant_size_v<Request>>{});
+
+std::string hex_u64_le(std::span<const std::byte> bytes) { return to_hex(bytes); }
+
+// PacketSize we advertise: the largest packet we accept (framing.hpp).
+constexpr std::size_t kPacketSize = kMaxPacketSize;
+
+}  // namespace
+
+Session::Session(Target& target, SessionOptions options)
+    : target_(target), options_(options), parser_(kMaxPacketSize) {}
+
+std::string Session::feed(std::string_view bytes) {
+  std::string out;
+  for (auto& ev : parser_.feed(bytes)) {
+    if (closed_) break;
+    if (auto* p = std::get_if<PacketEvent>(&ev)) {
+      if (!no_ack_) out += '+';
+      on_packet(p->payload, out);
+    } else if (std::holds_alternative<NackEvent>(ev)) {
+      // Protocol "Overview": a '-' asks for retransmission of the last packet.
+      if (!no_ack_ && !last_packet_.empty()) out += last_packet_;
+    } else if (std::holds_alternative<InterruptEvent>(ev)) {
+      // 0x03 outside a packet: "Interrupts". Only meaningful while running;
+      // the stop reply comes through poll_stop().
+      if (running_) target_.interrupt();
+    } else if (auto* fe = std::get_if<FramingError>(&ev)) {
+      if (fe->kind == FramingErrorKind::BadChecksum) {
+        if (!no_ack_) out += '-';
+      } else {
+        // Overlong or undecodable run-length: the packet was received, its
+        // content is unusable. Ack it and answer with an error so the
+        // client's request/response pairing stays intact.
+        if (!no_ack_) out += '+';
+        send(error_reply(fe->kind == FramingErrorKind::Overlong ? ProtocolError::Overlong
+                                                                : ProtocolError::Malformed),
+             out);
+      }
+    }
+  }
+  if (running_ && !closed_) out += poll_stop();
+  return out;
+}
+
+std::string Session::poll_stop() {
+  if (!running_) return {};
+  auto stop = target_.poll_stop();
+  if (!stop) return {};
+  running_ = false;
+  g_thread_ = stop->thread;  // as gdbserver: the stopping thread becomes current
+  std::string out;
+  send(stop_reply(*stop), out);
+  return out;
+}
+
+void Session::on_packet(std::string_view payload, std::string& out) {
+  auto request = parse_request(payload);
+  if (!request) {
+    send(error_reply(request.error()), out);
+    return;
+  }
+  if (running_ && !std::holds_alternative<req::Unknown>(*request)) {
+    // All-stop: while the target runs, gdb only sends 0x03. Anything else is
+    // refused without touching the target.
+    send(error_reply(ProtocolError::NotStopped), out);
+    return;
+  }
+  Reply reply = kHandlers[request->index()](*this, *request);
+  if (reply) send(*reply, out);
+}
+
+void Session::send(std::string_view payload, std::string& out) {
+  last_packet_ = encode_packet(payload, options_.run_length_replies);
+  out += last_packet_;
+}
+
+std::string Session::stop_reply(const StopEvent& stop) {
+  // "Stop Reply Packets": T AA n1:r1;n2:r2;... with `thread:` and expedited
+  // registers (gdbserver sends x29, sp, pc and, for SVE, vg) so gdb needs no
+  // extra round trip and learns the vector length at every stop.
+  std::string s = fmt::format("T{:02x}thread:{:x};", static_cast<unsigned>(stop.signal), stop.thread);
+  for (unsigned regnum : target_.expedited_registers(stop.thread)) {
+    auto value = target_.read_register(stop.thread, regnum);
+    if (value) s += fmt::format("{:x}:{};", regnum, hex_u64_le(*value));
+  }
+  return s;
+}
+
+std::optional<ThreadId> Session::resolve(const ThreadSel& sel) const {
+  auto threads = target_.threads();
+  if (threads.empty()) return std::nullopt;
+  switch (sel.kind) {
+    case ThreadSel::Kind::Any:
+    case ThreadSel::Kind::All:
+      return threads.front();
+    case ThreadSel::Kind::Id:
+      if (target_.thread_alive(sel.id)) return sel.id;
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+ThreadId Session::current_g() const {
+  if (g_thread_ != 0 && target_.thread_alive(g_thread_)) return g_thread_;
+  auto threads = target_.threads();
+  return threads.empty() ? 1 : threads.front();
+}
+
+// ---- handlers -------------------------------------------------------------
+
+Session::Reply Session::handle(const req::QSupported&) {
+  return fmt::format(
+      "PacketSize={:x};qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+;vContSupported+",
+      kPacketSize);
+}
+
+Session::Reply Session::handle(const req::StartNoAckMode&) {
+  // The packet itself was acked in ack mode; gdb acks our "OK", then both
+  // sides stop acking ("Packet Acknowledgment").
+  no_ack_ = true;
+  return std::string("OK");
+}
+
+Session::Reply Session::xfer_chunk(const std::string& document, std::uint64_t offset,
+                                   std::uint64_t length) {
+  // qXfer read replies: 'm' + data when more follows, 'l' + data at the end.
+  // The data is binary and escaped by the encoder.
+  if (offset > document.size()) return error_reply(ProtocolError::Malformed);
+  const std::uint64_t cap = std::min<std::uint64_t>(length, kPacketSize / 2);
+  const std::uint64_t n = std::min<std::uint64_t>(cap, document.size() - offset);
+  const bool last = offset + n >= document.size();
+  return std::string(last ? "l" : "m") + document.substr(offset, n);
+}
+
+Session::Reply Session::handle(const req::XferRead& r) {
+  if (r.object == "features") {
+    auto doc = target_.features_document(r.annex);
+    if (!doc) return error_reply(doc.error());
+    return xfer_chunk(*doc, r.offset, r.length);
+  }
+  if (r.object == "threads" && r.annex.empty()) return xfer_chunk(threads_xml(), r.offset, r.length);
+  return std::string{};  // an object we don't serve: empty = unsupported
+}
+
+std::string Session::threads_xml() {
+  std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
+  for (ThreadId t : target_.threads()) {
+    std::string info = target_.thread_extra_info(t);
+    std::string escaped;
+    for (char c : info) {
+      switch (c) {
+        case '<': escaped += "&lt;"; break;
+        case '>': escaped += "&gt;"; break;
+        case '&': escaped += "&amp;"; break;
+        case '"': escaped += "&quot;"; break;
+        default: escaped += c;
+      }
+    }
+    xml += fmt::format("  <thread id=\"{:x}\" core=\"{}\" name=\"vCPU {}\">{}</thread>\n", t, t - 1,
+                       t - 1, escaped);
+  }
+  xml += "</threads>\n";
+  return xml;
+}
+
+Session::Reply Session::handle(const req::HaltReason&) { return stop_reply(target_.last_stop()); }
+
+Session::Reply Session::handle(const req::ReadAllRegisters&) {
+  auto regs = target_.read_all_registers(current_g());
+  if (!regs) return error_reply(regs.error());
+  return to_hex(*regs);
+}
+
+Session::Reply Session::handle(const req::WriteAllRegisters& r) {
+  auto st = target_.write_all_registers(current_g(), r.data);
+  if (!st) return error_reply(st.error());
+  return "OK";
+}
+
+Session::Reply Session::handle(const req::ReadRegister& r) {
+  auto value = target_.read_register(current_g(), r.regnum);
+  if (!value) return error_reply(value.error());
+  return to_hex(*value);
+}
+
+Session::Reply Session::handle(const req::WriteRegister& r) {
+  auto st = target_.write_register(current_g(), r.regnum, r.data);
+  if (!st) return error_reply(st.error());
+  return "OK";
+}
+
+Session::Reply Session::handle(const req::ReadMemory& r) {
+  // Never allocate what the client asks blindly: a reply can carry at most
+  // PacketSize/2 bytes; gdb continues with the rest (partial reads are legal).
+  const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(r.length, kPacketSize / 2 - 16));
+  if (len == 0) return std::string{};
+  auto data = target_.read_memory(current_g(), r.addr, len);
+  if (!data) return error_reply(data.error());
+  if (data->empty()) return error_reply(ProtocolError::MemoryFault);
+  return to_hex(*data);
+}
+
+Session::Reply Session::handle(const req::WriteMemory& r) {
+  auto st = target_.write_memory(current_g(), r.addr, r.data);
+  if (!st) return error_reply(st.error());
+  return "OK";
+}
+
+Session::Reply Session::handle(const req::SetThread& r) {
+  ThreadId chosen = 0;
+  if (r.thread.kind == ThreadSel::Kind::Id) {
+    if (!target_.thread_alive(r.thread.id)) return error_reply(ProtocolError::NoSuchThread);
+    chosen = r.thread.id;
+  }
+  (r.op == 'g' ? g_thread_ : c_thread_) = chosen;
+  return "OK";
+}
+
+Session::Reply Session::handle(const req::ThreadAlive& r) {
+  if (r.thread.kind == ThreadSel::Kind::Id && target_.thread_alive(r.thread.id)) return "OK";
+  return error_reply(ProtocolError::NoSuchThread);
+}
+
+Session::Reply Session::handle(const req::ThreadInfoFirst&) {
+  std::string s = "m";
+  bool first = true;
+  for (ThreadId t : target_.threads()) {
+    if (!first) s += ',';
+    s += fmt::format("{:x}", t);
+    first = false;
+  }
+  return first ? std::string("l") : s;
+}
+
+Session::Reply Session::handle(const req::ThreadInfoNext&) { return std::string("l"); }
+
+Session::Reply Session::handle(const req::CurrentThread&) {
+  return fmt::format("QC{:x}", current_g());
+}
+
+Session::Reply Session::handle(const req::Attached&) {
+  return std::string("1");  // we attached to an existing guest: quitting gdb detaches
+}
+
+Session::Reply Session::handle(const req::ThreadExtraInfo& r) {
+  auto tid = resolve(r.thread);
+  if (!tid) return error_reply(ProtocolError::NoSuchThread);
+  return to_hex(target_.thread_extra_info(*tid));
+}
+
+Session::Reply Session::handle(const req::VContQuery&) { return std::string("vCont;c;C;s;S;t"); }
+
+Session::Reply Session::handle(const req::VCont& r) {
+  std::vector<ResumeAction> actions;
+  for (const auto& a : r.actions) {
+    ResumeAction ra;
+    switch (a.op) {
+      case 'c': case 'C': ra.kind = ResumeKind::Continue; break;
+      case 's': case 'S': ra.kind = ResumeKind::Step; break;
+      case 't': ra.kind = ResumeKind::Stop; break;
+      default: return error_reply(ProtocolError::Malformed);
+    }
+    if (a.thread && a.thread->kind == ThreadSel::Kind::Id) {
+      if (!target_.thread_alive(a.thread->id)) return error_reply(ProtocolError::NoSuchThread);
+      ra.thread = a.thread->id;
+    }
+    actions.push_back(ra);
+  }
+  if (actions.empty()) return error_reply(ProtocolError::Malformed);
+  return resume(actions, std::nullopt);
+}
+
+Session::Reply Session::handle(const req::Continue& r) {
+  ResumeAction a{ResumeKind::Continue, std::nullopt};
+  return resume(std::span(&a, 1), r.addr);
+}
+
+Session::Reply Session::handle(const req::Step& r) {
+  // `s` steps the Hc thread; Hc 0/-1 means "the current thread".
+  ResumeAction a{ResumeKind::Step, c_thread_ != 0 ? c_thread_ : current_g()};
+  return resume(std::span(&a, 1), r.addr);
+}
+
+Session::Reply Session::resume(std::span<const ResumeAction> actions,
+                               std::optional<std::uint64_t> addr) {
+  if (addr) {
+    // "c addr": resume at addr. pc is register 32 in the AArch64 core feature.
+    ThreadId t = c_thread_ != 0 ? c_thread_ : current_g();
+    std::array<std::byte, 8> pc{};
+    for (std::size_t i = 0; i < pc.size(); ++i) pc[i] = static_cast<std::byte>(*addr >> (8 * i));
+    auto st = target_.write_register(t, 32, pc);
+    if (!st) return error_reply(st.error());
+  }
+  auto st = target_.resume(actions);
+  if (!st) return error_reply(st.error());
+  running_ = true;
+  return std::nullopt;  // the stop reply is sent when the target stops
+}
+
+Session::Reply Session::handle(const req::Detach&) {
+  target_.detach();
+  closed_ = true;
+  return std::string("OK");
+}
+
+Session::Reply Session::handle(const req::Kill&) {
+  // `k` has no reply ("Packets": the target may close the connection).
+  target_.kill();
+  closed_ = true;
+  return std::nullopt;
+}
+
+Session::Reply Session::handle(const req::Monitor& r) {
+  auto output = target_.monitor(r.command);
+  // qRcmd: reply with the hex-encoded output. Failures are reported as text
+  // too, so the user sees why (an `Exx` only says "Protocol error").
+  std::string text = output ? *output : fmt::format("error: {}\n", output.error().message);
+  if (text.empty()) return std::string("OK");
+  return to_hex(text);
+}
+
+Session::Reply Session::handle(const req::Unknown&) { return std::string{}; }
+
+}  // namespace svedbg::gdbstub

@@ -1,0 +1,56 @@
+// gdbstub::Server: the Asio transport (TCP or Unix socket) for Sessions.
+//
+// Contract: listens on "HOST:PORT" (TCP, default 127.0.0.1:1234) or
+// "unix:PATH" (a stream socket created mode 0600; a stale socket file left by
+// a dead daemon is replaced, a live one is an error). One gdb client at a
+// time, served by one C++20 coroutine: a second client gets an error packet
+// saying the stub is busy and is disconnected. When a client detaches, kills
+// or drops, the target is detached (the guest runs on as before gdb came) and
+// the server waits for the next client. This is the only file that includes
+// Asio; everything above it is the pure Session.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.hpp"
+#include "gdbstub/session.hpp"
+#include "gdbstub/target.hpp"
+
+namespace svedbg::gdbstub {
+
+struct ListenSpec {
+  enum class Kind { Tcp, Unix } kind = Kind::Tcp;
+  std::string host = "127.0.0.1";
+  unsigned short port = 1234;
+  std::string path;  // for Unix
+  std::string to_string() const;
+};
+
+// "HOST:PORT", ":PORT", "PORT", "unix:PATH", "[::1]:PORT".
+Result<ListenSpec> parse_listen_spec(const std::string& text);
+
+class Server {
+ public:
+  Server(Target& target, SessionOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; the bound address (with the real port when 0 was
+  // asked) is in bound().
+  Status listen(const ListenSpec& spec);
+  const ListenSpec& bound() const;
+  // Serves clients until stop() (thread-safe) or a signal handler calls it.
+  void run();
+  void stop();
+  // Log sink for connection events (default: stderr).
+  void set_logger(std::function<void(const std::string&)> log);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace svedbg::gdbstub

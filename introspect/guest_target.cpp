@@ -1,0 +1,416 @@
+#include "introspect/guest_target.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "kvm/reg_id.hpp"
+
+namespace svedbg::introspect {
+
+using gdbstub::ResumeKind;
+using gdbstub::Signal;
+using gdbstub::StopEvent;
+using gdbstub::ThreadId;
+using xml::RegClass;
+
+namespace {
+
+std::uint64_t load_u64(std::span<const std::byte> b) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < std::min<std::size_t>(8, b.size()); ++i)
+    v |= std::uint64_t(std::to_integer<unsigned>(b[i])) << (8 * i);
+  return v;
+}
+
+Bytes store_u64(std::uint64_t v) {
+  Bytes b(8);
+  for (std::size_t i = 0; i < 8; ++i) b[i] = static_cast<std::byte>(v >> (8 * i));
+  return b;
+}
+
+// Expedited with every stop, as gdbserver's aarch64 backend does.
+constexpr unsigned kX29 = 29, kSp = 31, kPc = 32;
+
+}  // namespace
+
+Result<TdescVl> parse_tdesc_vl(const std::string& text) {
+  if (text == "max") return TdescVl{TdescVl::Mode::Max, 0};
+  if (text == "effective") return TdescVl{TdescVl::Mode::Effective, 0};
+  unsigned bits = 0;
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos ||
+      (bits = static_cast<unsigned>(std::stoul(text))) % 128 != 0 || bits == 0 ||
+      bits > 128 * xml::kMaxVq)
+    return make_error(EINVAL, "--tdesc-vl must be max, effective, or a VL in bits (128..2048, a multiple of 128), not '{}'",
+                      text);
+  return TdescVl{TdescVl::Mode::Fixed, bits / 128};
+}
+
+std::string to_string(const TdescVl& t) {
+  switch (t.mode) {
+    case TdescVl::Mode::Max: return "max";
+    case TdescVl::Mode::Effective: return "effective";
+    case TdescVl::Mode::Fixed: return std::to_string(t.vq * 128);
+  }
+  return "?";
+}
+
+GuestTarget::GuestTarget(Backend& backend, GuestOptions options)
+    : backend_(backend), options_(options), cache_(backend) {}
+
+Result<std::unique_ptr<GuestTarget>> GuestTarget::create(Backend& backend, GuestOptions options) {
+  std::unique_ptr<GuestTarget> t(new GuestTarget(backend, options));
+  if (backend.vcpu_count() == 0) return make_error(ENODEV, "{}: the guest has no vCPUs", backend.name());
+  unsigned union_max = 0;
+  kvm::VqSet any;
+  for (unsigned v = 0; v < backend.vcpu_count(); ++v) {
+    VcpuStatic st;
+    // KVM_REG_ARM64_SVE_VLS is readable at any time; ENOENT means the vCPU
+    // was created without KVM_ARM_VCPU_SVE.
+    Bytes raw(kvm::reg_size(kvm::sve_vls()));
+    auto r = backend.get_one_reg(v, kvm::sve_vls(), raw);
+    if (r) {
+      st.sve = true;
+      for (std::size_t w = 0; w < st.vls.words.size(); ++w)
+        st.vls.words[w] = load_u64(std::span(raw).subspan(8 * w, 8));
+      if (st.vls.empty()) {
+        st.sve = false;
+        st.probe_error = fmt::format("vCPU {}: SVE_VLS is empty", v);
+      } else {
+        union_max = std::max(union_max, st.vls.max());
+        for (unsigned vq : st.vls.list()) any.set(vq);
+      }
+    } else if (r.error().code != ENOENT) {
+      st.probe_error = r.error().message;
+    }
+    t->vcpus_.push_back(st);
+  }
+  t->sve_ = union_max > 0;
+  switch (options.tdesc.mode) {
+    case TdescVl::Mode::Max:
+      t->desc_vq_ = t->sve_ ? union_max : 1;
+      break;
+    case TdescVl::Mode::Fixed:
+      if (!t->sve_) return make_error(EINVAL, "--tdesc-vl {}: no vCPU has SVE", to_string(options.tdesc));
+      if (!any.has(options.tdesc.vq))
+        return make_error(EINVAL, "--tdesc-vl {}: no vCPU has that vector length enabled (enabled: {})",
+                          to_string(options.tdesc), any.to_string());
+      t->desc_vq_ = options.tdesc.vq;
+      break;
+    case TdescVl::Mode::Effective: {
+      t->desc_vq_ = 1;
+      if (t->sve_) {
+        auto vl = t->vcpu_vl(0);
+        t->desc_vq_ = vl && vl->sve ? vl->effective_vq : union_max;
+      }
+      break;
+    }
+  }
+  return t;
+}
+
+Result<VcpuVl> GuestTarget::vcpu_vl(unsigned vcpu) {
+  const auto& st = vcpus_.at(vcpu);
+  VcpuVl vl;
+  vl.sve = st.sve;
+  if (!st.sve) return vl;
+  vl.max_vq = st.vls.max();
+  auto zcr = cache_.get(vcpu, kvm::zcr_el1());
+  if (!zcr) return zcr.error();
+  vl.effective_vq = kvm::effective_vq(st.vls, load_u64(**zcr));
+  return vl;
+}
+
+Result<unsigned> GuestTarget::vcpu_of(ThreadId tid) {
+  if (tid == 0 || tid > backend_.vcpu_count())
+    return make_error(ESRCH, "no thread {} (the guest has {} vCPUs)", tid, backend_.vcpu_count());
+  return static_cast<unsigned>(tid - 1);
+}
+
+unsigned GuestTarget::size_vq(const VcpuVl& vl) const {
+  if (options_.tdesc.mode == TdescVl::Mode::Effective && vl.sve) return vl.effective_vq;
+  return desc_vq_;
+}
+
+const std::vector<xml::RegSpec>& GuestTarget::table() const { return xml::register_table(sve_, desc_vq_); }
+
+std::vector<ThreadId> GuestTarget::threads() {
+  std::vector<ThreadId> out;
+  for (unsigned v = 0; v < backend_.vcpu_count(); ++v) out.push_back(v + 1);
+  return out;
+}
+
+bool GuestTarget::thread_alive(ThreadId tid) { return tid >= 1 && tid <= backend_.vcpu_count(); }
+
+std::string GuestTarget::thread_extra_info(ThreadId tid) {
+  auto v = vcpu_of(tid);
+  if (!v) return v.error().message;
+  auto vl = vcpu_vl(*v);
+  if (!vl) return fmt::format("vCPU {}, VL unknown ({})", *v, vl.error().message);
+  if (!vl->sve) return fmt::format("vCPU {}, no SVE", *v);
+  return fmt::format("vCPU {}, VL {} bits", *v, vl->effective_vq * 128);
+}
+
+Result<std::string> GuestTarget::features_document(std::string_view annex) {
+  if (annex != "target.xml") return make_error(ENOENT, "no target description '{}'", annex);
+  if (options_.tdesc.mode == TdescVl::Mode::Effective && sve_) {
+    auto vl = vcpu_vl(static_cast<unsigned>(last_stop_.thread - 1));
+    if (vl && vl->sve) desc_vq_ = vl->effective_vq;
+  }
+  return xml::target_xml(sve_, desc_vq_);
+}
+
+Result<Bytes> GuestTarget::read_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl) {
+  if (spec.cls == RegClass::Vg) {
+    // vg counts 64-bit granules: VL/64 = 2 * vq. A vCPU without SVE in an SVE
+    // description shows its 128-bit FPSIMD view (vg 2).
+    return store_u64(vl.sve ? 2u * vl.effective_vq : 2u);
+  }
+  auto id = kvm_id_for(spec, vl.sve);
+  if (!id) return to_gdb(spec, {}, vl, size_vq(vl));
+  auto raw = cache_.get(vcpu, *id);
+  if (!raw) return raw.error();
+  return to_gdb(spec, **raw, vl, size_vq(vl));
+}
+
+Status GuestTarget::write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
+                              std::span<const std::byte> data) {
+  if (data.size() != gdb_size(spec, size_vq(vl)))
+    return make_error(EINVAL, "{}: {} bytes written, the register has {}", spec.name, data.size(),
+                      gdb_size(spec, size_vq(vl)));
+  if (spec.cls == RegClass::Vg) {
+    // The guest chooses its VL by writing ZCR_EL1; vg only reflects it.
+    if (load_u64(data) == (vl.sve ? 2u * vl.effective_vq : 2u)) return {};
+    return make_error(EPERM, "vCPU {}: vg is read-only (the guest sets its VL through ZCR_EL1)", vcpu);
+  }
+  auto id = kvm_id_for(spec, vl.sve);
+  if (!id) {
+    if (std::all_of(data.begin(), data.end(), [](std::byte b) { return b == std::byte{0}; })) return {};
+    return make_error(ENOENT, "vCPU {} has no SVE ({})", vcpu, spec.name);
+  }
+  auto raw = cache_.get(vcpu, *id);
+  if (!raw) return raw.error();
+  Bytes merged = **raw;
+  from_gdb(spec, data, vl, merged);
+  if (merged == **raw) return {};  // unchanged: don't touch the vCPU
+  return cache_.set(vcpu, *id, merged);
+}
+
+Result<Bytes> GuestTarget::read_register(ThreadId tid, unsigned regnum) {
+  auto v = vcpu_of(tid);
+  if (!v) return v.error();
+  const auto& regs = table();
+  if (regnum >= regs.size())
+    return make_error(ENOENT, "no register {} (the description has {})", regnum, regs.size());
+  auto vl = vcpu_vl(*v);
+  if (!vl) return vl.error();
+  return read_reg(*v, regs[regnum], *vl);
+}
+
+Status GuestTarget::write_register(ThreadId tid, unsigned regnum, std::span<const std::byte> data) {
+  auto v = vcpu_of(tid);
+  if (!v) return v.error();
+  const auto& regs = table();
+  if (regnum >= regs.size())
+    return make_error(ENOENT, "no register {} (the description has {})", regnum, regs.size());
+  auto vl = vcpu_vl(*v);
+  if (!vl) return vl.error();
+  return write_reg(*v, regs[regnum], *vl, data);
+}
+
+Result<Bytes> GuestTarget::read_all_registers(ThreadId tid) {
+  auto v = vcpu_of(tid);
+  if (!v) return v.error();
+  auto vl = vcpu_vl(*v);
+  if (!vl) return vl.error();
+  Bytes out;
+  for (const auto& spec : table()) {
+    auto value = read_reg(*v, spec, *vl);
+    if (!value) return value.error();
+    out.insert(out.end(), value->begin(), value->end());
+  }
+  return out;
+}
+
+Status GuestTarget::write_all_registers(ThreadId tid, std::span<const std::byte> data) {
+  auto v = vcpu_of(tid);
+  if (!v) return v.error();
+  auto vl = vcpu_vl(*v);
+  if (!vl) return vl.error();
+  std::size_t total = 0;
+  for (const auto& spec : table()) total += gdb_size(spec, size_vq(*vl));
+  if (data.size() != total)
+    return make_error(EINVAL, "G packet has {} bytes, the register block is {}", data.size(), total);
+  std::size_t off = 0;
+  for (const auto& spec : table()) {
+    const std::size_t n = gdb_size(spec, size_vq(*vl));
+    auto st = write_reg(*v, spec, *vl, data.subspan(off, n));
+    if (!st) return st;
+    off += n;
+  }
+  return {};
+}
+
+std::vector<unsigned> GuestTarget::expedited_registers(ThreadId) {
+  std::vector<unsigned> regs{kX29, kSp, kPc};
+  for (const auto& spec : table())
+    if (spec.cls == RegClass::Vg) regs.push_back(spec.regnum);
+  return regs;
+}
+
+Result<Bytes> GuestTarget::read_memory(ThreadId tid, std::uint64_t addr, std::size_t len) {
+  auto v = vcpu_of(tid);
+  if (!v) return v.error();
+  // Addresses are guest-physical while the vCPU runs with its MMU off
+  // (SCTLR_EL1.M == 0, so VA == PA). Translation through the guest's page
+  // tables is not done here; with the MMU on we refuse rather than read the
+  // wrong bytes.
+  auto sctlr = cache_.get(*v, kvm::sctlr_el1());
+  if (sctlr && (load_u64(**sctlr) & 1u))
+    return make_error(EFAULT, "vCPU {}: MMU is on; virtual addresses need a page-table walk", *v);
+  Bytes out(len);
+  auto n = backend_.read_phys(addr, out);
+  if (!n) return n.error();
+  out.resize(*n);
+  return out;
+}
+
+Status GuestTarget::write_memory(ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) {
+  auto v = vcpu_of(tid);
+  if (!v) return v.error();
+  auto sctlr = cache_.get(*v, kvm::sctlr_el1());
+  if (sctlr && (load_u64(**sctlr) & 1u))
+    return make_error(EFAULT, "vCPU {}: MMU is on; virtual addresses need a page-table walk", *v);
+  auto n = backend_.write_phys(addr, data);
+  if (!n) return n.error();
+  if (*n != data.size())
+    return make_error(EFAULT, "wrote {} of {} bytes at {:#x}: the rest is not guest RAM", *n, data.size(), addr);
+  return {};
+}
+
+Status GuestTarget::attach() {
+  cache_.invalidate();
+  if (backend_.running()) {
+    backend_.interrupt();
+    // All-stop: wait (bounded) until the backend reports every vCPU stopped.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (backend_.running() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (backend_.running()) return make_error(ETIMEDOUT, "{}: vCPUs did not stop within 5 s", backend_.name());
+  }
+  // A stop nobody collected belongs to the previous client.
+  (void)backend_.poll_stop();
+  // Like gdbserver after attaching: report SIGTRAP on the first thread.
+  last_stop_ = StopEvent{1, Signal::Trap};
+  return {};
+}
+
+Status GuestTarget::resume(std::span<const gdbstub::ResumeAction> actions) {
+  std::vector<unsigned> step;
+  bool others_run = false;
+  for (const auto& a : actions) {
+    if (a.kind == ResumeKind::Stop) continue;  // all-stop: vCPUs are stopped already
+    if (!a.thread) {
+      if (a.kind == ResumeKind::Continue) {
+        others_run = true;
+      } else {
+        for (unsigned v = 0; v < backend_.vcpu_count(); ++v)
+          if (std::find(step.begin(), step.end(), v) == step.end()) step.push_back(v);
+      }
+      continue;
+    }
+    auto v = vcpu_of(*a.thread);
+    if (!v) return v.error();
+    if (a.kind == ResumeKind::Step) {
+      if (std::find(step.begin(), step.end(), *v) == step.end()) step.push_back(*v);
+    } else {
+      others_run = true;  // a per-thread continue in all-stop resumes the guest
+    }
+  }
+  cache_.invalidate();
+  return backend_.resume(step, others_run);
+}
+
+void GuestTarget::interrupt() { backend_.interrupt(); }
+
+StopEvent GuestTarget::to_stop(const BackendStop& s) const {
+  Signal sig = Signal::Trap;
+  switch (s.reason) {
+    case StopReason::Interrupted: sig = Signal::Int; break;
+    case StopReason::Stepped:
+    case StopReason::Breakpoint: sig = Signal::Trap; break;
+    case StopReason::Exited: sig = Signal::Kill; break;
+  }
+  return StopEvent{s.vcpu + 1u, sig};
+}
+
+std::optional<StopEvent> GuestTarget::poll_stop() {
+  auto s = backend_.poll_stop();
+  if (!s) return std::nullopt;
+  cache_.invalidate();
+  last_stop_ = to_stop(*s);
+  return last_stop_;
+}
+
+void GuestTarget::set_stop_notifier(std::function<void()> notify) {
+  backend_.set_stop_notifier(std::move(notify));
+}
+
+StopEvent GuestTarget::last_stop() { return last_stop_; }
+
+std::string GuestTarget::vls_report() {
+  std::string out;
+  if (sve_)
+    out += fmt::format("target description: SVE, VL {} bits (--tdesc-vl {})\n", desc_vq_ * 128,
+                       to_string(options_.tdesc));
+  else
+    out += "target description: FPSIMD (no vCPU has SVE)\n";
+  for (unsigned v = 0; v < vcpus_.size(); ++v) {
+    const auto& st = vcpus_[v];
+    if (!st.sve) {
+      out += fmt::format("vCPU {}: no SVE{}\n", v, st.probe_error.empty() ? "" : " (" + st.probe_error + ")");
+      continue;
+    }
+    auto zcr = cache_.get(v, kvm::zcr_el1());
+    if (!zcr) {
+      out += fmt::format("vCPU {}: enabled VLs {}; max {} bits; effective VL unknown: {}\n", v,
+                         st.vls.to_string(), st.vls.max() * 128, zcr.error().message);
+      continue;
+    }
+    const std::uint64_t z = load_u64(**zcr);
+    out += fmt::format("vCPU {}: enabled VLs {}; max {} bits; effective VL {} bits (ZCR_EL1.LEN={})\n", v,
+                       st.vls.to_string(), st.vls.max() * 128, kvm::effective_vq(st.vls, z) * 128, z & 0xf);
+  }
+  return out;
+}
+
+Result<std::string> GuestTarget::monitor(std::string_view command) {
+  std::string cmd(command);
+  while (!cmd.empty() && (cmd.back() == ' ' || cmd.back() == '\n')) cmd.pop_back();
+  while (!cmd.empty() && cmd.front() == ' ') cmd.erase(cmd.begin());
+  if (cmd == "help" || cmd.empty()) {
+    return "monitor help                 this text\n"
+           "monitor vls                  each vCPU's enabled vector lengths and effective VL\n" +
+           backend_.monitor_help();
+  }
+  if (cmd == "vls") return vls_report();
+  auto r = backend_.monitor(cmd);
+  if (!r) return make_error(EINVAL, "unknown monitor command '{}'; try 'monitor help'", cmd);
+  // A backend command may change guest state (e.g. ZCR_EL1): refetch.
+  cache_.invalidate();
+  return std::move(*r);
+}
+
+void GuestTarget::detach() {
+  cache_.invalidate();
+  backend_.detach();
+}
+
+void GuestTarget::kill() {
+  cache_.invalidate();
+  backend_.kill();
+}
+
+}  // namespace svedbg::introspect

@@ -1,0 +1,103 @@
+// introspect::GuestTarget: the gdbstub::Target of a VM, over any Backend.
+//
+// Contract: threads are vCPUs (gdb thread N = vCPU N-1). Registers are read
+// through the KVM register IDs of regmap.hpp from the backend, via a
+// StopCache (each register at most once per stop, only on demand). The
+// target description follows the guest's vector lengths (see TdescVl): by
+// default the largest enabled VL of any vCPU, so every vCPU's registers fit;
+// `vg` always reports a vCPU's *effective* VL (ZCR_EL1), and bytes above it
+// read as zero. Monitor commands: help, vls, plus the backend's own. The
+// guest is never modified unless gdb asks (register/memory writes, resume,
+// step, a state-changing monitor command); attach stops it, detach lets it
+// run as before.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gdbstub/target.hpp"
+#include "introspect/backend.hpp"
+#include "introspect/regmap.hpp"
+#include "introspect/stop_cache.hpp"
+#include "kvm/vls.hpp"
+
+namespace svedbg::introspect {
+
+// Which vector length the target description uses (--tdesc-vl).
+struct TdescVl {
+  enum class Mode {
+    Max,        // largest enabled VL of the guest (default; right for gdb 13)
+    Effective,  // the current thread's effective VL, and every register
+                // sized by its own thread's effective VL (for clients that
+                // rebuild their register layout from `vg`, e.g. lldb)
+    Fixed,      // a given VL the guest has enabled
+  } mode = Mode::Max;
+  unsigned vq = 0;  // for Fixed
+};
+// "max", "effective", or a number of bits (a multiple of 128).
+Result<TdescVl> parse_tdesc_vl(const std::string& text);
+std::string to_string(const TdescVl& t);
+
+struct GuestOptions {
+  TdescVl tdesc;
+};
+
+class GuestTarget final : public gdbstub::Target {
+ public:
+  // Probes every vCPU's SVE configuration (VLS) and validates the options.
+  static Result<std::unique_ptr<GuestTarget>> create(Backend& backend, GuestOptions options);
+
+  std::vector<gdbstub::ThreadId> threads() override;
+  bool thread_alive(gdbstub::ThreadId tid) override;
+  std::string thread_extra_info(gdbstub::ThreadId tid) override;
+  Result<std::string> features_document(std::string_view annex) override;
+  Result<Bytes> read_register(gdbstub::ThreadId tid, unsigned regnum) override;
+  Status write_register(gdbstub::ThreadId tid, unsigned regnum, std::span<const std::byte> data) override;
+  Result<Bytes> read_all_registers(gdbstub::ThreadId tid) override;
+  Status write_all_registers(gdbstub::ThreadId tid, std::span<const std::byte> data) override;
+  std::vector<unsigned> expedited_registers(gdbstub::ThreadId tid) override;
+  Result<Bytes> read_memory(gdbstub::ThreadId tid, std::uint64_t addr, std::size_t len) override;
+  Status write_memory(gdbstub::ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) override;
+  Status attach() override;
+  Status resume(std::span<const gdbstub::ResumeAction> actions) override;
+  void interrupt() override;
+  std::optional<gdbstub::StopEvent> poll_stop() override;
+  void set_stop_notifier(std::function<void()> notify) override;
+  gdbstub::StopEvent last_stop() override;
+  Result<std::string> monitor(std::string_view command) override;
+  void detach() override;
+  void kill() override;
+
+  // For tests and dumps.
+  Result<VcpuVl> vcpu_vl(unsigned vcpu);
+  bool description_sve() const { return sve_; }
+  unsigned description_vq() const { return desc_vq_; }
+  const StopCache& cache() const { return cache_; }
+
+ private:
+  GuestTarget(Backend& backend, GuestOptions options);
+  Result<unsigned> vcpu_of(gdbstub::ThreadId tid);
+  unsigned size_vq(const VcpuVl& vl) const;
+  const std::vector<xml::RegSpec>& table() const;
+  Result<Bytes> read_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl);
+  Status write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
+                   std::span<const std::byte> data);
+  std::string vls_report();
+  gdbstub::StopEvent to_stop(const BackendStop& s) const;
+
+  Backend& backend_;
+  GuestOptions options_;
+  StopCache cache_;
+  struct VcpuStatic {
+    bool sve = false;
+    kvm::VqSet vls;
+    std::string probe_error;  // why SVE state is unusable, if it is
+  };
+  std::vector<VcpuStatic> vcpus_;
+  bool sve_ = false;        // description has the SVE feature
+  unsigned desc_vq_ = 1;    // description VL in quadwords
+  gdbstub::StopEvent last_stop_{1, gdbstub::Signal::Trap};
+};
+
+}  // namespace svedbg::introspect

@@ -1,0 +1,171 @@
+"""Tier-3 test harness: the real `svedbg serve` daemon and real gdb-multiarch.
+
+Expected values are computed here from the fixture formula documented in
+README.md (not from the C++ code), so these tests cross-check the daemon.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+SVEDBG = os.environ.get("SVEDBG", "svedbg")
+GDB = os.environ.get("GDB", "gdb-multiarch")
+
+
+class Svedbg:
+    """`svedbg serve --sim` on an ephemeral port (or a unix socket)."""
+
+    def __init__(self, *args, listen="127.0.0.1:0"):
+        self.args = list(args)
+        self.listen = listen
+        self.proc = None
+        self.port = None
+        self.address = None
+        self.banner = ""
+
+    def __enter__(self):
+        cmd = [SVEDBG, "serve", "--sim", "--listen", self.listen] + self.args
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        self.banner = line
+        m = re.search(r" on (\S+)$", line.strip())
+        if not m:
+            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+            raise AssertionError(f"svedbg did not start: {line!r} {err!r}")
+        self.address = m.group(1)
+        if not self.address.startswith("unix:"):
+            self.port = int(self.address.rsplit(":", 1)[1])
+        self.proc.stdout.readline()  # "connect with: ..." line
+        return self
+
+    def target(self):
+        if self.address.startswith("unix:"):
+            return self.address[len("unix:"):]
+        return self.address
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("svedbg did not exit on SIGTERM")
+        self.stderr = self.proc.stderr.read()
+        if exc[0] is None and self.proc.returncode != 0:
+            raise AssertionError(f"svedbg exited with {self.proc.returncode}: {self.stderr}")
+        return False
+
+
+def run_gdb(stub, commands, timeout=90, connect=True, check=True):
+    """Runs gdb-multiarch in batch mode; returns its combined output."""
+    args = [GDB, "-nx", "-batch", "-ex", "set pagination off", "-ex", "set confirm off",
+            "-ex", "set print elements unlimited", "-ex", "set width 0"]
+    if connect:
+        args += ["-ex", f"target remote {stub.target()}"]
+    for c in commands:
+        args += ["-ex", c]
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"gdb exited with {p.returncode}:\n{p.stdout}")
+    return p.stdout
+
+
+# ---- the documented fixture ------------------------------------------------
+DEFAULT_EFFECTIVE_BITS = [2048, 512, 128, 256]
+
+
+def z_bytes(c, n, eff_bytes, size_bytes):
+    return [((c * 37 + n * 11 + b) % 256) if b < eff_bytes else 0 for b in range(size_bytes)]
+
+
+def p_bytes(c, n, eff_bytes, size_bytes):
+    plen = eff_bytes // 8
+    return [((c * 5 + n * 3 + b) % 256) if b < plen else 0 for b in range(size_bytes)]
+
+
+def ffr_bytes(eff_bytes, size_bytes):
+    plen = eff_bytes // 8
+    return [0xFF if b < plen else 0 for b in range(size_bytes)]
+
+
+def gdb_array(values, fmt=str, repeat_threshold=10):
+    """Formats a list as gdb prints arrays: runs >= threshold become <repeats N times>."""
+    out = []
+    i = 0
+    while i < len(values):
+        j = i
+        while j < len(values) and values[j] == values[i]:
+            j += 1
+        run = j - i
+        if run >= repeat_threshold:
+            out.append(f"{fmt(values[i])} <repeats {run} times>")
+            i = j
+        else:
+            out.append(fmt(values[i]))
+            i += 1
+    return "{" + ", ".join(out) + "}"
+
+
+def hexfmt(v):
+    return hex(v)
+
+
+class Checker:
+    def __init__(self, name):
+        self.name = name
+        self.failures = 0
+        self.checks = 0
+
+    def expect(self, cond, what, detail=""):
+        self.checks += 1
+        if not cond:
+            self.failures += 1
+            print(f"FAIL: {what}\n{detail}", file=sys.stderr)
+
+    def expect_in(self, needle, haystack, what):
+        self.expect(needle in haystack, what, f"--- expected to find:\n{needle}\n--- in:\n{haystack}")
+
+    def expect_re(self, pattern, haystack, what):
+        self.expect(re.search(pattern, haystack, re.M) is not None, what,
+                    f"--- expected to match: {pattern}\n--- in:\n{haystack}")
+
+    def done(self):
+        print(f"{self.name}: {self.checks - self.failures} passed, {self.failures} failed")
+        sys.exit(1 if self.failures else 0)
+
+
+def value_of(output, name):
+    """The text after '$N = ' for the print command tagged by `echo <name>:`."""
+    m = re.search(re.escape(name) + r":\n\$\d+ = (.*)$", output, re.M)
+    return m.group(1) if m else None
+
+
+def decode_payload(raw):
+    """Undoes '}' escapes and '*' run-length encoding (GDB docs, "Overview")."""
+    out = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "}":
+            out.append(chr(ord(raw[i + 1]) ^ 0x20))
+            i += 2
+        elif ch == "*":
+            out.append(out[-1] * (ord(raw[i + 1]) - 29))
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def raw_packet(payload):
+    s = sum(payload.encode("latin-1")) % 256
+    return f"${payload}#{s:02x}".encode("latin-1")

@@ -1,0 +1,153 @@
+// Tier 2: a whole session over an in-memory transport. The Session is fed
+// the exact bytes gdb sends and we assert the exact bytes that go back, with
+// the production Target (GuestTarget over the simulated guest).
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include <fmt/format.h>
+
+#include "gdbstub/session.hpp"
+#include "introspect/guest_target.hpp"
+#include "introspect/sim_backend.hpp"
+
+using namespace svedbg;
+
+namespace {
+
+std::string frame(std::string_view payload) {
+  unsigned sum = 0;
+  for (unsigned char ch : payload) sum += ch;
+  return fmt::format("${}#{:02x}", payload, sum & 0xff);
+}
+
+std::string le64(std::uint64_t v) {
+  std::string s;
+  for (int i = 0; i < 8; ++i) s += fmt::format("{:02x}", (v >> (8 * i)) & 0xff);
+  return s;
+}
+
+struct Rig {
+  explicit Rig(introspect::SimConfig cfg = {}, introspect::TdescVl mode = {})
+      : sim(cfg), target(std::move(*introspect::GuestTarget::create(sim, {mode}))),
+        session(*target, gdbstub::SessionOptions{false}) {
+    REQUIRE(target->attach());
+  }
+  // Sends one packet, returns everything the stub wrote back.
+  std::string ask(std::string_view payload) { return session.feed(frame(payload)); }
+  introspect::SimBackend sim;
+  std::unique_ptr<introspect::GuestTarget> target;
+  gdbstub::Session session;
+};
+
+}  // namespace
+
+TEST_CASE("wire: handshake and capabilities", "[wire]") {
+  Rig r;
+  CHECK(r.ask("qSupported:multiprocess+;swbreak+;xmlRegisters=i386") ==
+        "+" + frame("PacketSize=20000;qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+;vContSupported+"));
+  CHECK(r.ask("vMustReplyEmpty") == "+" + frame(""));
+  CHECK(r.ask("qAttached") == "+" + frame("1"));
+  CHECK(r.ask("qfThreadInfo") == "+" + frame("m1,2,3,4"));
+  CHECK(r.ask("qsThreadInfo") == "+" + frame("l"));
+  CHECK(r.ask("qC") == "+" + frame("QC1"));
+  CHECK(r.ask("vCont?") == "+" + frame("vCont;c;C;s;S;t"));
+}
+
+TEST_CASE("wire: stop reply expedites x29, sp, pc and vg of the stopping thread", "[wire]") {
+  Rig r;
+  CHECK(r.ask("?") == "+" + frame("T05thread:1;1d:" + le64(0x1d) + ";1f:" + le64(0x80000000) +
+                                   ";20:" + le64(0x40000000) + ";55:" + le64(32) + ";"));
+  // Step thread 3 (vCPU 2, effective VL 128 bits -> vg 2).
+  CHECK(r.ask("vCont;s:3;c") == "+" + frame("T05thread:3;1d:" + le64(0x201d) + ";1f:" + le64(0x80002000) +
+                                             ";20:" + le64(0x40000004) + ";55:" + le64(2) + ";"));
+  CHECK(r.ask("qC") == "+" + frame("QC3"));
+}
+
+TEST_CASE("wire: registers of thread 2 at the description VL", "[wire]") {
+  Rig r;
+  CHECK(r.ask("Hg2") == "+" + frame("OK"));
+  CHECK(r.ask("p0") == "+" + frame(le64(0x1000)));
+  CHECK(r.ask("p55") == "+" + frame(le64(8)));  // vg: VL 512 = 8 granules
+  // z0 of vCPU 1: (37 + b) mod 256 for b < 64, zero up to 256 bytes.
+  std::string z0;
+  for (int b = 0; b < 256; ++b) z0 += fmt::format("{:02x}", b < 64 ? (37 + b) % 256 : 0);
+  CHECK(r.ask("p22") == "+" + frame(z0));
+  // p15 of vCPU 1: (5 + 45 + b) for b < 8, zero to 32 bytes.
+  std::string p15;
+  for (int b = 0; b < 32; ++b) p15 += fmt::format("{:02x}", b < 8 ? (50 + b) % 256 : 0);
+  CHECK(r.ask("p53") == "+" + frame(p15));
+  // cpsr is 32 bits on the wire (KVM's pstate is 64).
+  CHECK(r.ask("p21") == "+" + frame("c5030000"));
+}
+
+TEST_CASE("wire: the g block has every register in number order", "[wire]") {
+  Rig r;
+  std::string reply = r.ask("g");
+  REQUIRE(reply.size() > 4);
+  std::string hex = reply.substr(2, reply.size() - 5);
+  CHECK(hex.size() == 2 * xml::g_packet_size(true, 16));
+  CHECK(hex.substr(0, 16) == le64(0));
+  CHECK(hex.substr(31 * 16, 16) == le64(0x80000000));
+}
+
+TEST_CASE("wire: writes go to the vCPU and are read back", "[wire]") {
+  Rig r;
+  CHECK(r.ask("P3=1122334455667788") == "+" + frame("OK"));
+  CHECK(r.ask("p3") == "+" + frame("1122334455667788"));
+  CHECK(r.ask("M40000010,2:abcd") == "+" + frame("OK"));
+  CHECK(r.ask("m4000000e,4") == "+" + frame("03d5abcd"));
+  // vg cannot be changed from gdb; writing its own value is accepted (G).
+  CHECK(r.ask("P55=" + le64(32)) == "+" + frame("OK"));
+  CHECK(r.ask("P55=" + le64(8)) == "+" + frame("E01"));
+}
+
+TEST_CASE("wire: acks, NAK retransmission, no-ack mode", "[wire]") {
+  Rig r;
+  std::string first = r.ask("qC");
+  CHECK(first == "+" + frame("QC1"));
+  CHECK(r.session.feed("-") == frame("QC1"));           // retransmit on NAK
+  CHECK(r.session.feed("$qC#00") == "-");                // bad checksum
+  CHECK(r.ask("QStartNoAckMode") == "+" + frame("OK"));
+  CHECK(r.session.feed("+") == "");
+  CHECK(r.ask("qC") == frame("QC1"));                   // no '+' any more
+}
+
+TEST_CASE("wire: continue, interrupt and the stop that follows", "[wire]") {
+  Rig r;
+  CHECK(r.ask("c") == "+");  // running: no reply yet
+  CHECK(r.session.running());
+  CHECK(r.ask("g") == "+" + frame("E10"));  // EBUSY while running
+  std::string stop = r.session.feed("\x03");
+  CHECK(stop.rfind("$T02thread:1;", 0) == 0);
+  CHECK_FALSE(r.session.running());
+}
+
+TEST_CASE("wire: malformed and unknown packets never end the session", "[wire]") {
+  Rig r;
+  CHECK(r.ask("pzz") == "+" + frame("E16"));
+  CHECK(r.ask("Hgzz") == "+" + frame("E16"));
+  CHECK(r.ask("Hg9") == "+" + frame("E03"));
+  CHECK(r.ask("p99") == "+" + frame("E02"));
+  CHECK(r.ask("m0,10") == "+" + frame("E0e"));
+  CHECK(r.ask("qNoSuchThing") == "+" + frame(""));
+  CHECK(r.ask("qC") == "+" + frame("QC1"));
+}
+
+TEST_CASE("wire: qRcmd runs monitor commands", "[wire]") {
+  Rig r;
+  auto hex = [](std::string_view s) {
+    std::string out;
+    for (unsigned char ch : s) out += fmt::format("{:02x}", ch);
+    return out;
+  };
+  std::string reply = r.ask("qRcmd," + hex("sim set-vl 2 384"));
+  CHECK(reply == "+" + frame(hex("vCPU 2: VL 384 bits (ZCR_EL1.LEN=2)\n")));
+  CHECK(r.ask("qThreadExtraInfo,3") == "+" + frame(hex("vCPU 2, VL 384 bits")));
+}
+
+TEST_CASE("wire: detach ends the session with OK", "[wire]") {
+  Rig r;
+  CHECK(r.ask("D") == "+" + frame("OK"));
+  CHECK(r.session.closed());
+}
