@@ -82,6 +82,10 @@ int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, unsi
   cfg.vcpus = vcpus;
   cfg.max_vq = max_vl / 128;
   if (!sim_vl.empty()) cfg.effective_vq = parse_bits_list(sim_vl);
+  if (auto ok = introspect::SimBackend::check_config(cfg); !ok) {
+    std::fprintf(stderr, "svedbg: %s\n", ok.error().message.c_str());
+    return 2;
+  }
   auto backend = std::make_unique<introspect::SimBackend>(cfg);
   auto target = introspect::GuestTarget::create(*backend, introspect::GuestOptions{*mode});
   if (!target) {

@@ -1,0 +1,256 @@
+// GuestTarget over the simulated guest: the register map, the per-stop
+// cache, the description modes and the KVM error paths as gdb sees them.
+#include <catch2/catch.hpp>
+
+#include <memory>
+
+#include "introspect/guest_target.hpp"
+#include "introspect/sim_backend.hpp"
+#include "kvm/reg_id.hpp"
+
+using namespace svedbg;
+using introspect::GuestTarget;
+using introspect::SimBackend;
+using introspect::SimConfig;
+using introspect::TdescVl;
+
+namespace {
+
+constexpr unsigned kZ0 = 34, kP0 = 68, kFfr = 84, kVg = 85, kV0 = 34;
+
+std::unique_ptr<GuestTarget> make(SimBackend& sim, TdescVl mode = {}) {
+  auto t = GuestTarget::create(sim, {mode});
+  REQUIRE(t);
+  REQUIRE(t.value()->attach());
+  return std::move(t).value();
+}
+
+std::uint64_t u64(const gdbstub::Bytes& b) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8 && i < b.size(); ++i) v |= std::uint64_t(std::to_integer<unsigned>(b[i])) << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("each register is fetched at most once per stop, only on demand", "[target]") {
+  SimBackend sim(SimConfig{});
+  auto t = make(sim);
+  const auto before = t->cache().fetches();
+  REQUIRE(t->read_register(1, kZ0 + 5));
+  const auto after_first = t->cache().fetches();
+  CHECK(after_first > before);  // ZCR_EL1 and z5 of vCPU 0
+  REQUIRE(t->read_register(1, kZ0 + 5));
+  REQUIRE(t->read_register(1, kVg));
+  CHECK(t->cache().fetches() == after_first);
+  // The whole g block touches each remaining register once, and only vCPU 0.
+  REQUIRE(t->read_all_registers(1));
+  const auto after_g = t->cache().fetches();
+  REQUIRE(t->read_all_registers(1));
+  CHECK(t->cache().fetches() == after_g);
+  // A step is a new stop: values are fetched again.
+  gdbstub::ResumeAction step{gdbstub::ResumeKind::Step, 1};
+  REQUIRE(t->resume(std::span(&step, 1)));
+  REQUIRE(t->poll_stop());
+  REQUIRE(t->read_register(1, kZ0 + 5));
+  CHECK(t->cache().fetches() > after_g);
+}
+
+TEST_CASE("default description: largest enabled VL; vg is each vCPU's effective VL", "[target]") {
+  SimBackend sim(SimConfig{});
+  auto t = make(sim);
+  CHECK(t->description_sve());
+  CHECK(t->description_vq() == 16);
+  const unsigned eff[] = {16, 4, 1, 2};
+  for (unsigned c = 0; c < 4; ++c) {
+    auto vg = t->read_register(c + 1, kVg);
+    REQUIRE(vg);
+    CHECK(u64(*vg) == 2u * eff[c]);
+    auto z = t->read_register(c + 1, kZ0 + 7);
+    REQUIRE(z);
+    REQUIRE(z->size() == 256);
+    for (unsigned b = 0; b < 256; ++b) {
+      const unsigned want = b < 16 * eff[c] ? SimBackend::fixture_z_byte(c, 7, b) : 0;
+      if (std::to_integer<unsigned>((*z)[b]) != want) FAIL("vCPU " << c << " z7 byte " << b);
+    }
+    auto p = t->read_register(c + 1, kP0 + 2);
+    REQUIRE(p);
+    REQUIRE(p->size() == 32);
+    for (unsigned b = 0; b < 32; ++b) {
+      const unsigned want = b < 2 * eff[c] ? SimBackend::fixture_p_byte(c, 2, b) : 0;
+      if (std::to_integer<unsigned>((*p)[b]) != want) FAIL("vCPU " << c << " p2 byte " << b);
+    }
+    auto ffr = t->read_register(c + 1, kFfr);
+    REQUIRE(ffr);
+    CHECK(std::to_integer<unsigned>((*ffr)[2 * eff[c] - 1]) == 0xff);
+    if (2 * eff[c] < 32) CHECK(std::to_integer<unsigned>((*ffr)[2 * eff[c]]) == 0);
+  }
+  CHECK(t->thread_extra_info(2) == "vCPU 1, VL 512 bits");
+}
+
+TEST_CASE("--tdesc-vl BITS: a VL the guest has; larger vectors are cut to it", "[target]") {
+  SimBackend sim(SimConfig{});
+  auto t = make(sim, TdescVl{TdescVl::Mode::Fixed, 3});  // 384 bits: enabled (vq 1..16)
+  CHECK(t->description_vq() == 3);
+  auto z = t->read_register(1, kZ0);  // vCPU 0 runs at 2048 bits
+  REQUIRE(z);
+  CHECK(z->size() == 48);
+  CHECK(std::to_integer<unsigned>((*z)[47]) == SimBackend::fixture_z_byte(0, 0, 47));
+  auto xml = t->features_document("target.xml");
+  REQUIRE(xml);
+  CHECK(xml->find("name=\"z0\" bitsize=\"384\"") != std::string::npos);
+
+  SimConfig small;
+  small.max_vq = 2;
+  SimBackend sim2(small);
+  auto bad = GuestTarget::create(sim2, {TdescVl{TdescVl::Mode::Fixed, 3}});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == EINVAL);
+  CHECK(bad.error().message.find("no vCPU has that vector length enabled") != std::string::npos);
+}
+
+TEST_CASE("--tdesc-vl effective: each thread sized by its own VL", "[target]") {
+  SimBackend sim(SimConfig{});
+  auto t = make(sim, TdescVl{TdescVl::Mode::Effective, 0});
+  CHECK(t->read_register(2, kZ0)->size() == 64);
+  CHECK(t->read_register(3, kZ0)->size() == 16);
+  CHECK(t->read_register(3, kP0)->size() == 2);
+  CHECK(t->read_all_registers(4)->size() == xml::g_packet_size(true, 2));
+}
+
+TEST_CASE("parse_tdesc_vl", "[target]") {
+  CHECK(introspect::parse_tdesc_vl("max")->mode == TdescVl::Mode::Max);
+  CHECK(introspect::parse_tdesc_vl("effective")->mode == TdescVl::Mode::Effective);
+  CHECK(introspect::parse_tdesc_vl("512")->vq == 4);
+  CHECK_FALSE(introspect::parse_tdesc_vl("500"));
+  CHECK_FALSE(introspect::parse_tdesc_vl("4096"));
+  CHECK_FALSE(introspect::parse_tdesc_vl("0"));
+  CHECK_FALSE(introspect::parse_tdesc_vl("-128"));
+  CHECK_FALSE(introspect::parse_tdesc_vl(""));
+}
+
+TEST_CASE("a VLS that is not a power-of-two series: effective VL clamps down", "[target]") {
+  SimConfig cfg;
+  cfg.vcpus = 1;
+  cfg.vls = {};
+  for (unsigned vq : {1u, 2u, 3u, 4u, 8u}) cfg.vls.set(vq);
+  cfg.max_vq = 8;
+  cfg.effective_vq = {6};  // the guest asks for 768 bits: 512 is the largest enabled below
+  SimBackend sim(cfg);
+  auto t = make(sim);
+  CHECK(t->description_vq() == 8);
+  CHECK(u64(*t->read_register(1, kVg)) == 8);
+  CHECK(t->thread_extra_info(1) == "vCPU 0, VL 512 bits");
+  auto vls = t->monitor("vls");
+  REQUIRE(vls);
+  CHECK_THAT(*vls, Catch::Contains("vCPU 0: enabled VLs 128-512,1024 bits; max 1024 bits; effective VL 512 bits"));
+}
+
+TEST_CASE("target: vCPUs without SVE", "[target]") {
+  SECTION("mixed: the SVE description, the V view for the FPSIMD vCPU") {
+    SimConfig cfg;
+    cfg.vcpus = 2;
+    cfg.sve = {true, false};
+    SimBackend sim(cfg);
+    auto t = make(sim);
+    CHECK(t->description_sve());
+    CHECK(t->thread_extra_info(2) == "vCPU 1, no SVE");
+    auto z = t->read_register(2, kZ0 + 1);
+    REQUIRE(z);
+    CHECK(std::to_integer<unsigned>((*z)[15]) == SimBackend::fixture_z_byte(1, 1, 15));
+    CHECK(std::to_integer<unsigned>((*z)[16]) == 0);
+    CHECK(u64(*t->read_register(2, kVg)) == 2);
+    auto p = t->read_register(2, kP0);
+    REQUIRE(p);
+    CHECK(std::all_of(p->begin(), p->end(), [](std::byte b) { return b == std::byte{0}; }));
+    CHECK(t->monitor("vls")->find("vCPU 1: no SVE") != std::string::npos);
+  }
+  SECTION("no SVE at all: the fpu feature, V registers") {
+    SimConfig cfg;
+    cfg.vcpus = 2;
+    cfg.sve = {false};
+    SimBackend sim(cfg);
+    auto t = make(sim);
+    CHECK_FALSE(t->description_sve());
+    auto xml = t->features_document("target.xml");
+    REQUIRE(xml);
+    CHECK(xml->find("org.gnu.gdb.aarch64.fpu") != std::string::npos);
+    CHECK(xml->find("org.gnu.gdb.aarch64.sve") == std::string::npos);
+    auto v3 = t->read_register(2, kV0 + 3);
+    REQUIRE(v3);
+    REQUIRE(v3->size() == 16);
+    CHECK(std::to_integer<unsigned>((*v3)[5]) == SimBackend::fixture_z_byte(1, 3, 5));
+    CHECK_FALSE(t->read_register(1, 68));  // no p0 in the fpu description
+    CHECK(t->expedited_registers(1) == std::vector<unsigned>{29, 31, 32});
+  }
+}
+
+TEST_CASE("writes: merged at the effective VL, vg read-only, unchanged values not written", "[target]") {
+  SimBackend sim(SimConfig{});
+  auto t = make(sim);
+  gdbstub::Bytes z(256, std::byte{0xaa});
+  REQUIRE(t->write_register(2, kZ0, z));  // vCPU 1 runs at 512 bits
+  auto back = t->read_register(2, kZ0);
+  REQUIRE(back);
+  CHECK(std::to_integer<unsigned>((*back)[63]) == 0xaa);
+  CHECK(std::to_integer<unsigned>((*back)[64]) == 0);  // above the VL: not reachable
+  // KVM's own container agrees.
+  gdbstub::Bytes raw(256);
+  REQUIRE(sim.get_one_reg(1, kvm::sve_zreg(0), raw));
+  CHECK(std::to_integer<unsigned>(raw[64]) == 0);
+  auto vg8 = gdbstub::Bytes{std::byte{8}, {}, {}, {}, {}, {}, {}, {}};
+  CHECK(t->write_register(2, kVg, vg8));  // its own value: accepted
+  auto vg4 = gdbstub::Bytes{std::byte{4}, {}, {}, {}, {}, {}, {}, {}};
+  auto st = t->write_register(2, kVg, vg4);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == EPERM);
+  CHECK_FALSE(t->write_register(2, kZ0, gdbstub::Bytes(10)));  // wrong size
+  // G with the block read from g changes nothing and succeeds.
+  auto g = t->read_all_registers(3);
+  REQUIRE(g);
+  REQUIRE(t->write_all_registers(3, *g));
+  CHECK_FALSE(t->write_all_registers(3, gdbstub::Bytes(g->size() - 1)));
+}
+
+TEST_CASE("KVM errors reach gdb with their errno: not finalized, MMU on, bad thread", "[target]") {
+  SECTION("SVE not finalized: EPERM from KVM") {
+    SimBackend sim(SimConfig{}, /*setup=*/false);
+    auto t = make(sim);
+    auto z = t->read_register(1, kZ0);
+    REQUIRE_FALSE(z);
+    CHECK(z.error().code == EPERM);
+    CHECK(z.error().message.find("not finalized") != std::string::npos);
+    CHECK(t->read_register(1, 0));  // core registers are fine
+  }
+  SECTION("MMU on: memory access is refused, not misread") {
+    SimBackend sim(SimConfig{});
+    gdbstub::Bytes sctlr(8);
+    REQUIRE(sim.get_one_reg(0, kvm::sctlr_el1(), sctlr));
+    sctlr[0] |= std::byte{1};
+    REQUIRE(sim.set_one_reg(0, kvm::sctlr_el1(), sctlr));
+    auto t = make(sim);
+    auto m = t->read_memory(1, 0x40000000, 4);
+    REQUIRE_FALSE(m);
+    CHECK(m.error().code == EFAULT);
+    CHECK(t->read_memory(2, 0x40000000, 4));  // vCPU 1 still has the MMU off
+  }
+  SECTION("threads that don't exist") {
+    SimBackend sim(SimConfig{});
+    auto t = make(sim);
+    CHECK_FALSE(t->thread_alive(0));
+    CHECK_FALSE(t->thread_alive(5));
+    CHECK(t->read_register(5, 0).error().code == ESRCH);
+    CHECK(t->read_register(1, 86).error().code == ENOENT);
+  }
+}
+
+TEST_CASE("monitor: help, vls, sim commands, unknown", "[target]") {
+  SimBackend sim(SimConfig{});
+  auto t = make(sim);
+  CHECK(t->monitor("help")->find("monitor vls") != std::string::npos);
+  CHECK(t->monitor("sim set-vl 3 1024")->find("vCPU 3: VL 1024 bits") != std::string::npos);
+  CHECK(u64(*t->read_register(4, kVg)) == 16);  // cache refreshed after the command
+  auto bad = t->monitor("frobnicate");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("unknown monitor command 'frobnicate'") != std::string::npos);
+}
