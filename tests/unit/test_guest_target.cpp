@@ -56,7 +56,7 @@ TEST_CASE("each register is fetched at most once per stop, only on demand", "[ta
   CHECK(t->cache().fetches() > after_g);
 }
 
-TEST_CASE("default description: largest enabled VL; vg is each vCPU's effective VL", "[target]") {
+TEST_CASE("default description uses the largest enabled VL and vg is each vCPU effective VL", "[target]") {
   SimBackend sim(SimConfig{});
   auto t = make(sim);
   CHECK(t->description_sve());
@@ -88,7 +88,7 @@ TEST_CASE("default description: largest enabled VL; vg is each vCPU's effective 
   CHECK(t->thread_extra_info(2) == "vCPU 1, VL 512 bits");
 }
 
-TEST_CASE("--tdesc-vl BITS: a VL the guest has; larger vectors are cut to it", "[target]") {
+TEST_CASE("tdesc-vl BITS must be a VL the guest has and larger vectors are cut to it", "[target]") {
   SimBackend sim(SimConfig{});
   auto t = make(sim, TdescVl{TdescVl::Mode::Fixed, 3});  // 384 bits: enabled (vq 1..16)
   CHECK(t->description_vq() == 3);
@@ -109,7 +109,7 @@ TEST_CASE("--tdesc-vl BITS: a VL the guest has; larger vectors are cut to it", "
   CHECK(bad.error().message.find("no vCPU has that vector length enabled") != std::string::npos);
 }
 
-TEST_CASE("--tdesc-vl effective: each thread sized by its own VL", "[target]") {
+TEST_CASE("tdesc-vl effective sizes each thread by its own VL", "[target]") {
   SimBackend sim(SimConfig{});
   auto t = make(sim, TdescVl{TdescVl::Mode::Effective, 0});
   CHECK(t->read_register(2, kZ0)->size() == 64);
