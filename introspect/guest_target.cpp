@@ -195,6 +195,9 @@ Status GuestTarget::write_reg(unsigned vcpu, const xml::RegSpec& spec, const Vcp
   Bytes merged = **raw;
   from_gdb(spec, data, vl, merged);
   if (merged == **raw) return {};  // unchanged: don't touch the vCPU
+  if (spec.cls == RegClass::Sys && !options_.allow_sysreg_writes)
+    return make_error(EPERM, "vCPU {}: {} is read-only (start svedbg with --allow-sysreg-writes)", vcpu,
+                      spec.name);
   return cache_.set(vcpu, *id, merged);
 }
 
@@ -228,6 +231,11 @@ Result<Bytes> GuestTarget::read_all_registers(ThreadId tid) {
   Bytes out;
   for (const auto& spec : table()) {
     auto value = read_reg(*v, spec, *vl);
+    if (!value && spec.cls == RegClass::Sys) {
+      // One unreadable system register must not hide the rest of the block
+      // from `g`; `p` on it still reports the KVM error.
+      value = Bytes(gdb_size(spec, size_vq(*vl)), std::byte{0});
+    }
     if (!value) return value.error();
     out.insert(out.end(), value->begin(), value->end());
   }

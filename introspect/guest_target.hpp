@@ -41,6 +41,9 @@ std::string to_string(const TdescVl& t);
 
 struct GuestOptions {
   TdescVl tdesc;
+  // The system-register feature is read-only unless this is set: a stray
+  // write to SCTLR_EL1 or TTBR0_EL1 would wreck the guest.
+  bool allow_sysreg_writes = false;
 };
 
 class GuestTarget final : public gdbstub::Target {

@@ -8,6 +8,30 @@ namespace svedbg::introspect {
 
 using xml::RegClass;
 
+std::optional<std::uint64_t> sysreg_id(xml::SysReg reg, bool vcpu_has_sve) {
+  using xml::SysReg;
+  switch (reg) {
+    // ZCR_EL1 is hidden from vCPUs without SVE (KVM's sve_visibility()).
+    case SysReg::ZcrEl1: return vcpu_has_sve ? std::optional(kvm::zcr_el1()) : std::nullopt;
+    case SysReg::SctlrEl1: return kvm::sctlr_el1();
+    case SysReg::TcrEl1: return kvm::tcr_el1();
+    case SysReg::Ttbr0El1: return kvm::ttbr0_el1();
+    case SysReg::Ttbr1El1: return kvm::ttbr1_el1();
+    case SysReg::MairEl1: return kvm::mair_el1();
+    case SysReg::VbarEl1: return kvm::vbar_el1();
+    case SysReg::EsrEl1: return kvm::esr_el1();
+    case SysReg::FarEl1: return kvm::far_el1();
+    // KVM has no ARM64_SYS_REG accessor for these three: they live in the
+    // core block (struct kvm_regs: sp_el1, elr_el1, spsr[KVM_SPSR_EL1]).
+    case SysReg::ElrEl1: return kvm::core_elr_el1();
+    case SysReg::SpsrEl1: return kvm::core_spsr(0);
+    case SysReg::SpEl1: return kvm::core_sp_el1();
+    case SysReg::MidrEl1: return kvm::midr_el1();
+    case SysReg::MpidrEl1: return kvm::mpidr_el1();
+  }
+  return std::nullopt;
+}
+
 std::optional<std::uint64_t> kvm_id_for(const xml::RegSpec& spec, bool vcpu_has_sve) {
   switch (spec.cls) {
     case RegClass::X: return kvm::core_x(spec.index);
@@ -27,6 +51,7 @@ std::optional<std::uint64_t> kvm_id_for(const xml::RegSpec& spec, bool vcpu_has_
       if (!vcpu_has_sve) return std::nullopt;
       return kvm::sve_ffr();
     case RegClass::Vg: return std::nullopt;
+    case RegClass::Sys: return sysreg_id(static_cast<xml::SysReg>(spec.index), vcpu_has_sve);
   }
   return std::nullopt;
 }

@@ -28,6 +28,9 @@ struct VcpuVl {
   unsigned effective_vq = 1;  // from ZCR_EL1, clamped to an enabled vq
 };
 
+// The KVM register of an EL1 system register of the sysregs feature.
+std::optional<std::uint64_t> sysreg_id(xml::SysReg reg, bool vcpu_has_sve);
+
 // The KVM register holding `spec` on a vCPU with/without SVE; nullopt for
 // registers that have none (vg; p/ffr on a vCPU without SVE).
 std::optional<std::uint64_t> kvm_id_for(const xml::RegSpec& spec, bool vcpu_has_sve);

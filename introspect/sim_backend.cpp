@@ -146,6 +146,7 @@ void SimBackend::reset_locked() {
         {kvm::midr_el1(), kMidr},  {kvm::mpidr_el1(), mpidr_for(c)}, {kvm::sctlr_el1(), kSctlrReset},
         {kvm::ttbr0_el1(), 0},     {kvm::ttbr1_el1(), 0},            {kvm::tcr_el1(), 0},
         {kvm::esr_el1(), 0},       {kvm::far_el1(), 0},              {kvm::vbar_el1(), 0},
+        {kvm::mair_el1(), 0},
     };
     // ZCR_EL1 exists only for SVE vCPUs (sve_visibility() hides it).
     if (v.has_sve) v.sysregs.emplace_back(kvm::zcr_el1(), 0);

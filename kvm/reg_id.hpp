@@ -183,6 +183,7 @@ constexpr unsigned sys_op2(std::uint64_t id) { return static_cast<unsigned>((id 
 constexpr std::uint64_t midr_el1() { return sys_reg(3, 0, 0, 0, 0); }
 constexpr std::uint64_t mpidr_el1() { return sys_reg(3, 0, 0, 0, 5); }
 constexpr std::uint64_t sctlr_el1() { return sys_reg(3, 0, 1, 0, 0); }
+constexpr std::uint64_t mair_el1() { return sys_reg(3, 0, 10, 2, 0); }
 constexpr std::uint64_t zcr_el1() { return sys_reg(3, 0, 1, 2, 0); }
 constexpr std::uint64_t ttbr0_el1() { return sys_reg(3, 0, 2, 0, 0); }
 constexpr std::uint64_t ttbr1_el1() { return sys_reg(3, 0, 2, 0, 1); }

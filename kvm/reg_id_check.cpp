@@ -135,6 +135,7 @@ constexpr bool all_sysreg() {
 static_assert(all_sysreg());
 static_assert(midr_el1() == ARM64_SYS_REG(3, 0, 0, 0, 0));
 static_assert(mpidr_el1() == ARM64_SYS_REG(3, 0, 0, 0, 5));
+static_assert(mair_el1() == ARM64_SYS_REG(3, 0, 10, 2, 0));
 static_assert(sctlr_el1() == ARM64_SYS_REG(3, 0, 1, 0, 0));
 static_assert(zcr_el1() == ARM64_SYS_REG(3, 0, 1, 2, 0));
 static_assert(ttbr0_el1() == ARM64_SYS_REG(3, 0, 2, 0, 0));

@@ -52,9 +52,10 @@ std::string sysreg_name(std::uint64_t id) {
       kSysregOp0Mask | kSysregOp1Mask | kSysregCrnMask | kSysregCrmMask | kSysregOp2Mask;
   if (reg_size_field(id) != kRegSizeU64 || (id & ~(kRegArchMask | kRegSizeMask | kRegArmCoprocMask | field_bits)) != 0)
     return hex_id(id);
-  static constexpr std::array<std::pair<std::uint64_t, const char*>, 12> kNamed{{
+  static constexpr std::array<std::pair<std::uint64_t, const char*>, 13> kNamed{{
       {midr_el1(), "MIDR_EL1"},
       {mpidr_el1(), "MPIDR_EL1"},
+      {mair_el1(), "MAIR_EL1"},
       {sctlr_el1(), "SCTLR_EL1"},
       {zcr_el1(), "ZCR_EL1"},
       {ttbr0_el1(), "TTBR0_EL1"},

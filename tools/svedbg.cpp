@@ -60,8 +60,8 @@ std::vector<unsigned> parse_bits_list(const std::string& text) {
   return out;
 }
 
-int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, unsigned vcpus,
-          unsigned max_vl, const std::string& sim_vl) {
+int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, bool allow_sysreg_writes,
+          unsigned vcpus, unsigned max_vl, const std::string& sim_vl) {
   if (!sim) {
     std::fprintf(stderr,
                  "svedbg serve: choose a backend: --sim (the simulated guest). Real KVM guests are "
@@ -87,7 +87,7 @@ int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, unsi
     return 2;
   }
   auto backend = std::make_unique<introspect::SimBackend>(cfg);
-  auto target = introspect::GuestTarget::create(*backend, introspect::GuestOptions{*mode});
+  auto target = introspect::GuestTarget::create(*backend, introspect::GuestOptions{*mode, allow_sysreg_writes});
   if (!target) {
     std::fprintf(stderr, "svedbg: %s\n", target.error().message.c_str());
     return 1;
@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:1234";
   std::string tdesc_vl = "max";
   unsigned vcpus = 4, max_vl = 2048;
+  bool allow_sysreg_writes = false;
   std::string sim_vl;
   serve_cmd->add_flag("--sim", sim, "Serve the built-in simulated SVE guest (see below)");
   serve_cmd->add_option("--listen", listen, "HOST:PORT (TCP) or unix:PATH (socket created 0600)")
@@ -127,6 +128,8 @@ int main(int argc, char** argv) {
                         "Target-description VL: max (largest enabled VL, default; right for gdb 13), "
                         "effective (per-thread effective VL, for clients that follow vg, e.g. lldb), or BITS")
       ->capture_default_str();
+  serve_cmd->add_flag("--allow-sysreg-writes", allow_sysreg_writes,
+                      "Let gdb write the EL1 system registers (read-only by default)");
   serve_cmd->add_option("--sim-vcpus", vcpus, "Simulated vCPUs")->check(CLI::Range(1, 64))->capture_default_str();
   serve_cmd->add_option("--sim-max-vl", max_vl, "Largest enabled VL in bits (VLS = 128..BITS)")
       ->check(CLI::Range(128, 2048))
@@ -138,7 +141,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*serve_cmd) return serve(sim, listen, tdesc_vl, vcpus, max_vl, sim_vl);
+    if (*serve_cmd) return serve(sim, listen, tdesc_vl, allow_sysreg_writes, vcpus, max_vl, sim_vl);
   } catch (const CLI::Error& e) {
     return app.exit(e);
   }

@@ -63,15 +63,18 @@ using TypeSpec = std::variant<VectorType, UnionType, FlagsType>;
 
 // `count` registers named name0..name{count-1}, or one register named
 // `name` when count == 0.
+enum class When { Always, FpuOnly, SveOnly };
+
 struct RegGroup {
   std::string_view name;
   unsigned count;
   Scaled bits;
   std::string_view type;
   RegClass cls;
+  When when = When::Always;      // a register of a feature may depend on SVE
+  std::string_view group = {};   // GDB register group ("system"), if any
+  unsigned index = 0;            // RegSpec::index of a single register
 };
-
-enum class When { Always, FpuOnly, SveOnly };
 
 struct FeatureSpec {
   std::string_view name;
@@ -212,6 +215,24 @@ std::vector<FeatureSpec> make_features() {
                 {"ffr", 0, {0, 16}, "svep", RegClass::Ffr},
                 {"vg", 0, {64, 0}, "int", RegClass::Vg}}});
 
+  // Not a GDB feature: the EL1 system registers a debugger of a whole guest
+  // needs (translation regime, exception state, identity). GDB shows them in
+  // `info registers system` / `info all-registers`; they are 64-bit as KVM
+  // transfers them (KVM_REG_SIZE_U64). ELR_EL1, SPSR_EL1 and SP_EL1 come from
+  // KVM's core block, the others from ARM64_SYS_REG IDs (introspect/regmap).
+  auto sys = [](std::string_view name, SysReg r, When when = When::Always) {
+    return RegGroup{name, 0, {64, 0}, "uint64", RegClass::Sys, when, "system", static_cast<unsigned>(r)};
+  };
+  f.push_back({"org.svedbg.aarch64.sysregs",
+               When::Always,
+               {},
+               {sys("zcr_el1", SysReg::ZcrEl1, When::SveOnly), sys("sctlr_el1", SysReg::SctlrEl1),
+                sys("tcr_el1", SysReg::TcrEl1), sys("ttbr0_el1", SysReg::Ttbr0El1),
+                sys("ttbr1_el1", SysReg::Ttbr1El1), sys("mair_el1", SysReg::MairEl1),
+                sys("vbar_el1", SysReg::VbarEl1), sys("esr_el1", SysReg::EsrEl1), sys("far_el1", SysReg::FarEl1),
+                sys("elr_el1", SysReg::ElrEl1), sys("spsr_el1", SysReg::SpsrEl1), sys("sp_el1", SysReg::SpEl1),
+                sys("midr_el1", SysReg::MidrEl1), sys("mpidr_el1", SysReg::MpidrEl1)}});
+
   return f;
 }
 
@@ -233,8 +254,15 @@ void append_regs(const RegGroup& g, unsigned vq, unsigned& regnum, std::vector<R
   const unsigned n = g.count == 0 ? 1 : g.count;
   for (unsigned i = 0; i < n; ++i) {
     std::string name = g.count == 0 ? std::string(g.name) : fmt::format("{}{}", g.name, i);
-    out.push_back(RegSpec{regnum++, std::move(name), g.bits.at(vq), std::string(g.type), g.cls, i});
+    out.push_back(RegSpec{regnum++, std::move(name), g.bits.at(vq), std::string(g.type), g.cls,
+                          g.count == 0 ? g.index : i});
   }
+}
+
+std::string_view group_of(const std::vector<RegGroup>& groups, const RegSpec& r) {
+  for (const RegGroup& g : groups)
+    if (g.cls == r.cls && !g.group.empty()) return g.group;
+  return {};
 }
 
 using Out = std::back_insert_iterator<std::string>;
@@ -281,11 +309,13 @@ Description build(bool sve, unsigned vq) {
     fmt::format_to(out, "  <feature name=\"{}\">\n", feature.name);
     for (const TypeSpec& type : feature.types) render_type(out, type, vq);
     const std::size_t first = d.regs.size();
-    for (const RegGroup& group : feature.regs) append_regs(group, vq, regnum, d.regs);
+    for (const RegGroup& group : feature.regs)
+      if (included(group.when, sve)) append_regs(group, vq, regnum, d.regs);
     for (std::size_t i = first; i < d.regs.size(); ++i) {
       const RegSpec& r = d.regs[i];
       fmt::format_to(out, "    <reg name=\"{}\" bitsize=\"{}\" type=\"{}\"", r.name, r.bitsize, r.type);
       if (i == first) fmt::format_to(out, " regnum=\"{}\"", r.regnum);
+      if (auto group = group_of(feature.regs, r); !group.empty()) fmt::format_to(out, " group=\"{}\"", group);
       fmt::format_to(out, "/>\n");
     }
     fmt::format_to(out, "  </feature>\n");

@@ -29,7 +29,17 @@ namespace svedbg::xml {
 
 // What a register is, so callers can route it to the right vCPU state
 // without parsing names.
-enum class RegClass { X, Sp, Pc, Cpsr, V, Z, Fpsr, Fpcr, P, Ffr, Vg };
+enum class RegClass { X, Sp, Pc, Cpsr, V, Z, Fpsr, Fpcr, P, Ffr, Vg, Sys };
+
+// The EL1 system registers of the "org.svedbg.aarch64.sysregs" feature,
+// which follows the GDB features (after vg, or after fpcr without SVE).
+// RegSpec::index holds the SysReg for RegClass::Sys. zcr_el1 exists only in
+// SVE descriptions (KVM hides ZCR_EL1 from vCPUs without SVE).
+enum class SysReg : unsigned {
+  ZcrEl1, SctlrEl1, TcrEl1, Ttbr0El1, Ttbr1El1, MairEl1, VbarEl1, EsrEl1, FarEl1,
+  ElrEl1, SpsrEl1, SpEl1, MidrEl1, MpidrEl1,
+};
+inline constexpr unsigned kSysRegCount = 14;
 
 struct RegSpec {
   unsigned regnum;   // GDB register number (= remote protocol number)

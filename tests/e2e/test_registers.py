@@ -18,7 +18,9 @@ with Svedbg() as stub:
                  "echo z1d:\\n", "p/x $z1.d.u[0]",
                  "echo v2:\\n", "p/x $v2.b.u",
                  "echo end:\\n"]
-    cmds += ["x/16xb 0x40000000", "x/4xb 0x40001000", "x/2i $pc"]
+    cmds += ["x/16xb 0x40000000", "x/4xb 0x40001000", "x/2i $pc",
+             "thread 3", "info registers system", "echo mpidr3:\\n", "p/x $mpidr_el1",
+             "echo zcr3:\\n", "p $zcr_el1", "set $sctlr_el1 = 1", "echo sctlr3:\\n", "p/x $sctlr_el1"]
     out = run_gdb(stub, cmds)
 
     for t, bits in enumerate(DEFAULT_EFFECTIVE_BITS, start=1):
@@ -60,4 +62,11 @@ with Svedbg() as stub:
     want = r"\s+".join(f"0x{(0x1000 + i) % 251:02x}" for i in range(4))
     c.expect_re(r"^0x40001000:\s+" + want + "$", out, "RAM at offset 0x1000 is o mod 251")
     c.expect_re(r"=> 0x40000000:\s+nop", out, "gdb disassembles the guest's NOP")
+    c.expect_re(r"^sctlr_el1\s+0x30d00800\s", out, "info registers system shows SCTLR_EL1")
+    c.expect_re(r"^ttbr0_el1\s+0x0\s", out, "info registers system shows TTBR0_EL1")
+    c.expect(value_of(out, "mpidr3") == "0x80000002", "MPIDR_EL1 of vCPU 2", f"got {value_of(out, 'mpidr3')}")
+    c.expect(value_of(out, "zcr3") == "0", "ZCR_EL1 of vCPU 2 (VL 128: LEN 0)", f"got {value_of(out, 'zcr3')}")
+    c.expect_re(r"Could not write register \"sctlr_el1\"", out, "system registers are read-only by default")
+    c.expect(value_of(out, "sctlr3") == "0x30d00800", "a refused write leaves SCTLR_EL1 alone",
+             f"got {value_of(out, 'sctlr3')}")
 c.done()

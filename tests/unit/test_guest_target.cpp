@@ -180,7 +180,8 @@ TEST_CASE("target: vCPUs without SVE", "[target]") {
     REQUIRE(v3);
     REQUIRE(v3->size() == 16);
     CHECK(std::to_integer<unsigned>((*v3)[5]) == SimBackend::fixture_z_byte(1, 3, 5));
-    CHECK_FALSE(t->read_register(1, 68));  // no p0 in the fpu description
+    CHECK(u64(*t->read_register(1, 68)) == 0x30d00800);  // sctlr_el1 follows fpcr: no p0 here
+    CHECK_FALSE(t->read_register(1, 68 + xml::kSysRegCount - 1));
     CHECK(t->expedited_registers(1) == std::vector<unsigned>{29, 31, 32});
   }
 }
@@ -240,7 +241,7 @@ TEST_CASE("KVM errors reach gdb with their errno: not finalized, MMU on, bad thr
     CHECK_FALSE(t->thread_alive(0));
     CHECK_FALSE(t->thread_alive(5));
     CHECK(t->read_register(5, 0).error().code == ESRCH);
-    CHECK(t->read_register(1, 86).error().code == ENOENT);
+    CHECK(t->read_register(1, 86 + xml::kSysRegCount).error().code == ENOENT);
   }
 }
 
@@ -253,4 +254,32 @@ TEST_CASE("monitor: help, vls, sim commands, unknown", "[target]") {
   auto bad = t->monitor("frobnicate");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("unknown monitor command 'frobnicate'") != std::string::npos);
+}
+
+TEST_CASE("system registers are served read-only unless writes are allowed", "[target]") {
+  constexpr unsigned kZcr = 86, kSctlr = 87, kElr = 95, kMidr = 98, kMpidr = 99;
+  SimBackend sim(SimConfig{});
+  {
+    auto t = make(sim);
+    CHECK(u64(*t->read_register(2, kZcr)) == 3);  // vCPU 1: VL 512 -> LEN 3
+    CHECK(u64(*t->read_register(2, kSctlr)) == 0x30d00800);
+    CHECK(u64(*t->read_register(2, kMpidr)) == 0x80000001);
+    CHECK(u64(*t->read_register(1, kMidr)) == 0x410fd4f0);
+    CHECK(u64(*t->read_register(1, kElr)) == 0);
+    gdbstub::Bytes one{std::byte{1}, {}, {}, {}, {}, {}, {}, {}};
+    auto st = t->write_register(1, kSctlr, one);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == EPERM);
+    CHECK_THAT(st.error().message, Catch::Contains("--allow-sysreg-writes"));
+    // Writing back the current value (as a G packet does) is not a change.
+    CHECK(t->write_register(1, kSctlr, *t->read_register(1, kSctlr)));
+  }
+  auto t = GuestTarget::create(sim, {TdescVl{}, /*allow_sysreg_writes=*/true});
+  REQUIRE(t);
+  REQUIRE(t.value()->attach());
+  gdbstub::Bytes vbar{std::byte{0}, std::byte{0x08}, {}, {}, {}, {}, {}, {}};
+  REQUIRE(t.value()->write_register(3, 86 + 6, vbar));  // vbar_el1 of vCPU 2
+  gdbstub::Bytes raw(8);
+  REQUIRE(sim.get_one_reg(2, kvm::vbar_el1(), raw));
+  CHECK(u64(raw) == 0x800);
 }

@@ -20,6 +20,8 @@ using svedbg::xml::RegClass;
 using svedbg::xml::register_table;
 using svedbg::xml::RegSpec;
 using svedbg::xml::target_xml;
+using svedbg::xml::kSysRegCount;
+using svedbg::xml::SysReg;
 
 namespace {
 
@@ -52,7 +54,7 @@ TEST_CASE("SVE table: layout, sizes and numbering", "[tdesc]") {
   for (unsigned vq = 1; vq <= kMaxVq; ++vq) {
     INFO("vq=" << vq);
     const auto& t = register_table(true, vq);
-    REQUIRE(t.size() == 86);
+    REQUIRE(t.size() == 86 + kSysRegCount);
     for (unsigned i = 0; i < t.size(); ++i) CHECK(t[i].regnum == i);
 
     for (unsigned i = 0; i <= 30; ++i) {
@@ -83,11 +85,16 @@ TEST_CASE("SVE table: layout, sizes and numbering", "[tdesc]") {
       CHECK(p.type == "svep");
     }
     CHECK((t[84].name == "ffr" && t[84].cls == RegClass::Ffr && t[84].bitsize == 16 * vq));
-    CHECK((t.back().name == "vg" && t.back().cls == RegClass::Vg && t.back().regnum == 85));
-    CHECK(t.back().bitsize == 64);
+    CHECK((t[85].name == "vg" && t[85].cls == RegClass::Vg && t[85].regnum == 85));
+    CHECK(t[85].bitsize == 64);
+    // The sysregs feature follows vg, zcr_el1 first (SVE only).
+    CHECK((t[86].name == "zcr_el1" && t[86].cls == RegClass::Sys && t[86].index == unsigned(SysReg::ZcrEl1)));
+    CHECK((t.back().name == "mpidr_el1" && t.back().index == unsigned(SysReg::MpidrEl1)));
+    for (unsigned i = 86; i < t.size(); ++i) CHECK((t[i].cls == RegClass::Sys && t[i].bitsize == 64));
     for (const RegSpec& r : t) {
       CHECK(r.bitsize % 8 == 0);
-      if (r.cls != RegClass::X && r.cls != RegClass::Z && r.cls != RegClass::P) CHECK(r.index == 0);
+      if (r.cls != RegClass::X && r.cls != RegClass::Z && r.cls != RegClass::P && r.cls != RegClass::Sys)
+        CHECK(r.index == 0);
     }
     // No fpu registers in an SVE description.
     for (const RegSpec& r : t) CHECK(r.cls != RegClass::V);
@@ -96,7 +103,8 @@ TEST_CASE("SVE table: layout, sizes and numbering", "[tdesc]") {
 
 TEST_CASE("FPU table: layout, sizes and numbering", "[tdesc]") {
   const auto& t = register_table(false, 0);
-  REQUIRE(t.size() == 68);
+  REQUIRE(t.size() == 68 + kSysRegCount - 1);  // no zcr_el1 without SVE
+  CHECK((t[68].name == "sctlr_el1" && t[68].cls == RegClass::Sys && t[68].index == unsigned(SysReg::SctlrEl1)));
   for (unsigned i = 0; i < t.size(); ++i) CHECK(t[i].regnum == i);
   for (unsigned i = 0; i < 32; ++i) {
     const RegSpec& v = t[34 + i];
@@ -127,21 +135,23 @@ TEST_CASE("XML structure per feature", "[tdesc]") {
     CHECK(count(x, "org.gnu.gdb.aarch64.fpu") == 0);
     CHECK(count(x, "xi:include") == 0);
     // regnum written exactly on the first register of each feature.
-    CHECK(count(x, " regnum=") == 2);
+    CHECK(count(x, " regnum=") == 3);
+    CHECK(count(x, "<reg name=\"zcr_el1\" bitsize=\"64\" type=\"uint64\" regnum=\"86\" group=\"system\"/>") == 1);
     CHECK(count(x, "<reg name=\"x0\" bitsize=\"64\" type=\"int\" regnum=\"0\"/>") == 1);
     CHECK(count(x, fmt::format("<reg name=\"z0\" bitsize=\"{}\" type=\"svev\" regnum=\"34\"/>", 128 * vq)) == 1);
     CHECK(count(x, fmt::format("<vector id=\"svevqu\" type=\"uint128\" count=\"{}\"/>", vq)) == 1);
     CHECK(count(x, fmt::format("<vector id=\"svevbu\" type=\"uint8\" count=\"{}\"/>", 16 * vq)) == 1);
     CHECK(count(x, fmt::format("<vector id=\"svep\" type=\"uint8\" count=\"{}\"/>", 2 * vq)) == 1);
-    CHECK(count(x, "<reg ") == 86);
+    CHECK(count(x, "<reg ") == 86 + kSysRegCount);
     CHECK(x.substr(x.size() - 10) == "</target>\n");
   }
   const std::string& f = target_xml(false, 0);
   CHECK(count(f, "<feature name=\"org.gnu.gdb.aarch64.fpu\">") == 1);
   CHECK(count(f, "org.gnu.gdb.aarch64.sve") == 0);
   CHECK(count(f, "<reg name=\"v0\" bitsize=\"128\" type=\"aarch64v\" regnum=\"34\"/>") == 1);
-  CHECK(count(f, " regnum=") == 2);
-  CHECK(count(f, "<reg ") == 68);
+  CHECK(count(f, " regnum=") == 3);
+  CHECK(count(f, "<reg ") == 68 + kSysRegCount - 1);
+  CHECK(count(f, "zcr_el1") == 0);
 }
 
 TEST_CASE("cache returns the same objects; vq ignored without SVE", "[tdesc]") {
@@ -169,13 +179,14 @@ TEST_CASE("g_packet_size sums the register bytes", "[tdesc]") {
     std::size_t sum = 0;
     for (const RegSpec& r : register_table(true, vq)) sum += r.bitsize / 8;
     CHECK(g_packet_size(true, vq) == sum);
-    // x0..x30, sp, pc (8 each), cpsr, fpsr, fpcr (4 each), 32 z, 16 p + ffr, vg.
-    CHECK(g_packet_size(true, vq) == 33 * 8 + 3 * 4 + 32 * 16 * vq + 17 * 2 * vq + 8);
+    // x0..x30, sp, pc (8 each), cpsr, fpsr, fpcr (4 each), 32 z, 16 p + ffr, vg,
+    // then the 64-bit system registers.
+    CHECK(g_packet_size(true, vq) == 33 * 8 + 3 * 4 + 32 * 16 * vq + 17 * 2 * vq + 8 + 8 * kSysRegCount);
   }
-  CHECK(g_packet_size(true, 1) == 830);
-  CHECK(g_packet_size(true, 16) == 9020);
-  CHECK(g_packet_size(false, 0) == 33 * 8 + 32 * 16 + 3 * 4);
-  CHECK(g_packet_size(false, 0) == 788);
+  CHECK(g_packet_size(true, 1) == 830 + 112);
+  CHECK(g_packet_size(true, 16) == 9020 + 112);
+  CHECK(g_packet_size(false, 0) == 33 * 8 + 32 * 16 + 3 * 4 + 8 * (kSysRegCount - 1));
+  CHECK(g_packet_size(false, 0) == 788 + 104);
 }
 
 TEST_CASE("invalid vector lengths are rejected", "[tdesc]") {
