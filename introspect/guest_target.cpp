@@ -201,7 +201,7 @@ Status GuestTarget::write_reg(unsigned vcpu, const xml::RegSpec& spec, const Vcp
   return cache_.set(vcpu, *id, merged);
 }
 
-Result<Bytes> GuestTarget::read_register(ThreadId tid, unsigned regnum) {
+Result<GuestTarget::RegRef> GuestTarget::locate(ThreadId tid, unsigned regnum) {
   auto v = vcpu_of(tid);
   if (!v) return v.error();
   const auto& regs = table();
@@ -209,18 +209,19 @@ Result<Bytes> GuestTarget::read_register(ThreadId tid, unsigned regnum) {
     return make_error(ENOENT, "no register {} (the description has {})", regnum, regs.size());
   auto vl = vcpu_vl(*v);
   if (!vl) return vl.error();
-  return read_reg(*v, regs[regnum], *vl);
+  return RegRef{*v, &regs[regnum], *vl};
+}
+
+Result<Bytes> GuestTarget::read_register(ThreadId tid, unsigned regnum) {
+  auto r = locate(tid, regnum);
+  if (!r) return r.error();
+  return read_reg(r->vcpu, *r->spec, r->vl);
 }
 
 Status GuestTarget::write_register(ThreadId tid, unsigned regnum, std::span<const std::byte> data) {
-  auto v = vcpu_of(tid);
-  if (!v) return v.error();
-  const auto& regs = table();
-  if (regnum >= regs.size())
-    return make_error(ENOENT, "no register {} (the description has {})", regnum, regs.size());
-  auto vl = vcpu_vl(*v);
-  if (!vl) return vl.error();
-  return write_reg(*v, regs[regnum], *vl, data);
+  auto r = locate(tid, regnum);
+  if (!r) return r.error();
+  return write_reg(r->vcpu, *r->spec, r->vl, data);
 }
 
 Result<Bytes> GuestTarget::read_all_registers(ThreadId tid) {
@@ -268,7 +269,7 @@ std::vector<unsigned> GuestTarget::expedited_registers(ThreadId) {
   return regs;
 }
 
-Result<Bytes> GuestTarget::read_memory(ThreadId tid, std::uint64_t addr, std::size_t len) {
+Status GuestTarget::check_physical_addressing(ThreadId tid) {
   auto v = vcpu_of(tid);
   if (!v) return v.error();
   // Addresses are guest-physical while the vCPU runs with its MMU off
@@ -278,6 +279,11 @@ Result<Bytes> GuestTarget::read_memory(ThreadId tid, std::uint64_t addr, std::si
   auto sctlr = cache_.get(*v, kvm::sctlr_el1());
   if (sctlr && (load_u64(**sctlr) & 1u))
     return make_error(EFAULT, "vCPU {}: MMU is on; virtual addresses need a page-table walk", *v);
+  return {};
+}
+
+Result<Bytes> GuestTarget::read_memory(ThreadId tid, std::uint64_t addr, std::size_t len) {
+  if (auto st = check_physical_addressing(tid); !st) return st.error();
   Bytes out(len);
   auto n = backend_.read_phys(addr, out);
   if (!n) return n.error();
@@ -286,11 +292,7 @@ Result<Bytes> GuestTarget::read_memory(ThreadId tid, std::uint64_t addr, std::si
 }
 
 Status GuestTarget::write_memory(ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) {
-  auto v = vcpu_of(tid);
-  if (!v) return v.error();
-  auto sctlr = cache_.get(*v, kvm::sctlr_el1());
-  if (sctlr && (load_u64(**sctlr) & 1u))
-    return make_error(EFAULT, "vCPU {}: MMU is on; virtual addresses need a page-table walk", *v);
+  if (auto st = check_physical_addressing(tid); !st) return st;
   auto n = backend_.write_phys(addr, data);
   if (!n) return n.error();
   if (*n != data.size())

@@ -81,6 +81,13 @@ class GuestTarget final : public gdbstub::Target {
  private:
   GuestTarget(Backend& backend, GuestOptions options);
   Result<unsigned> vcpu_of(gdbstub::ThreadId tid);
+  struct RegRef {
+    unsigned vcpu;
+    const xml::RegSpec* spec;
+    VcpuVl vl;
+  };
+  Result<RegRef> locate(gdbstub::ThreadId tid, unsigned regnum);
+  Status check_physical_addressing(gdbstub::ThreadId tid);
   unsigned size_vq(const VcpuVl& vl) const;
   const std::vector<xml::RegSpec>& table() const;
   Result<Bytes> read_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl);
