@@ -165,21 +165,34 @@ struct Server::Impl {
 
   template <typename Socket>
   awaitable<void> refuse(Socket socket) {
-    // Tell the second client why, in a packet gdb prints ("E.text"), then
-    // hang up once it has read it (bounded wait).
+    // Tell the second client why. gdb 13 prints an "E.text" reply to its
+    // first packets as "warning: Remote failure reply: E.text" and then
+    // gives up on the connection ("Remote replied unexpectedly to
+    // 'vMustReplyEmpty'"), so answer every packet that way for a few
+    // seconds, then hang up.
+    asio::steady_timer deadline(socket.get_executor(), std::chrono::seconds(5));
+    deadline.async_wait([&socket](boost::system::error_code ec) {
+      if (ec) return;
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    });
     try {
-      std::string pkt = encode_packet(kBusyMessage, false);
-      co_await asio::async_write(socket, asio::buffer(pkt), use_awaitable);
-      socket.shutdown(Socket::shutdown_send);
-      asio::steady_timer deadline(socket.get_executor(), std::chrono::seconds(2));
-      deadline.async_wait([&socket](boost::system::error_code) {
-        boost::system::error_code ec;
-        socket.close(ec);
-      });
-      std::array<char, 512> sink{};
-      for (;;) co_await socket.async_read_some(asio::buffer(sink), use_awaitable);
+      FrameParser parser;
+      const std::string reply = "+" + encode_packet(kBusyMessage, false);
+      std::array<char, 4096> buf{};
+      for (unsigned answered = 0; answered < 4;) {
+        std::size_t n = co_await socket.async_read_some(asio::buffer(buf), use_awaitable);
+        for (const auto& ev : parser.feed(std::string_view(buf.data(), n))) {
+          if (!std::holds_alternative<PacketEvent>(ev)) continue;
+          co_await asio::async_write(socket, asio::buffer(reply), use_awaitable);
+          ++answered;
+        }
+      }
     } catch (const std::exception&) {
     }
+    deadline.cancel();
+    boost::system::error_code ec;
+    socket.close(ec);
   }
 
   template <typename Socket>
