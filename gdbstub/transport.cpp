@@ -42,6 +42,13 @@ std::string ListenSpec::to_string() const {
   return fmt::format("{}:{}", host, port);
 }
 
+bool ListenSpec::is_loopback() const {
+  if (kind == Kind::Unix) return true;
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  return !ec && addr.is_loopback();
+}
+
 Result<ListenSpec> parse_listen_spec(const std::string& text) {
   ListenSpec spec;
   if (text.rfind("unix:", 0) == 0) {
@@ -78,6 +85,9 @@ Result<ListenSpec> parse_listen_spec(const std::string& text) {
 
 namespace {
 
+// Replies waiting for a slow client: 8 of the largest replies (PacketSize).
+constexpr std::size_t kMaxPendingOutput = 8 * 2 * kMaxPacketSize;
+
 constexpr const char* kBusyMessage =
     "E.svedbg: another gdb client is already connected (one client at a time)";
 
@@ -113,10 +123,21 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
 
   void on_stop_notification() { send(session_.poll_stop()); }
   bool closed_by_client() const { return session_.closed(); }
+  bool overflowed() const { return overflowed_; }
 
  private:
   void send(std::string bytes) {
-    if (bytes.empty()) return;
+    if (bytes.empty() || overflowed_) return;
+    // A client that keeps sending but never reads would make the queue grow
+    // without bound: past the limit it is disconnected instead.
+    queued_bytes_ += bytes.size();
+    if (queued_bytes_ > kMaxPendingOutput) {
+      overflowed_ = true;
+      queue_.clear();
+      boost::system::error_code ec;
+      socket_.close(ec);
+      return;
+    }
     queue_.push_back(std::move(bytes));
     if (writing_) return;
     writing_ = true;
@@ -129,6 +150,7 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
         std::string bytes = std::move(queue_.front());
         queue_.pop_front();
         co_await asio::async_write(socket_, asio::buffer(bytes), use_awaitable);
+        queued_bytes_ -= std::min(queued_bytes_, bytes.size());
       }
     } catch (const std::exception&) {
       queue_.clear();
@@ -144,6 +166,8 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
   // Never expires; the writer cancels it each time the queue drains.
   asio::steady_timer drained_{socket_.get_executor(), asio::steady_timer::time_point::max()};
   std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool overflowed_ = false;
   bool writing_ = false;
 };
 
@@ -211,6 +235,9 @@ struct Server::Impl {
     });
     co_await conn->run();
     target.set_stop_notifier({});
+    if (conn->overflowed())
+      log(fmt::format("client {} stopped reading replies (over {} bytes pending): disconnected", peer,
+                      kMaxPendingOutput));
     if (!conn->closed_by_client()) {
       // Dropped without `D`: leave the guest as it was before gdb came.
       target.detach();

@@ -26,6 +26,8 @@ struct ListenSpec {
   unsigned short port = 1234;
   std::string path;  // for Unix
   std::string to_string() const;
+  // Unix sockets and 127.0.0.0/8, ::1 (an unparsable host counts as not).
+  bool is_loopback() const;
 };
 
 // "HOST:PORT", ":PORT", "PORT", "unix:PATH", "[::1]:PORT".

@@ -195,6 +195,7 @@ Status GuestTarget::write_reg(unsigned vcpu, const xml::RegSpec& spec, const Vcp
   Bytes merged = **raw;
   from_gdb(spec, data, vl, merged);
   if (merged == **raw) return {};  // unchanged: don't touch the vCPU
+  if (options_.read_only) return make_error(EROFS, "vCPU {}: {} not written: svedbg runs --read-only", vcpu, spec.name);
   if (spec.cls == RegClass::Sys && !options_.allow_sysreg_writes)
     return make_error(EPERM, "vCPU {}: {} is read-only (start svedbg with --allow-sysreg-writes)", vcpu,
                       spec.name);
@@ -292,6 +293,8 @@ Result<Bytes> GuestTarget::read_memory(ThreadId tid, std::uint64_t addr, std::si
 }
 
 Status GuestTarget::write_memory(ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) {
+  if (options_.read_only && !data.empty())
+    return make_error(EROFS, "memory at {:#x} not written: svedbg runs --read-only", addr);
   if (auto st = check_physical_addressing(tid); !st) return st;
   auto n = backend_.write_phys(addr, data);
   if (!n) return n.error();
@@ -406,6 +409,9 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
            backend_.monitor_help();
   }
   if (cmd == "vls") return vls_report();
+  // Backend commands exist to change the guest (e.g. ZCR_EL1 with sim
+  // set-vl): none of them runs in read-only mode.
+  if (options_.read_only) return make_error(EROFS, "'{}' not run: svedbg runs --read-only", cmd);
   auto r = backend_.monitor(cmd);
   if (!r) return make_error(EINVAL, "unknown monitor command '{}'; try 'monitor help'", cmd);
   // A backend command may change guest state (e.g. ZCR_EL1): refetch.

@@ -44,6 +44,9 @@ struct GuestOptions {
   // The system-register feature is read-only unless this is set: a stray
   // write to SCTLR_EL1 or TTBR0_EL1 would wreck the guest.
   bool allow_sysreg_writes = false;
+  // --read-only: every register and memory write, and every monitor command
+  // that changes guest state, is refused (EROFS). Run control still works.
+  bool read_only = false;
 };
 
 class GuestTarget final : public gdbstub::Target {

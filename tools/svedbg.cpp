@@ -60,7 +60,7 @@ std::vector<unsigned> parse_bits_list(const std::string& text) {
   return out;
 }
 
-int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, bool allow_sysreg_writes,
+int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, bool allow_sysreg_writes, bool read_only,
           unsigned vcpus, unsigned max_vl, const std::string& sim_vl) {
   if (!sim) {
     std::fprintf(stderr,
@@ -73,6 +73,11 @@ int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, bool
     std::fprintf(stderr, "svedbg: %s\n", spec.error().message.c_str());
     return 2;
   }
+  if (!spec->is_loopback())
+    std::fprintf(stderr,
+                 "svedbg: warning: listening on %s, which is not a loopback address: anyone who can reach it "
+                 "can read and change the guest\n",
+                 spec->to_string().c_str());
   auto mode = introspect::parse_tdesc_vl(tdesc_vl);
   if (!mode) {
     std::fprintf(stderr, "svedbg: %s\n", mode.error().message.c_str());
@@ -87,7 +92,7 @@ int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, bool
     return 2;
   }
   auto backend = std::make_unique<introspect::SimBackend>(cfg);
-  auto target = introspect::GuestTarget::create(*backend, introspect::GuestOptions{*mode, allow_sysreg_writes});
+  auto target = introspect::GuestTarget::create(*backend, introspect::GuestOptions{*mode, allow_sysreg_writes, read_only});
   if (!target) {
     std::fprintf(stderr, "svedbg: %s\n", target.error().message.c_str());
     return 1;
@@ -120,6 +125,7 @@ int main(int argc, char** argv) {
   std::string tdesc_vl = "max";
   unsigned vcpus = 4, max_vl = 2048;
   bool allow_sysreg_writes = false;
+  bool read_only = false;
   std::string sim_vl;
   serve_cmd->add_flag("--sim", sim, "Serve the built-in simulated SVE guest (see below)");
   serve_cmd->add_option("--listen", listen, "HOST:PORT (TCP) or unix:PATH (socket created 0600)")
@@ -128,6 +134,8 @@ int main(int argc, char** argv) {
                         "Target-description VL: max (largest enabled VL, default; right for gdb 13), "
                         "effective (per-thread effective VL, for clients that follow vg, e.g. lldb), or BITS")
       ->capture_default_str();
+  serve_cmd->add_flag("--read-only", read_only,
+                      "Refuse every register, memory and state-changing monitor write from gdb");
   serve_cmd->add_flag("--allow-sysreg-writes", allow_sysreg_writes,
                       "Let gdb write the EL1 system registers (read-only by default)");
   serve_cmd->add_option("--sim-vcpus", vcpus, "Simulated vCPUs")->check(CLI::Range(1, 64))->capture_default_str();
@@ -141,7 +149,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*serve_cmd) return serve(sim, listen, tdesc_vl, allow_sysreg_writes, vcpus, max_vl, sim_vl);
+    if (*serve_cmd) return serve(sim, listen, tdesc_vl, allow_sysreg_writes, read_only, vcpus, max_vl, sim_vl);
   } catch (const CLI::Error& e) {
     return app.exit(e);
   }

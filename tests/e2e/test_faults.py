@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Faults and safe defaults: drops mid-packet and mid-continue, garbage, a client
+that never reads, --read-only, non-loopback warning, SIGTERM while attached."""
+import os
+import signal
+import subprocess
+
+from harness import *
+
+c = Checker("e2e faults")
+
+
+def connect(stub):
+    s = socket.create_connection(("127.0.0.1", stub.port), timeout=10)
+    s.settimeout(10)
+    return s
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+with Svedbg() as stub:
+    # Garbage, then a packet cut in the middle, then the client vanishes.
+    s = connect(stub)
+    s.sendall(os.urandom(4096).replace(b"$", b"x") + b"$m40000000,4#")
+    s.close()
+    # A continue, then the client drops: the guest runs on (detached); the
+    # next client finds it and stops it again.
+    s = connect(stub)
+    s.sendall(raw_packet("vCont;c"))
+    s.recv(16)
+    s.close()
+    time.sleep(0.3)
+    out = run_gdb(stub, ["echo pc:\\n", "p/x $pc", "detach"])
+    c.expect(value_of(out, "pc") == "0x40000000", "after drops mid-packet and mid-continue a new gdb attaches",
+             out)
+    # A client that sends requests but never reads the replies.
+    rss_before = rss_kib(stub.proc.pid)
+    s = connect(stub)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    dropped = False
+    try:
+        for _ in range(4000):
+            s.sendall(raw_packet("g"))
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        dropped = True
+    time.sleep(0.5)
+    rss_after = rss_kib(stub.proc.pid)
+    c.expect(rss_after - rss_before < 64 * 1024, "pending output is bounded (RSS grew by less than 64 MiB)",
+             f"{rss_before} KiB -> {rss_after} KiB")
+    s.close()
+    time.sleep(0.3)
+    out = run_gdb(stub, ["echo vg:\\n", "p $vg", "detach"])
+    c.expect(value_of(out, "vg") == "32", "the daemon serves the next client after a non-reading one", out)
+    c.expect(stub.alive(), "daemon alive after faults")
+c.expect_in("stopped reading replies", stub.stderr, "the non-reading client was disconnected, with a log line")
+
+# --read-only: writes are refused with a clear error, reads and stepping work.
+with Svedbg("--read-only") as stub:
+    out = run_gdb(stub, ["set $x3 = 77", "echo x3:\\n", "p $x3",
+                         "set {char}0x40002000 = 1", "echo m:\\n", "p/x *(unsigned char*)0x40002000",
+                         "monitor sim set-vl 0 128", "stepi", "echo pc:\\n", "p/x $pc", "detach"], check=False)
+    c.expect_re(r"Could not write register \"x3\"", out, "--read-only refuses register writes")
+    c.expect(value_of(out, "x3") == "3", "x3 unchanged", out)
+    c.expect_re(r"Cannot access memory at address 0x40002000", out, "--read-only refuses memory writes")
+    c.expect(value_of(out, "m") == hex(0x2000 % 251), "memory unchanged", out)
+    c.expect_re(r"error: 'sim set-vl 0 128' not run: svedbg runs --read-only", out, "monitor writes refused")
+    c.expect(value_of(out, "pc") == "0x40000004", "stepping still works", out)
+
+# Listening beyond loopback is allowed but warned about.
+with Svedbg(listen="0.0.0.0:0") as stub:
+    out = run_gdb(stub, ["echo vg:\\n", "p $vg", "detach"])
+    c.expect(value_of(out, "vg") == "32", "served on 0.0.0.0", out)
+c.expect_in("warning: listening on 0.0.0.0", stub.stderr, "non-loopback listen address warned about")
+
+# SIGTERM while a client is attached: the guest is detached (left running
+# with its state), the daemon exits 0.
+with Svedbg() as stub:
+    s = connect(stub)
+    s.sendall(raw_packet("qSupported"))
+    s.recv(4096)
+    stub.proc.send_signal(signal.SIGTERM)
+    try:
+        stub.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    c.expect(stub.proc.returncode == 0, "SIGTERM while attached: clean exit", str(stub.proc.returncode))
+    s.close()
+c.done()
