@@ -268,6 +268,14 @@ Result<Request> parse_qThreadExtraInfo(const Packet& pkt, std::string_view args)
   return Request{req::ThreadExtraInfo{*sel}};
 }
 
+// lldb's qThreadStopInfo has no separator: the thread id follows the name.
+Result<Request> parse_qThreadStopInfo(const Packet& pkt, std::string_view args) {
+  auto sel = thread_field(pkt, args);
+  if (!sel) return sel.error();
+  if (sel->kind != ThreadSel::Kind::Id) return malformed(pkt, "expected a thread id");
+  return Request{req::ThreadStopInfo{*sel}};
+}
+
 Result<Request> parse_qRcmd(const Packet& pkt, std::string_view args) {
   // gdb sends "qRcmd," for a bare `monitor`: an empty command is valid.
   if (args.empty() || args.front() != ',') return malformed(pkt, "expected qRcmd,hex-command");
@@ -372,6 +380,11 @@ constexpr Entry kNamedPackets[] = {
     {"vCont", parse_vCont},
 };
 
+// Packets whose arguments follow the name without a separator.
+constexpr Entry kPrefixPackets[] = {
+    {"qThreadStopInfo", parse_qThreadStopInfo},
+};
+
 // Plain thread-id: "-1", "0" or positive hex.
 std::optional<ThreadSel> plain_thread_sel(std::string_view text) {
   if (text == "-1") return ThreadSel{ThreadSel::Kind::All, 0};
@@ -403,6 +416,9 @@ Result<Request> parse_request(std::string_view payload) {
     const std::string_view args = end == std::string_view::npos ? std::string_view{} : payload.substr(end);
     for (const Entry& e : kNamedPackets) {
       if (e.name == name) return e.parse(Packet{e.name, payload}, args);
+    }
+    for (const Entry& e : kPrefixPackets) {
+      if (payload.starts_with(e.name)) return e.parse(Packet{e.name, payload}, payload.substr(e.name.size()));
     }
     return Request{req::Unknown{std::string(payload)}};
   }

@@ -80,6 +80,9 @@ struct Attached {};         // qAttached, qAttached:pid
 struct ThreadExtraInfo {    // qThreadExtraInfo,thread-id
   ThreadSel thread;
 };
+struct ThreadStopInfo {  // qThreadStopInfo<thread-id> (lldb-gdb-remote.txt)
+  ThreadSel thread;
+};
 struct VContQuery {};  // vCont?
 struct VContAction {   // one of c, Csig, s, Ssig, t, each with optional :thread-id
   char op = 'c';
@@ -113,7 +116,7 @@ using Request =
                  req::ReadAllRegisters, req::WriteAllRegisters, req::ReadRegister,
                  req::WriteRegister, req::ReadMemory, req::WriteMemory, req::SetThread,
                  req::ThreadAlive, req::ThreadInfoFirst, req::ThreadInfoNext, req::CurrentThread,
-                 req::Attached, req::ThreadExtraInfo, req::VContQuery, req::VCont,
+                 req::Attached, req::ThreadExtraInfo, req::ThreadStopInfo, req::VContQuery, req::VCont,
                  req::Continue, req::Step, req::Detach, req::Kill, req::Monitor, req::Unknown>;
 
 // Parse "0", "-1", hex, "p<pid>.<tid>" or "p<pid>"; nullopt if malformed.

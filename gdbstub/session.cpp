@@ -273,6 +273,17 @@ Session::Reply Session::handle(const req::ThreadExtraInfo& r) {
   return to_hex(target_.thread_extra_info(*tid));
 }
 
+Session::Reply Session::handle(const req::ThreadStopInfo& r) {
+  // lldb asks this for the threads the last stop reply did not name, and
+  // takes each thread's expedited `vg` from the answer to size its SVE
+  // registers (docs/clients.md). Threads other than the one that stopped
+  // report signal 0 (no stop reason).
+  if (!target_.thread_alive(r.thread.id)) return error_reply(ProtocolError::NoSuchThread);
+  StopEvent stop = target_.last_stop();
+  if (stop.thread != r.thread.id) stop = StopEvent{r.thread.id, Signal::None};
+  return stop_reply(stop);
+}
+
 Session::Reply Session::handle(const req::VContQuery&) { return std::string("vCont;c;C;s;S;t"); }
 
 Session::Reply Session::handle(const req::VCont& r) {
@@ -344,23 +355,6 @@ Session::Reply Session::handle(const req::Monitor& r) {
   return to_hex(text);
 }
 
-Session::Reply Session::handle(const req::Unknown& r) {
-  // lldb's qThreadStopInfo<tid> (lldb-gdb-remote.txt): that thread's stop
-  // reply. lldb asks it for the threads the last stop reply did not name and
-  // takes the expedited `vg` from it to size that thread's SVE registers.
-  // Threads other than the one that stopped report signal 0 (no stop reason).
-  constexpr std::string_view kThreadStopInfo = "qThreadStopInfo";
-  std::string_view payload = r.payload;
-  if (payload.starts_with(kThreadStopInfo)) {
-    if (running_) return error_reply(ProtocolError::NotStopped);  // on_packet lets Unknown through
-    auto sel = parse_thread_sel(payload.substr(kThreadStopInfo.size()));
-    if (!sel || sel->kind != ThreadSel::Kind::Id || !target_.thread_alive(sel->id))
-      return error_reply(ProtocolError::NoSuchThread);
-    StopEvent last = target_.last_stop();
-    if (last.thread != sel->id) last = StopEvent{sel->id, Signal::None};
-    return stop_reply(last);
-  }
-  return std::string{};
-}
+Session::Reply Session::handle(const req::Unknown&) { return std::string{}; }
 
 }  // namespace svedbg::gdbstub

@@ -58,6 +58,7 @@ class Session {
   Reply handle(const req::CurrentThread&);
   Reply handle(const req::Attached&);
   Reply handle(const req::ThreadExtraInfo&);
+  Reply handle(const req::ThreadStopInfo&);
   Reply handle(const req::VContQuery&);
   Reply handle(const req::VCont&);
   Reply handle(const req::Continue&);

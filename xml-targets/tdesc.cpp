@@ -74,6 +74,10 @@ struct RegGroup {
   When when = When::Always;      // a register of a feature may depend on SVE
   std::string_view group = {};   // GDB register group ("system"), if any
   unsigned index = 0;            // RegSpec::index of a single register
+  // lldb (14) ignores tdesc vector/union types: without encoding="vector"
+  // it treats a register as one unsigned integer and cannot show more than
+  // 16 bytes (docs/clients.md). GDB ignores these attributes.
+  bool lldb_vector = false;
 };
 
 struct FeatureSpec {
@@ -208,11 +212,11 @@ std::vector<FeatureSpec> make_features() {
                 VectorType{"svep", "uint8", {0, 2}},
                 fpsr_flags(),
                 fpcr_flags()},
-               {{"z", 32, {0, 128}, "svev", RegClass::Z},
+               {{"z", 32, {0, 128}, "svev", RegClass::Z, When::Always, {}, 0, true},
                 {"fpsr", 0, {32, 0}, "fpsr_flags", RegClass::Fpsr},
                 {"fpcr", 0, {32, 0}, "fpcr_flags", RegClass::Fpcr},
-                {"p", 16, {0, 16}, "svep", RegClass::P},
-                {"ffr", 0, {0, 16}, "svep", RegClass::Ffr},
+                {"p", 16, {0, 16}, "svep", RegClass::P, When::Always, {}, 0, true},
+                {"ffr", 0, {0, 16}, "svep", RegClass::Ffr, When::Always, {}, 0, true},
                 {"vg", 0, {64, 0}, "int", RegClass::Vg}}});
 
   // Not a GDB feature: the EL1 system registers a debugger of a whole guest
@@ -259,10 +263,10 @@ void append_regs(const RegGroup& g, unsigned vq, unsigned& regnum, std::vector<R
   }
 }
 
-std::string_view group_of(const std::vector<RegGroup>& groups, const RegSpec& r) {
+const RegGroup& group_of(const std::vector<RegGroup>& groups, const RegSpec& r) {
   for (const RegGroup& g : groups)
-    if (g.cls == r.cls && !g.group.empty()) return g.group;
-  return {};
+    if (g.cls == r.cls) return g;
+  throw std::logic_error("register without a group: " + r.name);
 }
 
 using Out = std::back_insert_iterator<std::string>;
@@ -315,7 +319,9 @@ Description build(bool sve, unsigned vq) {
       const RegSpec& r = d.regs[i];
       fmt::format_to(out, "    <reg name=\"{}\" bitsize=\"{}\" type=\"{}\"", r.name, r.bitsize, r.type);
       if (i == first) fmt::format_to(out, " regnum=\"{}\"", r.regnum);
-      if (auto group = group_of(feature.regs, r); !group.empty()) fmt::format_to(out, " group=\"{}\"", group);
+      const RegGroup& g = group_of(feature.regs, r);
+      if (!g.group.empty()) fmt::format_to(out, " group=\"{}\"", g.group);
+      if (g.lldb_vector) fmt::format_to(out, " encoding=\"vector\" format=\"vector-uint8\"");
       fmt::format_to(out, "/>\n");
     }
     fmt::format_to(out, "  </feature>\n");

@@ -222,6 +222,12 @@ TEST_CASE("thread queries", "[requests]") {
   // qCRC is its own packet, not qC with arguments.
   check_unknown("qCRC:1000,10");
   check_unknown("qfThreadInfoX");
+  // lldb's qThreadStopInfo: the id follows the name directly.
+  CHECK(is_id(parse_as<req::ThreadStopInfo>("qThreadStopInfo3").thread, 3));
+  CHECK(is_id(parse_as<req::ThreadStopInfo>("qThreadStopInfo1f").thread, 0x1f));
+  check_malformed("qThreadStopInfo", "qThreadStopInfo");
+  check_malformed("qThreadStopInfo-1", "qThreadStopInfo");
+  check_malformed("qThreadStopInfozz", "qThreadStopInfo");
 }
 
 TEST_CASE("vCont", "[requests]") {

@@ -151,3 +151,13 @@ TEST_CASE("wire: detach ends the session with OK", "[wire]") {
   CHECK(r.ask("D") == "+" + frame("OK"));
   CHECK(r.session.closed());
 }
+
+TEST_CASE("wire: qThreadStopInfo gives any thread's stop reply with its own vg", "[wire]") {
+  Rig r;
+  // Thread 1 stopped (attach: SIGTRAP); thread 3 did not stop: signal 0, vg 2.
+  CHECK(r.ask("qThreadStopInfo3") == "+" + frame("T00thread:3;1d:" + le64(0x201d) + ";1f:" + le64(0x80002000) +
+                                                  ";20:" + le64(0x40000000) + ";55:" + le64(2) + ";"));
+  CHECK(r.ask("qThreadStopInfo1").rfind("+$T05thread:1;", 0) == 0);
+  CHECK(r.ask("qThreadStopInfo9") == "+" + frame("E03"));
+  CHECK(r.ask("qThreadStopInfo") == "+" + frame("E16"));
+}
