@@ -25,6 +25,12 @@ namespace svedbg::introspect {
 
 enum class StopReason { Interrupted, Stepped, Breakpoint, Exited };
 
+// One range of guest RAM (guest-physical), as the VMM registered it.
+struct MemoryRange {
+  std::uint64_t gpa = 0;
+  std::uint64_t size = 0;
+};
+
 struct BackendStop {
   unsigned vcpu = 0;  // 0-based index of the vCPU that reported the stop
   StopReason reason = StopReason::Interrupted;
@@ -45,6 +51,9 @@ class Backend {
   // an error means nothing at `gpa` is readable.
   virtual Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) = 0;
   virtual Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) = 0;
+  // The guest's RAM ranges, ascending and disjoint (what a memory dump
+  // covers). Empty when the backend cannot tell.
+  virtual std::vector<MemoryRange> memory_map() const { return {}; }
 
   // Run control. All-stop: resume() restarts every vCPU; vCPUs listed in
   // `step` execute one instruction and stop, the others run (or stay stopped

@@ -124,6 +124,8 @@ class SimBackend final : public Backend {
   Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override;
   Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override;
+  // One range: cfg.ram_base, cfg.ram_size.
+  std::vector<MemoryRange> memory_map() const override { return {{cfg_.ram_base, cfg_.ram_size}}; }
   // step non-empty: each listed vCPU (ESRCH for a bad index) executes one
   // NOP and the first listed reports Stepped; vCPUs that ran meanwhile are
   // stopped again (all-stop). step empty: the guest runs until interrupt().

@@ -1,7 +1,9 @@
 // svedbg: the daemon's command line.
 //
-//   svedbg serve --sim [--listen HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
+//   svedbg serve (--sim | --core FILE) [--listen HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
 //                [--sim-vcpus N] [--sim-max-vl BITS] [--sim-vl BITS[,BITS...]]
+//   svedbg dump (--sim [sim options] | --core FILE) --format json|elf [--memory]
+//               [--sve-notes gdb13|uniform|effective] -o FILE
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +15,8 @@
 #include <fmt/format.h>
 
 #include "gdbstub/transport.hpp"
+#include "introspect/core_backend.hpp"
+#include "introspect/dump.hpp"
 #include "introspect/guest_target.hpp"
 #include "introspect/sim_backend.hpp"
 
@@ -60,12 +64,82 @@ std::vector<unsigned> parse_bits_list(const std::string& text) {
   return out;
 }
 
-int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, bool allow_sysreg_writes, bool read_only,
-          unsigned vcpus, unsigned max_vl, const std::string& sim_vl) {
-  if (!sim) {
+// `--core FILE`: the core file as a read-only guest; warnings go to stderr.
+std::unique_ptr<introspect::CoreBackend> open_core(const std::string& path) {
+  auto core = introspect::CoreBackend::open(path);
+  if (!core) {
+    std::fprintf(stderr, "svedbg: %s\n", core.error().message.c_str());
+    return nullptr;
+  }
+  for (const auto& w : (*core)->warnings()) std::fprintf(stderr, "svedbg: warning: %s\n", w.c_str());
+  return std::move(*core);
+}
+
+// The options of `dump` that choose and shape its guest.
+struct DumpArgs {
+  bool sim = false;
+  std::string core;
+  std::string pid;
+  unsigned vcpus = 4, max_vl = 2048;
+  std::string sim_vl;
+  std::string format;
+  std::string output;
+  bool memory = false;
+  std::string sve_notes = "gdb13";
+};
+
+int dump(const DumpArgs& a) {
+  if (!a.pid.empty()) {
     std::fprintf(stderr,
-                 "svedbg serve: choose a backend: --sim (the simulated guest). Real KVM guests are "
-                 "served by VMMs linking libsvedbg.\n");
+                 "svedbg dump: --pid (attaching to a running VMM) is not supported yet; dump the simulated "
+                 "guest (--sim) or a core file (--core FILE)\n");
+    return 2;
+  }
+  if (a.sim == !a.core.empty()) {
+    std::fprintf(stderr, "svedbg dump: choose what to dump: --sim (the simulated guest) or --core FILE\n");
+    return 2;
+  }
+  auto format = introspect::parse_dump_format(a.format);
+  auto notes = introspect::parse_sve_notes(a.sve_notes);
+  for (const auto* err : {format ? nullptr : &format.error(), notes ? nullptr : &notes.error()}) {
+    if (!err) continue;
+    std::fprintf(stderr, "svedbg dump: %s\n", err->message.c_str());
+    return 2;
+  }
+  std::unique_ptr<introspect::Backend> backend;
+  introspect::DumpSource source;
+  if (a.sim) {
+    introspect::SimConfig cfg;
+    cfg.vcpus = a.vcpus;
+    cfg.max_vq = a.max_vl / 128;
+    if (!a.sim_vl.empty()) cfg.effective_vq = parse_bits_list(a.sim_vl);
+    if (auto ok = introspect::SimBackend::check_config(cfg); !ok) {
+      std::fprintf(stderr, "svedbg: %s\n", ok.error().message.c_str());
+      return 2;
+    }
+    backend = std::make_unique<introspect::SimBackend>(cfg);
+    source = {"sim", fmt::format("simulated guest: {} vCPUs, max VL {} bits, effective VLs {} bits", cfg.vcpus,
+                                 cfg.max_vq * 128, a.sim_vl.empty() ? "2048,512,128,256" : a.sim_vl)};
+  } else {
+    auto core = open_core(a.core);
+    if (!core) return 1;
+    source = {"core", core->describe()};
+    backend = std::move(core);
+  }
+  introspect::DumpRequest req{*format, a.output, a.memory, *notes, source};
+  if (auto st = introspect::dump_guest(*backend, req); !st) {
+    std::fprintf(stderr, "svedbg dump: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int serve(bool sim, const std::string& core, const std::string& listen, const std::string& tdesc_vl, bool allow_sysreg_writes, bool read_only,
+          unsigned vcpus, unsigned max_vl, const std::string& sim_vl) {
+  if (sim == !core.empty()) {
+    std::fprintf(stderr,
+                 "svedbg serve: choose one backend: --sim (the simulated guest) or --core FILE (a core file). "
+                 "Real KVM guests are served by VMMs linking libsvedbg.\n");
     return 2;
   }
   auto spec = gdbstub::parse_listen_spec(listen);
@@ -83,15 +157,25 @@ int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, bool
     std::fprintf(stderr, "svedbg: %s\n", mode.error().message.c_str());
     return 2;
   }
-  introspect::SimConfig cfg;
-  cfg.vcpus = vcpus;
-  cfg.max_vq = max_vl / 128;
-  if (!sim_vl.empty()) cfg.effective_vq = parse_bits_list(sim_vl);
-  if (auto ok = introspect::SimBackend::check_config(cfg); !ok) {
-    std::fprintf(stderr, "svedbg: %s\n", ok.error().message.c_str());
-    return 2;
+  std::unique_ptr<introspect::Backend> backend;
+  std::string what;
+  if (core.empty()) {
+    introspect::SimConfig cfg;
+    cfg.vcpus = vcpus;
+    cfg.max_vq = max_vl / 128;
+    if (!sim_vl.empty()) cfg.effective_vq = parse_bits_list(sim_vl);
+    if (auto ok = introspect::SimBackend::check_config(cfg); !ok) {
+      std::fprintf(stderr, "svedbg: %s\n", ok.error().message.c_str());
+      return 2;
+    }
+    backend = std::make_unique<introspect::SimBackend>(cfg);
+    what = fmt::format("a simulated SVE guest ({} vCPUs, max VL {} bits", cfg.vcpus, cfg.max_vq * 128);
+  } else {
+    auto core_backend = open_core(core);
+    if (!core_backend) return 1;
+    what = fmt::format("{} (read-only", core_backend->describe());
+    backend = std::move(core_backend);
   }
-  auto backend = std::make_unique<introspect::SimBackend>(cfg);
   auto target = introspect::GuestTarget::create(*backend, introspect::GuestOptions{*mode, allow_sysreg_writes, read_only});
   if (!target) {
     std::fprintf(stderr, "svedbg: %s\n", target.error().message.c_str());
@@ -105,8 +189,8 @@ int serve(bool sim, const std::string& listen, const std::string& tdesc_vl, bool
   }
   const auto& b = server.bound();
   std::string where = b.kind == gdbstub::ListenSpec::Kind::Unix ? b.path : b.to_string();
-  std::printf("svedbg: serving a simulated SVE guest (%u vCPUs, max VL %u bits, target description VL %u bits) on %s\n",
-              cfg.vcpus, cfg.max_vq * 128, (*target)->description_vq() * 128, b.to_string().c_str());
+  std::printf("svedbg: serving %s, target description VL %u bits) on %s\n", what.c_str(),
+              (*target)->description_vq() * 128, b.to_string().c_str());
   std::printf("svedbg: connect with: gdb-multiarch -ex 'target remote %s'\n", where.c_str());
   std::fflush(stdout);
   server.run();
@@ -145,11 +229,35 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--sim-vl", sim_vl,
                         "Effective VL of each vCPU in bits, comma-separated, cycled (default 2048,512,128,256)");
+  std::string core;
+  serve_cmd->add_option("--core", core, "Serve an arm64 ELF core file (svedbg dump or gcore), read-only");
   serve_cmd->footer(kSimFixture);
+
+  auto* dump_cmd = app.add_subcommand("dump", "Write every vCPU's state (and guest RAM) to a JSON or ELF core file");
+  DumpArgs da;
+  dump_cmd->add_flag("--sim", da.sim, "Dump the built-in simulated SVE guest (options as for serve)");
+  dump_cmd->add_option("--core", da.core, "Dump an arm64 ELF core file (e.g. to JSON)");
+  dump_cmd->add_option("--pid", da.pid, "Attach to a running VMM (not supported yet)");
+  dump_cmd->add_option("--sim-vcpus", da.vcpus, "Simulated vCPUs")->check(CLI::Range(1, 64))->capture_default_str();
+  dump_cmd->add_option("--sim-max-vl", da.max_vl, "Largest enabled VL in bits (VLS = 128..BITS)")
+      ->check(CLI::Range(128, 2048))
+      ->check([](const std::string& s) { return std::stoul(s) % 128 == 0 ? "" : "must be a multiple of 128"; })
+      ->capture_default_str();
+  dump_cmd->add_option("--sim-vl", da.sim_vl,
+                       "Effective VL of each vCPU in bits, comma-separated, cycled (default 2048,512,128,256)");
+  dump_cmd->add_option("--format", da.format, "json (docs/dump-schema.json) or elf (an arm64 core for gdb -c)")
+      ->required();
+  dump_cmd->add_option("-o,--output", da.output, "Output file; - is stdout (json only)")->required();
+  dump_cmd->add_flag("--memory", da.memory, "Include guest RAM (ELF: PT_LOAD at guest-physical addresses)");
+  dump_cmd->add_option("--sve-notes", da.sve_notes,
+                       "ELF NT_ARM_SVE shape when vCPUs' VLs differ: gdb13 (default: gdb 13 shows what the live "
+                       "stub shows), uniform (all at the largest VL), effective (each at its own VL, as Linux)")
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*serve_cmd) return serve(sim, listen, tdesc_vl, allow_sysreg_writes, read_only, vcpus, max_vl, sim_vl);
+    if (*dump_cmd) return dump(da);
+    if (*serve_cmd) return serve(sim, core, listen, tdesc_vl, allow_sysreg_writes, read_only, vcpus, max_vl, sim_vl);
   } catch (const CLI::Error& e) {
     return app.exit(e);
   }

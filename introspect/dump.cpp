@@ -1,0 +1,126 @@
+#include "introspect/dump.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "introspect/guest_memory.hpp"
+#include "introspect/paused_guest.hpp"
+#include "introspect/vcpu_snapshot.hpp"
+
+namespace svedbg::introspect {
+namespace {
+
+// A file created next to its final name and renamed over it by commit();
+// removed if never committed.
+class TempOutput {
+ public:
+  static Result<TempOutput> create(const std::string& final_name) {
+    std::string tmpl = final_name + ".XXXXXX";
+    const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd < 0) return make_error(errno, "cannot create {}: {}", tmpl, std::strerror(errno));
+    return TempOutput(fd, std::move(tmpl), final_name);
+  }
+  TempOutput(TempOutput&& o) noexcept
+      : fd_(std::exchange(o.fd_, -1)), tmp_(std::move(o.tmp_)), final_(std::move(o.final_)) {}
+  TempOutput(const TempOutput&) = delete;
+  TempOutput& operator=(const TempOutput&) = delete;
+  TempOutput& operator=(TempOutput&&) = delete;
+  ~TempOutput() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!tmp_.empty()) ::unlink(tmp_.c_str());
+  }
+  int fd() const { return fd_; }
+  // Hands the fd to a FILE* (for stdio writers); the FILE then owns it.
+  std::FILE* release_to_stdio() {
+    std::FILE* f = ::fdopen(fd_, "w");
+    if (f) fd_ = -1;
+    return f;
+  }
+  Status commit() {
+    if (fd_ >= 0 && ::close(std::exchange(fd_, -1)) != 0)
+      return make_error(errno, "writing {}: {}", final_, std::strerror(errno));
+    if (::rename(tmp_.c_str(), final_.c_str()) != 0)
+      return make_error(errno, "cannot rename {} to {}: {}", tmp_, final_, std::strerror(errno));
+    tmp_.clear();
+    return {};
+  }
+
+ private:
+  TempOutput(int fd, std::string tmp, std::string final_name)
+      : fd_(fd), tmp_(std::move(tmp)), final_(std::move(final_name)) {}
+  int fd_;
+  std::string tmp_;
+  std::string final_;
+};
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled) {}
+  void operator()(std::uint64_t done, std::uint64_t total) {
+    if (!enabled_ || total == 0) return;
+    const int pct = static_cast<int>(done * 100 / total);
+    if (pct == last_) return;
+    last_ = pct;
+    std::fprintf(stderr, "\rsvedbg: writing guest RAM: %3d%% (%llu of %llu MiB)", pct,
+                 static_cast<unsigned long long>(done >> 20), static_cast<unsigned long long>(total >> 20));
+    if (done == total) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  bool enabled_;
+  int last_ = -1;
+};
+
+}  // namespace
+
+Result<DumpFormat> parse_dump_format(const std::string& text) {
+  if (text == "json") return DumpFormat::Json;
+  if (text == "elf") return DumpFormat::Elf;
+  return make_error(EINVAL, "--format must be json or elf, not '{}'", text);
+}
+
+Status dump_guest(Backend& backend, const DumpRequest& request) {
+  if (request.output.empty()) return make_error(EINVAL, "no output file (-o FILE, or -o - for JSON on stdout)");
+  if (request.format == DumpFormat::Elf && request.output == "-")
+    return make_error(EINVAL, "an ELF core cannot go to stdout (it is written with seeks): give -o FILE");
+
+  auto paused = PausedGuest::pause(backend);
+  if (!paused) return paused.error();
+  auto vcpus = take_snapshots(backend);
+  if (!vcpus) return vcpus.error();
+
+  if (request.format == DumpFormat::Json && request.output == "-")
+    return write_json_dump(stdout, request.source, *vcpus, request.memory ? &backend : nullptr);
+
+  auto out = TempOutput::create(request.output);
+  if (!out) return out.error();
+  if (request.format == DumpFormat::Json) {
+    std::unique_ptr<std::FILE, FileCloser> f(out->release_to_stdio());
+    if (!f) return make_error(errno, "{}: {}", request.output, std::strerror(errno));
+    if (auto s = write_json_dump(f.get(), request.source, *vcpus, request.memory ? &backend : nullptr); !s) return s;
+    if (std::fclose(f.release()) != 0) return make_error(errno, "writing {}: {}", request.output, std::strerror(errno));
+    return out->commit();
+  }
+
+  CoreWriteOptions opts;
+  opts.sve_notes = request.sve_notes;
+  opts.memory = request.memory;
+  Progress progress(request.memory && ::isatty(STDERR_FILENO) &&
+                    total_size(backend.memory_map()) >= kProgressMinBytes);
+  opts.progress = [&progress](std::uint64_t done, std::uint64_t total) { progress(done, total); };
+  if (auto s = write_core(out->fd(), *vcpus, backend, opts); !s) return s;
+  return out->commit();
+}
+
+}  // namespace svedbg::introspect

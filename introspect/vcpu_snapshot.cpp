@@ -1,0 +1,104 @@
+#include "introspect/vcpu_snapshot.hpp"
+
+#include <algorithm>
+
+#include "introspect/regmap.hpp"
+#include "xml-targets/tdesc.hpp"
+
+namespace svedbg::introspect {
+namespace {
+
+std::uint64_t load_le(std::span<const std::byte> b) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < std::min<std::size_t>(8, b.size()); ++i)
+    v |= std::uint64_t(std::to_integer<unsigned>(b[i])) << (8 * i);
+  return v;
+}
+
+Result<std::uint64_t> get_u64(Backend& backend, unsigned vcpu, std::uint64_t id) {
+  std::array<std::byte, 8> buf{};
+  std::span<std::byte> out(buf.data(), kvm::reg_size(id));
+  if (auto s = backend.get_one_reg(vcpu, id, out); !s) return s.error();
+  return load_le(out);
+}
+
+}  // namespace
+
+Result<VcpuSnapshot> take_snapshot(Backend& backend, unsigned vcpu) {
+  VcpuSnapshot s;
+  s.index = vcpu;
+
+  std::array<std::byte, kvm::kVlsBytes> vls{};
+  if (auto st = backend.get_one_reg(vcpu, kvm::sve_vls(), vls); st) {
+    s.vls = kvm::VqSet::from_bytes(vls);
+    s.sve = !s.vls.empty();
+    if (!s.sve) return make_error(EINVAL, "vCPU {}: SVE_VLS is empty", vcpu);
+  } else if (st.error().code != ENOENT) {
+    return st.error();
+  }
+  if (s.sve) {
+    s.max_vq = s.vls.max();
+    auto zcr = get_u64(backend, vcpu, kvm::zcr_el1());
+    if (!zcr) return zcr.error();
+    s.effective_vq = kvm::effective_vq(s.vls, *zcr);
+  }
+
+  for (unsigned n = 0; n < 31; ++n) {
+    auto v = get_u64(backend, vcpu, kvm::core_x(n));
+    if (!v) return v.error();
+    s.x[n] = *v;
+  }
+  for (auto [id, dst] : {std::pair{kvm::core_sp(), &s.sp}, {kvm::core_pc(), &s.pc}, {kvm::core_pstate(), &s.pstate}}) {
+    auto v = get_u64(backend, vcpu, id);
+    if (!v) return v.error();
+    *dst = *v;
+  }
+  for (auto [id, dst] : {std::pair{kvm::core_fpsr(), &s.fpsr}, {kvm::core_fpcr(), &s.fpcr}}) {
+    auto v = get_u64(backend, vcpu, id);
+    if (!v) return v.error();
+    *dst = static_cast<std::uint32_t>(*v);
+  }
+
+  const std::size_t zvis = s.z_bytes(), pvis = s.p_bytes();
+  for (unsigned n = 0; n < kvm::kSveNumZregs; ++n) {
+    auto& z = s.z[n];
+    if (s.sve) {
+      if (auto st = backend.get_one_reg(vcpu, kvm::sve_zreg(n), z); !st) return st.error();
+    } else if (auto st = backend.get_one_reg(vcpu, kvm::core_vreg(n), std::span(z).first(16)); !st) {
+      return st.error();
+    }
+    std::fill(z.begin() + static_cast<std::ptrdiff_t>(zvis), z.end(), std::byte{0});
+  }
+  if (s.sve) {
+    for (unsigned n = 0; n < kvm::kSveNumPregs; ++n)
+      if (auto st = backend.get_one_reg(vcpu, kvm::sve_preg(n), s.p[n]); !st) return st.error();
+    if (auto st = backend.get_one_reg(vcpu, kvm::sve_ffr(), s.ffr); !st) return st.error();
+  }
+  for (auto& p : s.p) std::fill(p.begin() + static_cast<std::ptrdiff_t>(pvis), p.end(), std::byte{0});
+  std::fill(s.ffr.begin() + static_cast<std::ptrdiff_t>(pvis), s.ffr.end(), std::byte{0});
+
+  for (const auto& spec : xml::register_table(true, 1)) {
+    if (spec.cls != xml::RegClass::Sys) continue;
+    const auto id = sysreg_id(static_cast<xml::SysReg>(spec.index), s.sve);
+    if (!id) continue;  // ZCR_EL1 on a vCPU without SVE
+    auto v = get_u64(backend, vcpu, *id);
+    if (v)
+      s.sysregs.push_back({spec.name, *id, *v});
+    else
+      s.sysreg_errors.push_back({spec.name, v.error().message});
+  }
+  return s;
+}
+
+Result<std::vector<VcpuSnapshot>> take_snapshots(Backend& backend) {
+  std::vector<VcpuSnapshot> out;
+  for (unsigned v = 0; v < backend.vcpu_count(); ++v) {
+    auto s = take_snapshot(backend, v);
+    if (!s) return s.error();
+    out.push_back(std::move(*s));
+  }
+  if (out.empty()) return make_error(ENODEV, "{}: the guest has no vCPUs", backend.name());
+  return out;
+}
+
+}  // namespace svedbg::introspect
