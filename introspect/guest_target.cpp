@@ -177,7 +177,12 @@ Result<Bytes> GuestTarget::read_reg(unsigned vcpu, const xml::RegSpec& spec, con
 
 Status GuestTarget::write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
                               std::span<const std::byte> data) {
-  if (data.size() != gdb_size(spec, size_vq(vl)))
+  // Clients that size SVE registers from `vg` (lldb) write them at the
+  // thread's effective VL even when the description is larger: accept that
+  // size too; from_gdb() leaves the bytes above it zero.
+  const bool vl_sized = vl.sve && (spec.cls == RegClass::Z || spec.cls == RegClass::P || spec.cls == RegClass::Ffr) &&
+                        data.size() == gdb_size(spec, vl.effective_vq);
+  if (data.size() != gdb_size(spec, size_vq(vl)) && !vl_sized)
     return make_error(EINVAL, "{}: {} bytes written, the register has {}", spec.name, data.size(),
                       gdb_size(spec, size_vq(vl)));
   if (spec.cls == RegClass::Vg) {

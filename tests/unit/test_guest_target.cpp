@@ -283,3 +283,16 @@ TEST_CASE("system registers are served read-only unless writes are allowed", "[t
   REQUIRE(sim.get_one_reg(2, kvm::vbar_el1(), raw));
   CHECK(u64(raw) == 0x800);
 }
+
+TEST_CASE("SVE registers may also be written at the thread's effective VL", "[target]") {
+  SimBackend sim(SimConfig{});
+  auto t = make(sim);  // description at 2048 bits; vCPU 2 runs at 128
+  gdbstub::Bytes p(2, std::byte{0x5a});
+  REQUIRE(t->write_register(3, kP0 + 1, p));
+  auto back = t->read_register(3, kP0 + 1);
+  REQUIRE(back);
+  CHECK(back->size() == 32);
+  CHECK(std::to_integer<unsigned>((*back)[1]) == 0x5a);
+  CHECK(std::to_integer<unsigned>((*back)[2]) == 0);
+  CHECK_FALSE(t->write_register(3, kP0 + 1, gdbstub::Bytes(3)));
+}
