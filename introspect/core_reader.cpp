@@ -152,8 +152,7 @@ struct Decoder {
 Status check_size(const std::string& path, std::size_t thread, std::string_view note, std::size_t got,
                   std::size_t want) {
   if (got == want) return {};
-  return make_error(EINVAL, "{}: thread {}: {} note has {} bytes, the arm64 layout has {}", path, thread, note, got,
-                    want);
+  return make_error(EINVAL, "{}: thread {}: {} note has {} bytes, its layout has {}", path, thread, note, got, want);
 }
 
 }  // namespace
@@ -168,6 +167,10 @@ Result<CoreImage> read_core(const std::string& path) {
   if (!S_ISREG(st.st_mode)) return make_error(EINVAL, "{} is not a regular file", path);
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
 
+  if (file_size == 0) return make_error(EINVAL, "{} is empty, not a core file", path);
+  if (file_size < sizeof(Elf64_Ehdr))
+    return make_error(EINVAL, "{} is truncated or not ELF: {} bytes, an ELF64 header alone has {}", path, file_size,
+                      sizeof(Elf64_Ehdr));
   auto elf = open_elf(img.fd.get(), ELF_C_READ_MMAP, path);
   if (!elf) return elf.error();
   Elf* e = elf->get();

@@ -1,0 +1,183 @@
+// ELF core round trip: the simulated guest written by write_core and read
+// back by CoreBackend answers every KVM register ID and every RAM byte the
+// same, in each NT_ARM_SVE shape, with and without SVE vCPUs.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "introspect/core_backend.hpp"
+#include "introspect/core_writer.hpp"
+#include "introspect/guest_target.hpp"
+#include "introspect/regmap.hpp"
+#include "introspect/sim_backend.hpp"
+#include "introspect/vcpu_snapshot.hpp"
+#include "kvm/reg_id.hpp"
+#include "xml-targets/tdesc.hpp"
+
+using namespace svedbg;
+using namespace svedbg::introspect;
+
+namespace {
+
+struct TempFile {
+  std::string path;
+  TempFile() {
+    char tmpl[] = "/tmp/svedbg-core-XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    path = tmpl;
+  }
+  ~TempFile() { ::unlink(path.c_str()); }
+};
+
+void write(Backend& b, const std::string& path, SveNotes notes, bool memory) {
+  auto snaps = take_snapshots(b);
+  REQUIRE(snaps.ok());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC);
+  REQUIRE(fd >= 0);
+  const Status s = write_core(fd, *snaps, b, CoreWriteOptions{notes, memory, {}});
+  ::close(fd);
+  INFO((s ? std::string("ok") : s.error().message));
+  REQUIRE(s.ok());
+}
+
+// Every KVM register a vCPU answers (the stub's map plus VLS).
+std::vector<std::uint64_t> all_ids(bool sve) {
+  std::vector<std::uint64_t> ids;
+  for (const auto& spec : xml::register_table(true, 1))
+    if (auto id = kvm_id_for(spec, sve)) ids.push_back(*id);
+  if (sve) ids.push_back(kvm::sve_vls());
+  return ids;
+}
+
+// Same answer (status code, or bytes) from both backends for every ID.
+void same_registers(Backend& a, Backend& b) {
+  REQUIRE(a.vcpu_count() == b.vcpu_count());
+  for (unsigned v = 0; v < a.vcpu_count(); ++v) {
+    std::vector<std::byte> vls(kvm::kVlsBytes);
+    const bool sve = a.get_one_reg(v, kvm::sve_vls(), vls).ok();
+    for (std::uint64_t id : all_ids(sve)) {
+      std::vector<std::byte> x(kvm::reg_size(id)), y(kvm::reg_size(id));
+      const Status sa = a.get_one_reg(v, id, x), sb = b.get_one_reg(v, id, y);
+      INFO("vCPU " << v << " " << kvm::reg_name(id) << ": " << (sb ? std::string("ok") : sb.error().message));
+      REQUIRE(sa.ok() == sb.ok());
+      if (sa.ok()) CHECK(x == y);
+      else CHECK(sa.error().code == sb.error().code);
+    }
+  }
+}
+
+void same_memory(Backend& a, Backend& b) {
+  for (const auto& r : a.memory_map()) {
+    std::vector<std::byte> x(r.size), y(r.size);
+    auto na = a.read_phys(r.gpa, x);
+    auto nb = b.read_phys(r.gpa, y);
+    REQUIRE(na.ok());
+    REQUIRE(nb.ok());
+    CHECK(*nb == r.size);
+    CHECK(x == y);
+  }
+}
+
+SimConfig varied_config() {
+  SimConfig cfg;
+  cfg.ram_size = 0x3000;
+  return cfg;
+}
+
+}  // namespace
+
+TEST_CASE("ELF round trip of the sim fixture, every NT_ARM_SVE shape") {
+  for (SveNotes notes : {SveNotes::Gdb13, SveNotes::Uniform, SveNotes::Effective}) {
+    INFO("--sve-notes " << to_string(notes));
+    SimBackend sim(varied_config());
+    // fpsr/fpcr at VL 128 sit 14 padding bytes after FFR (SVE_PT_SVE_FPSR_OFFSET).
+    const std::uint32_t fpsr = 0x08000010, fpcr = 0x03000000;
+    for (unsigned v = 0; v < 4; ++v) {
+      REQUIRE(sim.set_one_reg(v, kvm::core_fpsr(), std::as_bytes(std::span(&fpsr, 1))).ok());
+      REQUIRE(sim.set_one_reg(v, kvm::core_fpcr(), std::as_bytes(std::span(&fpcr, 1))).ok());
+    }
+    REQUIRE(sim.monitor("sim set-vl 3 384").has_value());
+    TempFile f;
+    write(sim, f.path, notes, true);
+    auto core = CoreBackend::open(f.path);
+    INFO((core ? std::string("ok") : core.error().message));
+    REQUIRE(core.ok());
+    CHECK((*core)->warnings().empty());
+    same_registers(sim, **core);
+    same_memory(sim, **core);
+
+    // The target above sees the same effective VLs.
+    auto live = GuestTarget::create(sim, {});
+    auto dead = GuestTarget::create(**core, {});
+    REQUIRE(live.ok());
+    REQUIRE(dead.ok());
+    CHECK((*dead)->description_vq() == 16);
+    for (unsigned v = 0; v < 4; ++v) {
+      auto a = (*live)->vcpu_vl(v);
+      auto b = (*dead)->vcpu_vl(v);
+      REQUIRE(a.ok());
+      REQUIRE(b.ok());
+      CHECK(a->effective_vq == b->effective_vq);
+      CHECK(a->max_vq == b->max_vq);
+    }
+  }
+}
+
+TEST_CASE("ELF round trip with vCPUs without SVE (mixed, and none)") {
+  for (std::vector<bool> sve : {std::vector<bool>{false, true, false}, std::vector<bool>{false}}) {
+    for (SveNotes notes : {SveNotes::Gdb13, SveNotes::Uniform, SveNotes::Effective}) {
+      INFO("--sve-notes " << to_string(notes) << ", " << sve.size() << " SVE pattern");
+      SimConfig cfg = varied_config();
+      cfg.vcpus = 3;
+      cfg.sve = sve;
+      cfg.max_vq = 4;
+      SimBackend sim(cfg);
+      TempFile f;
+      write(sim, f.path, notes, false);
+      auto core = CoreBackend::open(f.path);
+      INFO((core ? std::string("ok") : core.error().message));
+      REQUIRE(core.ok());
+      same_registers(sim, **core);
+      CHECK((*core)->memory_map().empty());
+      std::vector<std::byte> vls(kvm::kVlsBytes);
+      CHECK((*core)->get_one_reg(0, kvm::sve_vls(), vls).error().code == ENOENT);
+    }
+  }
+}
+
+TEST_CASE("A core file is read-only and cannot run") {
+  SimBackend sim(varied_config());
+  TempFile f;
+  write(sim, f.path, SveNotes::Gdb13, true);
+  auto core = CoreBackend::open(f.path);
+  REQUIRE(core.ok());
+  Backend& b = **core;
+  std::vector<std::byte> x(8);
+  const Status w = b.set_one_reg(0, kvm::core_x(0), x);
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.error().code == EROFS);
+  CHECK(w.error().message.find("read-only") != std::string::npos);
+  auto wp = b.write_phys(0x40000000, x);
+  REQUIRE_FALSE(wp.ok());
+  CHECK(wp.error().code == EROFS);
+  const Status r = b.resume({}, true);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("a core file cannot run") != std::string::npos);
+  b.interrupt();
+  CHECK_FALSE(b.running());
+  CHECK_FALSE(b.poll_stop().has_value());
+  std::vector<std::byte> m(16);
+  auto n = b.read_phys(0x40000000 + 0x3000 - 8, m);
+  REQUIRE(n.ok());
+  CHECK(*n == 8);
+  auto none = b.read_phys(0x10, m);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == EFAULT);
+}
