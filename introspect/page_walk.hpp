@@ -53,6 +53,7 @@ struct Translation {
   std::uint64_t va = 0;    // as given, tag included
   std::uint64_t pa = 0;
   std::uint64_t size = 0;  // bytes mapped contiguously from va by this entry: block/page size minus offset
+                           // (MMU off: up to the end of the 52-bit PA space)
   std::uint64_t entry_size = 0;   // the block/page size (0 when the MMU is off)
   std::vector<WalkLevel> levels;  // empty when the MMU is off
   bool writable = false;   // EL1 may write: AP[2] == 0 and no APTable[1] on the way
@@ -64,7 +65,7 @@ struct Translation {
   unsigned ap = 0;           // the leaf's AP[2:1]
   unsigned attr_index = 0;   // AttrIndx: the MAIR_EL1 byte describing the memory type
   // How the walk was configured.
-  bool mmu_off = false;      // SCTLR_EL1.M == 0: flat mapping, nothing below is set
+  bool mmu_off = false;      // SCTLR_EL1.M == 0: flat mapping; only upper and tbi below are set
   bool upper = false;        // VA[55] == 1: TTBR1_EL1 (else TTBR0_EL1)
   bool tbi = false;          // TBI0/TBI1 applied: VA[63:56] ignored
   std::uint64_t ttbr = 0;    // the TTBRn_EL1 value used
@@ -79,8 +80,9 @@ struct Translation {
 // swaps it when SCTLR_EL1.EE says walks are big-endian).
 using PhysReader = std::function<Result<std::uint64_t>(std::uint64_t pa)>;
 
-// `trace`, when given, receives the levels walked so far, also on error (the
-// last one is the faulting descriptor), for `monitor translate`.
+// `trace`, when given, receives the levels walked so far, also on error (for
+// a faulting descriptor, the last one; a descriptor that could not be read
+// is not in it), for `monitor translate`.
 Result<Translation> translate(const TranslationRegs& regs, std::uint64_t va, const PhysReader& read,
                               std::vector<WalkLevel>* trace = nullptr);
 
