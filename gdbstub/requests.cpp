@@ -129,6 +129,26 @@ Result<Request> parse_m(const Packet& pkt, std::string_view args) {
   return Request{req::ReadMemory{range->addr, range->len}};
 }
 
+// Z/z type,addr,kind[;cond...] (Packets, 'Z0'..'Z4'). Conditions and
+// commands (target-side evaluation) are not offered in qSupported, so gdb
+// never sends them; if one comes anyway it is malformed here.
+Result<Request> parse_breakpoint(const Packet& pkt, std::string_view args, bool insert) {
+  const auto first = split_once(args, ',');
+  if (!first) return malformed(pkt, "expected type,addr,kind");
+  const auto second = split_once(first->second, ',');
+  if (!second) return malformed(pkt, "expected type,addr,kind");
+  auto type = hex_field(pkt, first->first, "type");
+  if (!type) return type.error();
+  if (*type > 4) return malformed(pkt, "type must be 0..4");
+  auto addr = hex_field(pkt, second->first, "address");
+  if (!addr) return addr.error();
+  auto kind = hex_field(pkt, second->second, "kind");
+  if (!kind) return kind.error();
+  return Request{req::Breakpoint{insert, static_cast<unsigned>(*type), *addr, *kind}};
+}
+Result<Request> parse_Z(const Packet& pkt, std::string_view args) { return parse_breakpoint(pkt, args, true); }
+Result<Request> parse_z(const Packet& pkt, std::string_view args) { return parse_breakpoint(pkt, args, false); }
+
 // M addr,length:XX... (hex) and X addr,length:binary. The address part has
 // no ':', so the first ':' ends it even when the binary data contains ':'.
 // gdb probes X support with an empty "X<addr>,0:" (Packets, 'X'), so a zero
@@ -340,7 +360,7 @@ struct Entry {
   FieldParser parse;
 };
 
-// Packets named by their first character. Letters not listed (Z/z, A, R,
+// Packets named by their first character. Letters not listed (A, R,
 // !, b, i, ...) are Unknown.
 constexpr Entry kLetterPackets[] = {
     {"?", no_arguments<req::HaltReason>},
@@ -359,6 +379,8 @@ constexpr Entry kLetterPackets[] = {
     {"S", parse_resume_signal<req::Step>},
     {"D", parse_D},
     {"k", no_arguments<req::Kill>},
+    {"Z", parse_Z},
+    {"z", parse_z},
 };
 
 // q/Q/v packets, keyed by their full name: the text up to the first ':',

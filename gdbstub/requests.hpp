@@ -100,6 +100,12 @@ struct Step {  // s [addr], S sig[;addr]
   std::optional<std::uint64_t> addr;
   std::uint8_t signal = 0;
 };
+struct Breakpoint {  // Z type,addr,kind (insert) and z type,addr,kind (remove)
+  bool insert = true;
+  unsigned type = 0;  // 0 software, 1 hardware, 2 write, 3 read, 4 access watchpoint
+  std::uint64_t addr = 0;
+  std::uint64_t kind = 0;  // breakpoint: instruction size; watchpoint: length in bytes
+};
 struct Detach {};  // D, D;pid
 struct Kill {};    // k
 struct Monitor {   // qRcmd,HEX
@@ -117,7 +123,8 @@ using Request =
                  req::WriteRegister, req::ReadMemory, req::WriteMemory, req::SetThread,
                  req::ThreadAlive, req::ThreadInfoFirst, req::ThreadInfoNext, req::CurrentThread,
                  req::Attached, req::ThreadExtraInfo, req::ThreadStopInfo, req::VContQuery, req::VCont,
-                 req::Continue, req::Step, req::Detach, req::Kill, req::Monitor, req::Unknown>;
+                 req::Continue, req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor,
+                 req::Unknown>;
 
 // Parse "0", "-1", hex, "p<pid>.<tid>" or "p<pid>"; nullopt if malformed.
 std::optional<ThreadSel> parse_thread_sel(std::string_view text);

@@ -104,6 +104,14 @@ std::string Session::stop_reply(const StopEvent& stop) {
   // registers (gdbserver sends x29, sp, pc and, for SVE, vg) so gdb needs no
   // extra round trip and learns the vector length at every stop.
   std::string s = fmt::format("T{:02x}thread:{:x};", static_cast<unsigned>(stop.signal), stop.thread);
+  switch (stop.reason) {
+    case StopReason::Signal: break;
+    case StopReason::SwBreak: if (client_swbreak_) s += "swbreak:;"; break;
+    case StopReason::HwBreak: if (client_hwbreak_) s += "hwbreak:;"; break;
+    case StopReason::Watch: s += fmt::format("watch:{:x};", stop.watch_addr); break;
+    case StopReason::ReadWatch: s += fmt::format("rwatch:{:x};", stop.watch_addr); break;
+    case StopReason::AccessWatch: s += fmt::format("awatch:{:x};", stop.watch_addr); break;
+  }
   for (unsigned regnum : target_.expedited_registers(stop.thread)) {
     auto value = target_.read_register(stop.thread, regnum);
     if (value) s += fmt::format("{:x}:{};", regnum, hex_u64_le(*value));
@@ -133,9 +141,16 @@ ThreadId Session::current_g() const {
 
 // ---- handlers -------------------------------------------------------------
 
-Session::Reply Session::handle(const req::QSupported&) {
+Session::Reply Session::handle(const req::QSupported& r) {
+  // "swbreak"/"hwbreak" stop reasons may only be sent to a client that
+  // announced them (qSupported, "swbreak").
+  for (const auto& f : r.features) {
+    if (f == "swbreak+") client_swbreak_ = true;
+    if (f == "hwbreak+") client_hwbreak_ = true;
+  }
   return fmt::format(
-      "PacketSize={:x};qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+;vContSupported+",
+      "PacketSize={:x};qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+;vContSupported+;"
+      "swbreak+;hwbreak+",
       kPacketSize);
 }
 
@@ -331,6 +346,15 @@ Session::Reply Session::resume(std::span<const ResumeAction> actions,
   if (!st) return error_reply(st.error());
   running_ = true;
   return std::nullopt;  // the stop reply is sent when the target stops
+}
+
+Session::Reply Session::handle(const req::Breakpoint& r) {
+  const auto type = static_cast<BreakpointType>(r.type);
+  auto st = r.insert ? target_.insert_breakpoint(type, r.addr, r.kind) : target_.remove_breakpoint(type, r.addr, r.kind);
+  // An empty reply tells gdb this breakpoint type is not supported at all.
+  if (!st && st.error().code == ENOSYS) return std::string{};
+  if (!st) return error_reply(st.error());
+  return std::string("OK");
 }
 
 Session::Reply Session::handle(const req::Detach&) {

@@ -63,6 +63,7 @@ class Session {
   Reply handle(const req::VCont&);
   Reply handle(const req::Continue&);
   Reply handle(const req::Step&);
+  Reply handle(const req::Breakpoint&);
   Reply handle(const req::Detach&);
   Reply handle(const req::Kill&);
   Reply handle(const req::Monitor&);
@@ -87,6 +88,8 @@ class Session {
   std::string last_packet_;      // framed, for NAK retransmission
   ThreadId g_thread_ = 0;        // Hg selection (0 = first thread)
   ThreadId c_thread_ = 0;        // Hc selection (0 = any)
+  bool client_swbreak_ = false;  // qSupported: the client understands swbreak/hwbreak
+  bool client_hwbreak_ = false;
 };
 
 }  // namespace svedbg::gdbstub

@@ -28,10 +28,19 @@ using Bytes = std::vector<std::byte>;
 // Signals as GDB numbers them in stop replies (gdb/signals.def).
 enum class Signal : std::uint8_t { None = 0, Int = 2, Trap = 5, Kill = 9 };
 
+// Why a thread stopped, as the stop reply tells gdb ("Stop Reply Packets":
+// swbreak, hwbreak, watch, rwatch, awatch).
+enum class StopReason { Signal, SwBreak, HwBreak, Watch, ReadWatch, AccessWatch };
+
 struct StopEvent {
   ThreadId thread = 1;
   Signal signal = Signal::Trap;
+  StopReason reason = StopReason::Signal;
+  std::uint64_t watch_addr = 0;  // for the watchpoint reasons
 };
+
+// Z/z types (Packets, 'Z0'..'Z4').
+enum class BreakpointType : unsigned { Software = 0, Hardware = 1, Write = 2, Read = 3, Access = 4 };
 
 enum class ResumeKind { Continue, Step, Stop };
 
@@ -68,6 +77,13 @@ class Target {
   // Memory as seen by the thread; a short result is a partial read.
   virtual Result<Bytes> read_memory(ThreadId tid, std::uint64_t addr, std::size_t len) = 0;
   virtual Status write_memory(ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) = 0;
+
+  // Breakpoints and watchpoints (Z/z). `kind` is the instruction size for
+  // breakpoints and the length in bytes for watchpoints. An ENOSYS error
+  // means "this type is not supported" (the stub replies empty, as the
+  // protocol asks); other errors are `Exx`.
+  virtual Status insert_breakpoint(BreakpointType type, std::uint64_t addr, std::uint64_t kind) = 0;
+  virtual Status remove_breakpoint(BreakpointType type, std::uint64_t addr, std::uint64_t kind) = 0;
 
   // A client connected: stop every vCPU (all-stop) and remember why, for `?`.
   virtual Status attach() = 0;

@@ -10,6 +10,7 @@
 // while the vCPUs are stopped; the Target above guarantees that.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -23,7 +24,11 @@
 
 namespace svedbg::introspect {
 
-enum class StopReason { Interrupted, Stepped, Breakpoint, Exited };
+// Interrupted: interrupt() stopped it. Stepped/Breakpoint/Watchpoint: a
+// KVM_EXIT_DEBUG; `esr` and `far` are kvm_debug_exit_arch's hsr and far
+// (ESR_ELx.EC tells BRK 0x3c, hardware breakpoint 0x30/0x31, software step
+// 0x32/0x33, watchpoint 0x34/0x35). Exited: the guest or the VMM is gone.
+enum class StopReason { Interrupted, Stepped, Breakpoint, Watchpoint, Exited };
 
 // One range of guest RAM (guest-physical), as the VMM registered it.
 struct MemoryRange {
@@ -34,6 +39,29 @@ struct MemoryRange {
 struct BackendStop {
   unsigned vcpu = 0;  // 0-based index of the vCPU that reported the stop
   StopReason reason = StopReason::Interrupted;
+  std::uint64_t esr = 0;
+  std::uint64_t far = 0;
+};
+
+// KVM_SET_GUEST_DEBUG's argument for arm64 (api.rst "KVM_SET_GUEST_DEBUG";
+// struct kvm_guest_debug with struct kvm_guest_debug_arch): control flags and
+// the hardware breakpoint/watchpoint registers DBGBCR/DBGBVR/DBGWCR/DBGWVR.
+struct GuestDebug {
+  static constexpr std::uint32_t kEnable = 0x1;        // KVM_GUESTDBG_ENABLE
+  static constexpr std::uint32_t kSingleStep = 0x2;    // KVM_GUESTDBG_SINGLESTEP
+  static constexpr std::uint32_t kUseSwBp = 1u << 16;  // KVM_GUESTDBG_USE_SW_BP
+  static constexpr std::uint32_t kUseHw = 1u << 17;    // KVM_GUESTDBG_USE_HW
+  static constexpr unsigned kMaxHw = 16;               // KVM_ARM_MAX_DBG_REGS
+  std::uint32_t control = 0;
+  std::array<std::uint64_t, kMaxHw> bcr{}, bvr{}, wcr{}, wvr{};
+  bool operator==(const GuestDebug&) const = default;
+};
+
+// What the host offers (KVM_CAP_GUEST_DEBUG_HW_BPS / _WPS).
+struct DebugCaps {
+  bool guest_debug = false;  // set_guest_debug() works at all
+  unsigned hw_breakpoints = 0;
+  unsigned hw_watchpoints = 0;
 };
 
 class Backend {
@@ -54,6 +82,15 @@ class Backend {
   // The guest's RAM ranges, ascending and disjoint (what a memory dump
   // covers). Empty when the backend cannot tell.
   virtual std::vector<MemoryRange> memory_map() const { return {}; }
+
+  // KVM_SET_GUEST_DEBUG on one vCPU. Single-stepping for resume(step, ...)
+  // is the backend's own business and is added on top of `debug`.
+  virtual Status set_guest_debug(unsigned vcpu, const GuestDebug& debug) {
+    (void)vcpu;
+    (void)debug;
+    return make_error(ENOSYS, "{}: no guest debug support (breakpoints, watchpoints)", name());
+  }
+  virtual DebugCaps debug_caps() const { return {}; }
 
   // Run control. All-stop: resume() restarts every vCPU; vCPUs listed in
   // `step` execute one instruction and stop, the others run (or stay stopped

@@ -58,7 +58,11 @@ std::string to_string(const TdescVl& t) {
 }
 
 GuestTarget::GuestTarget(Backend& backend, GuestOptions options)
-    : backend_(backend), options_(options), cache_(backend) {}
+    : backend_(backend),
+      options_(options),
+      cache_(backend),
+      breakpoints_(backend.debug_caps()),
+      applied_debug_(backend.vcpu_count()) {}
 
 Result<std::unique_ptr<GuestTarget>> GuestTarget::create(Backend& backend, GuestOptions options) {
   std::unique_ptr<GuestTarget> t(new GuestTarget(backend, options));
@@ -348,20 +352,68 @@ Status GuestTarget::resume(std::span<const gdbstub::ResumeAction> actions) {
     }
   }
   cache_.invalidate();
+  if (auto st = apply_guest_debug(); !st) return st;
   return backend_.resume(step, others_run);
 }
 
 void GuestTarget::interrupt() { backend_.interrupt(); }
 
-StopEvent GuestTarget::to_stop(const BackendStop& s) const {
-  Signal sig = Signal::Trap;
-  switch (s.reason) {
-    case StopReason::Interrupted: sig = Signal::Int; break;
-    case StopReason::Stepped:
-    case StopReason::Breakpoint: sig = Signal::Trap; break;
-    case StopReason::Exited: sig = Signal::Kill; break;
+StopEvent GuestTarget::to_stop(const BackendStop& s) {
+  std::uint64_t pc = 0;
+  if (auto raw = cache_.get(s.vcpu, kvm::core_pc())) pc = load_u64(**raw);
+  return breakpoints_.classify(s, pc);
+}
+
+Breakpoints::ReadMemory GuestTarget::memory_reader() {
+  return [this](std::uint64_t addr, std::size_t len) { return read_memory(last_stop_.thread, addr, len); };
+}
+
+Breakpoints::WriteMemory GuestTarget::memory_writer() {
+  // Breakpoint bytes bypass --read-only's memory check: inserting was
+  // already refused in read-only mode, and restoring original bytes must
+  // always be possible.
+  return [this](std::uint64_t addr, std::span<const std::byte> data) -> Status {
+    if (auto st = check_physical_addressing(last_stop_.thread); !st) return st;
+    auto n = backend_.write_phys(addr, data);
+    if (!n) return n.error();
+    if (*n != data.size()) return make_error(EFAULT, "cannot write {} bytes at {:#x}", data.size(), addr);
+    return {};
+  };
+}
+
+Status GuestTarget::insert_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) {
+  if (!backend_.debug_caps().guest_debug)
+    return make_error(EOPNOTSUPP, "{}: breakpoints need guest debug support, which this backend lacks",
+                      backend_.name());
+  if (options_.read_only && type == gdbstub::BreakpointType::Software)
+    return make_error(EROFS, "software breakpoint at {:#x} not inserted: svedbg runs --read-only", addr);
+  auto st = breakpoints_.insert(type, addr, kind, memory_reader(), memory_writer());
+  cache_.invalidate();  // memory or debug state changed
+  return st;
+}
+
+Status GuestTarget::remove_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) {
+  auto st = breakpoints_.remove(type, addr, kind, memory_writer());
+  cache_.invalidate();
+  return st;
+}
+
+Status GuestTarget::apply_guest_debug() {
+  // KVM_SET_GUEST_DEBUG only where it changes, and only while stopped.
+  const GuestDebug want = breakpoints_.guest_debug();
+  for (unsigned v = 0; v < applied_debug_.size(); ++v) {
+    if (applied_debug_[v] == want) continue;
+    auto st = backend_.set_guest_debug(v, want);
+    if (!st) return st;
+    applied_debug_[v] = want;
   }
-  return StopEvent{s.vcpu + 1u, sig};
+  return {};
+}
+
+void GuestTarget::clear_debug_state() {
+  // Detach and kill leave no breakpoint bytes and no debug setting behind.
+  (void)breakpoints_.remove_all(memory_writer());
+  (void)apply_guest_debug();
 }
 
 std::optional<StopEvent> GuestTarget::poll_stop() {
@@ -425,11 +477,13 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
 }
 
 void GuestTarget::detach() {
+  clear_debug_state();
   cache_.invalidate();
   backend_.detach();
 }
 
 void GuestTarget::kill() {
+  clear_debug_state();
   cache_.invalidate();
   backend_.kill();
 }

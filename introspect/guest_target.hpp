@@ -18,6 +18,7 @@
 
 #include "gdbstub/target.hpp"
 #include "introspect/backend.hpp"
+#include "introspect/breakpoints.hpp"
 #include "introspect/regmap.hpp"
 #include "introspect/stop_cache.hpp"
 #include "kvm/vls.hpp"
@@ -65,6 +66,8 @@ class GuestTarget final : public gdbstub::Target {
   std::vector<unsigned> expedited_registers(gdbstub::ThreadId tid) override;
   Result<Bytes> read_memory(gdbstub::ThreadId tid, std::uint64_t addr, std::size_t len) override;
   Status write_memory(gdbstub::ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) override;
+  Status insert_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) override;
+  Status remove_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) override;
   Status attach() override;
   Status resume(std::span<const gdbstub::ResumeAction> actions) override;
   void interrupt() override;
@@ -97,7 +100,11 @@ class GuestTarget final : public gdbstub::Target {
   Status write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
                    std::span<const std::byte> data);
   std::string vls_report();
-  gdbstub::StopEvent to_stop(const BackendStop& s) const;
+  gdbstub::StopEvent to_stop(const BackendStop& s);
+  Breakpoints::ReadMemory memory_reader();
+  Breakpoints::WriteMemory memory_writer();
+  Status apply_guest_debug();
+  void clear_debug_state();
 
   Backend& backend_;
   GuestOptions options_;
@@ -111,6 +118,8 @@ class GuestTarget final : public gdbstub::Target {
   bool sve_ = false;        // description has the SVE feature
   unsigned desc_vq_ = 1;    // description VL in quadwords
   gdbstub::StopEvent last_stop_{1, gdbstub::Signal::Trap};
+  Breakpoints breakpoints_;
+  std::vector<GuestDebug> applied_debug_;  // what each vCPU has now
 };
 
 }  // namespace svedbg::introspect

@@ -28,25 +28,30 @@
 //   A vCPU without SVE: vN = the low 16 bytes of the same Z formula.
 //   System registers: MIDR_EL1 = 0x410fd4f0, MPIDR_EL1 = 0x80000000 | c
 //   (for c < 16), SCTLR_EL1 = 0x30d00800, all others 0.
-//   RAM: cfg.ram_size bytes at cfg.ram_base; offsets 0..0xfff hold the NOP
-//   instruction 0xd503201f (bytes 1f 20 03 d5) repeated; from 0x1000 on the
-//   byte at offset o is o mod 251.
+//   RAM: cfg.ram_size bytes at cfg.ram_base; offsets 0..0xffb hold the NOP
+//   instruction 0xd503201f (bytes 1f 20 03 d5) repeated, offset 0xffc holds
+//   `b .` (0x14000000); from 0x1000 on the byte at offset o is o mod 251.
 // e comes from SimConfig::effective_vq: the requested vq r is written to
 // ZCR_EL1.LEN (r - 1, clamped to 0..15) and clamped by the architectural
 // rule (kvm::effective_vq: the largest enabled vq <= r), then ZCR_EL1 is
 // stored as e - 1.
 //
-// Run control: single-stepping vCPU v executes one simulated NOP (pc += 4,
-// x0 += 1 on that vCPU only). A running guest changes no state and stops
-// only on interrupt(). `monitor("sim set-vl VCPU BITS")` changes a vCPU's
-// effective VL as its guest would (see monitor()).
+// Run control: the simulated CPU executes NOP (pc += 4, x0 += 1), B and
+// BRK; anything else takes a synchronous exception to VBAR_EL1 + 0x200.
+// Single-stepping vCPU v executes one instruction of v only. A running
+// guest executes on the sim's own thread, the vCPUs one instruction each in
+// turn, until a debug event (KVM_SET_GUEST_DEBUG: BRK with USE_SW_BP,
+// DBGBCR/DBGBVR address match) or interrupt(). `monitor("sim set-vl VCPU
+// BITS")` changes a vCPU's effective VL as its guest would (see monitor()).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <span>
 #include <string>
@@ -88,6 +93,12 @@ class SimBackend final : public Backend {
   static constexpr std::uint64_t kSctlrReset = 0x30d00800;
   static constexpr std::uint64_t kPstateReset = 0x3c5;  // PSR_MODE_EL1h | PSR_{D,A,I,F}_BIT
   static constexpr std::uint32_t kNop = 0xd503201f;
+  static constexpr std::uint32_t kBranchSelf = 0x14000000;  // b .
+  // The guest program: NOPs, then `b .` in the last word of the first page.
+  static constexpr std::uint64_t kLoopOffset = 0xffc;
+  // Debug registers the simulated host offers (KVM_CAP_GUEST_DEBUG_HW_BPS/WPS
+  // of a Neoverse-like part).
+  static constexpr DebugCaps kDebugCaps{true, 6, 4};
   static constexpr unsigned kHostMaxVq = 16;  // 2048 bits, the architectural limit
 
   // Why `cfg` cannot be simulated (vcpus 0 or > 512, max_vq outside 1..16,
@@ -100,6 +111,9 @@ class SimBackend final : public Backend {
   // API: for each SVE vCPU get VLS, clear lengths above max_vq, set VLS,
   // finalize; and writes the fixture with set_one_reg.
   explicit SimBackend(SimConfig cfg, bool setup = true);
+  ~SimBackend() override;
+  SimBackend(const SimBackend&) = delete;
+  SimBackend& operator=(const SimBackend&) = delete;
 
   // KVM_ARM_VCPU_FINALIZE(KVM_ARM_VCPU_SVE): EPERM if already finalized,
   // EINVAL on a vCPU without SVE, ESRCH for a bad index.
@@ -127,8 +141,12 @@ class SimBackend final : public Backend {
   // One range: cfg.ram_base, cfg.ram_size.
   std::vector<MemoryRange> memory_map() const override { return {{cfg_.ram_base, cfg_.ram_size}}; }
   // step non-empty: each listed vCPU (ESRCH for a bad index) executes one
-  // NOP and the first listed reports Stepped; vCPUs that ran meanwhile are
-  // stopped again (all-stop). step empty: the guest runs until interrupt().
+  // instruction and the first listed reports Stepped (or the breakpoint it
+  // hit); the other vCPUs execute nothing meanwhile, which keeps steps
+  // deterministic. step empty: every vCPU runs the guest program, one
+  // instruction each in turn, on the sim's own thread, until a debug event
+  // (a BRK with KVM_GUESTDBG_USE_SW_BP, a hardware breakpoint) or
+  // interrupt().
   Status resume(std::span<const unsigned> step, bool others_run) override;
   // Stops a running guest: poll_stop() then reports {v, Interrupted}, v the
   // vCPU of the previous stop (0 initially). No effect when not running.
@@ -136,6 +154,11 @@ class SimBackend final : public Backend {
   bool running() const override;
   // The pending stop, once; nullopt when none is pending.
   std::optional<BackendStop> poll_stop() override;
+  // KVM_SET_GUEST_DEBUG: ENABLE, USE_SW_BP, USE_HW (DBGBCR/DBGBVR address
+  // match; watchpoints are accepted but never fire: the guest program does
+  // no loads or stores).
+  Status set_guest_debug(unsigned vcpu, const GuestDebug& debug) override;
+  DebugCaps debug_caps() const override { return kDebugCaps; }
   void set_stop_notifier(std::function<void()> notify) override;
   // "sim set-vl VCPU BITS": VCPU 0-based, BITS a multiple of 128 in
   // 128..2048. Writes ZCR_EL1.LEN = BITS/128 - 1 through set_one_reg as the
@@ -176,7 +199,13 @@ class SimBackend final : public Backend {
   Status sve_access(unsigned vcpu, std::uint64_t id, std::span<std::byte> out, std::span<const std::byte> in);
   Status sysreg_access(unsigned vcpu, std::uint64_t id, std::span<std::byte> out, std::span<const std::byte> in);
   Result<std::string> set_vl_locked(std::string_view vcpu_arg, std::string_view bits_arg);
-  void step_locked(unsigned vcpu);
+  // Executes one instruction of `vcpu` as the simulated CPU does: NOP,
+  // B (imm26), BRK; anything else (or a fetch outside RAM) takes a
+  // synchronous exception to VBAR_EL1 + 0x200 as the architecture would.
+  // Returns the debug stop it caused, if any.
+  std::optional<BackendStop> execute_locked(unsigned vcpu, bool single_step);
+  void take_exception_locked(unsigned vcpu, std::uint64_t esr);
+  void run_loop();
   void notify_stop(std::unique_lock<std::mutex>& lock);
 
   const SimConfig cfg_;
@@ -189,6 +218,10 @@ class SimBackend final : public Backend {
   std::optional<BackendStop> pending_;
   unsigned last_stop_vcpu_ = 0;
   std::function<void()> notify_;
+  std::vector<GuestDebug> debug_;
+  std::condition_variable wake_;
+  bool shutdown_ = false;
+  std::thread runner_;  // last: started once everything above exists
 };
 
 }  // namespace svedbg::introspect

@@ -37,10 +37,11 @@ effective VL from ZCR_EL1. Default fixture:
     xN = 0x1000*c + N; sp = 0x80000000 + 0x1000*c; pc = 0x40000000;
     cpsr = 0x3c5 (EL1h, DAIF masked); fpsr = fpcr = 0; ZCR_EL1.LEN = L/16 - 1.
   RAM: 1 MiB at 0x40000000 (MMU off: addresses are physical). Bytes
-  0x40000000..0x40000fff hold NOP (0xd503201f) instructions; at offset
-  o >= 0x1000 the byte is o mod 251.
-  A single-step executes one NOP: pc += 4, x0 += 1. `continue` runs until
-  gdb interrupts (Ctrl-C); the simulated vCPUs change nothing meanwhile.
+  0x40000000..0x40000ffb hold NOP (0xd503201f) instructions, 0x40000ffc
+  holds `b .`; at offset o >= 0x1000 the byte is o mod 251.
+  Each NOP does pc += 4, x0 += 1. A single-step executes one instruction of
+  that vCPU; `continue` runs all vCPUs, one instruction each in turn, until
+  a breakpoint (break/hbreak) or Ctrl-C.
   `monitor sim set-vl VCPU BITS` (VCPU 0-based = gdb thread VCPU+1) writes
   ZCR_EL1 as the guest would; Z/P/FFR bytes above the new VL become zero.
   `kill` resets the guest to this fixture.

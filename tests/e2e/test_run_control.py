@@ -55,15 +55,18 @@ with Svedbg() as stub:
     c.expect_re(r"error: unknown monitor command 'no-such-command'", out, "unknown monitor command")
     c.expect_in("[Inferior 1 (Remote target) detached]", out, "detach")
 
-    # The daemon waits for the next client; the guest kept its state.
+    # The daemon waits for the next client. Detached, the guest ran on: thread
+    # 2 from 0x40000008 through the NOPs (x0 += 1 each) to the `b .` loop.
+    time.sleep(0.2)
     out2 = run_gdb(stub, [
         "thread 2", "echo pc:\\n", "p/x $pc", "echo x0:\\n", "p/x $x0",
         "thread 1", "echo vg:\\n", "p $vg",
         "detach",
     ])
-    c.expect(value_of(out2, "pc") == "0x40000008", "reconnect: thread 2 kept its pc",
+    c.expect(value_of(out2, "pc") == "0x40000ffc", "reconnect: thread 2 ran on to the guest's loop",
              f"got {value_of(out2, 'pc')}\n{out2}")
-    c.expect(value_of(out2, "x0") == hex(0x1002), "reconnect: thread 2 kept x0", f"got {value_of(out2, 'x0')}")
+    c.expect(value_of(out2, "x0") == hex(0x1000 + 1023), "reconnect: thread 2 executed every NOP once",
+             f"got {value_of(out2, 'x0')}")
     c.expect(value_of(out2, "vg") == "4", "reconnect: vCPU 0 kept its VL", f"got {value_of(out2, 'vg')}")
     c.expect(stub.alive(), "the daemon is still running after two sessions")
 c.done()

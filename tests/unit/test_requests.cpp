@@ -314,9 +314,22 @@ TEST_CASE("qRcmd", "[requests]") {
   check_malformed("qRcmd:68", "qRcmd");
 }
 
+TEST_CASE("Z and z", "[requests]") {
+  auto z = parse_as<req::Breakpoint>("Z0,40000010,4");
+  CHECK((z.insert && z.type == 0 && z.addr == 0x40000010 && z.kind == 4));
+  auto w = parse_as<req::Breakpoint>("z2,4000a000,8");
+  CHECK((!w.insert && w.type == 2 && w.addr == 0x4000a000 && w.kind == 8));
+  CHECK(parse_as<req::Breakpoint>("Z4,ffff000000001000,1").type == 4);
+  check_malformed("Z5,1000,4", "Z");
+  check_malformed("Z0,1000", "Z");
+  check_malformed("Z0", "Z");
+  check_malformed("z0,zz,4", "z");
+  check_malformed("Z0,1000,4;X1,0", "Z");
+}
+
 TEST_CASE("unknown packets are passed through", "[requests]") {
   for (const char* p : {"qTStatus", "vMustReplyEmpty", "qSymbol::", "qTfV", "qOffsets",
-                        "QThreadEvents:1", "Z0,1000,4", "z0,1000,4", "vKill;1", "vFile:open:",
+                        "QThreadEvents:1", "vKill;1", "vFile:open:",
                         "!", "R00", "A", "i", "qL1200000000000000000", "vRun;", "qGetTLSAddr:1,2,3",
                         "QPassSignals:e", "vStopped"}) {
     check_unknown(p);

@@ -2,6 +2,7 @@
 // fixture, the VLS/finalize lifecycle, set-vl, run control and memory.
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -16,6 +17,7 @@
 
 using namespace svedbg;
 using introspect::BackendStop;
+using introspect::GuestDebug;
 using introspect::SimBackend;
 using introspect::SimConfig;
 using introspect::StopReason;
@@ -517,8 +519,6 @@ TEST_CASE("running guest stops on interrupt from another thread", "[sim]") {
   CHECK_FALSE(b.poll_stop().has_value());
   b.interrupt();  // already stopped
   CHECK(notified == 1);
-  // Running changed nothing.
-  for (unsigned c = 0; c < 4; ++c) check_core_fixture(b, c);
 
   // After a stop on vCPU 3, the next interrupt reports vCPU 3.
   const unsigned three[] = {3};
@@ -584,10 +584,12 @@ TEST_CASE("guest-physical memory", "[sim]") {
   auto n = b.read_phys(0x40000000, buf);
   REQUIRE(n.ok());
   REQUIRE(*n == 0x3000);
-  for (std::size_t o = 0; o < 0x1000; ++o) {
+  for (std::size_t o = 0; o < 0xffc; ++o) {
     const std::uint8_t nop[] = {0x1f, 0x20, 0x03, 0xd5};
     REQUIRE(u8(buf[o]) == nop[o % 4]);
   }
+  // The last word of the page is `b .` (0x14000000).
+  CHECK((u8(buf[0xffc]) == 0 && u8(buf[0xffd]) == 0 && u8(buf[0xffe]) == 0 && u8(buf[0xfff]) == 0x14));
   for (std::size_t o = 0x1000; o < 0x3000; ++o) REQUIRE(u8(buf[o]) == o % 251);
   CHECK(SimBackend::fixture_ram_byte(0x1005) == 0x1005 % 251);
 
@@ -627,4 +629,74 @@ TEST_CASE("guest-physical memory", "[sim]") {
   n = b.read_phys(0x40000000, std::span<std::byte>{});
   REQUIRE(n.ok());
   CHECK(*n == 0);
+}
+
+TEST_CASE("the running guest executes its program: NOPs, then b .", "[sim]") {
+  SimBackend b(SimConfig{});
+  REQUIRE(b.resume({}, true).ok());
+  // 1023 NOPs take microseconds; the vCPUs then spin on `b .`.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (get_u64(b, 3, kvm::core_pc()) != 0x40000ffc && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  b.interrupt();
+  REQUIRE(b.poll_stop());
+  for (unsigned c = 0; c < 4; ++c) {
+    CHECK(get_u64(b, c, kvm::core_pc()) == 0x40000ffc);
+    CHECK(get_u64(b, c, kvm::core_x(0)) == 0x1000ULL * c + 1023);
+  }
+}
+
+TEST_CASE("guest debug: BRK with USE_SW_BP, hardware breakpoints, single-step", "[sim]") {
+  SimBackend b(SimConfig{});
+  CHECK(b.debug_caps().guest_debug);
+  const std::byte brk[] = {std::byte{0x00}, std::byte{0x00}, std::byte{0x20}, std::byte{0xd4}};  // BRK #0
+  REQUIRE(b.write_phys(0x40000010, brk).ok());
+  GuestDebug sw;
+  sw.control = GuestDebug::kEnable | GuestDebug::kUseSwBp;
+  for (unsigned c = 0; c < 4; ++c) REQUIRE(b.set_guest_debug(c, sw).ok());
+  std::atomic<int> notified{0};
+  b.set_stop_notifier([&] { ++notified; });
+  REQUIRE(b.resume({}, true).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (notified == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto stop = b.poll_stop();
+  REQUIRE(stop);
+  // vCPUs run one instruction each in turn: vCPU 0 reaches the BRK first.
+  CHECK(stop->vcpu == 0);
+  CHECK(stop->reason == StopReason::Breakpoint);
+  CHECK((stop->esr >> 26) == 0x3c);
+  CHECK(get_u64(b, 0, kvm::core_pc()) == 0x40000010);  // pc stays at the BRK
+  CHECK_FALSE(b.running());
+
+  // A hardware breakpoint at 0x40000020 on vCPU 2, stepping towards it.
+  const std::byte nop[] = {std::byte{0x1f}, std::byte{0x20}, std::byte{0x03}, std::byte{0xd5}};
+  REQUIRE(b.write_phys(0x40000010, nop).ok());
+  GuestDebug hw;
+  hw.control = GuestDebug::kEnable | GuestDebug::kUseHw;
+  hw.bcr[0] = 0x1e7;
+  hw.bvr[0] = 0x40000014;
+  REQUIRE(b.set_guest_debug(2, hw).ok());
+  const unsigned two[] = {2};
+  REQUIRE(b.resume(two, false).ok());  // 0x40000010 -> 0x40000014
+  stop = b.poll_stop();
+  REQUIRE(stop);
+  CHECK(stop->reason == StopReason::Stepped);
+  CHECK((stop->esr >> 26) == 0x32);
+  CHECK(get_u64(b, 2, kvm::core_pc()) == 0x40000014);
+  REQUIRE(b.resume(two, false).ok());  // the breakpoint fires before executing
+  stop = b.poll_stop();
+  REQUIRE(stop);
+  CHECK(stop->reason == StopReason::Breakpoint);
+  CHECK((stop->esr >> 26) == 0x30);
+  CHECK(get_u64(b, 2, kvm::core_pc()) == 0x40000014);
+
+  // Without USE_SW_BP a BRK is the guest's: it takes the exception.
+  REQUIRE(b.set_guest_debug(1, GuestDebug{}).ok());
+  REQUIRE(b.write_phys(0x40000010, brk).ok());
+  const unsigned one[] = {1};
+  REQUIRE(b.resume(one, false).ok());
+  REQUIRE(b.poll_stop());
+  CHECK(get_u64(b, 1, kvm::core_pc()) == 0x200);  // VBAR_EL1 (0) + 0x200
+  CHECK(get_u64(b, 1, kvm::core_elr_el1()) == 0x40000010);
 }

@@ -1,0 +1,70 @@
+// introspect::Breakpoints: gdb's Z/z requests turned into guest state.
+//
+// Contract: software breakpoints are BRK #0 instructions written into guest
+// memory (the original 4 bytes kept and written back on removal and on
+// remove_all()) plus KVM_GUESTDBG_USE_SW_BP so the BRK exits to the debugger
+// instead of trapping in the guest. Hardware breakpoints and watchpoints
+// occupy DBGBCR/DBGBVR and DBGWCR/DBGWVR slots, as many as the host offers
+// (DebugCaps), passed to KVM_SET_GUEST_DEBUG. guest_debug() is the
+// kvm_guest_debug every vCPU gets (identical on all); classify() turns a
+// KVM_EXIT_DEBUG (ESR/FAR) into gdb's stop reason. Memory goes through the
+// callbacks so the caller decides how addresses are translated. Arm ARM
+// (DDI 0487) D2.8-D2.10 and the DBGBCR/DBGWCR_EL1 register descriptions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "gdbstub/target.hpp"
+#include "introspect/backend.hpp"
+
+namespace svedbg::introspect {
+
+using gdbstub::Bytes;
+
+class Breakpoints {
+ public:
+  using ReadMemory = std::function<Result<Bytes>(std::uint64_t addr, std::size_t len)>;
+  using WriteMemory = std::function<Status(std::uint64_t addr, std::span<const std::byte> data)>;
+
+  static constexpr std::uint32_t kBrk0 = 0xd4200000;  // BRK #0, what gdb uses on AArch64
+
+  explicit Breakpoints(DebugCaps caps) : caps_(caps) {}
+
+  Status insert(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind, const ReadMemory& read,
+                const WriteMemory& write);
+  Status remove(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind, const WriteMemory& write);
+  // Every software breakpoint's bytes written back, every slot freed.
+  Status remove_all(const WriteMemory& write);
+  bool empty() const { return sw_.empty() && hw_.empty() && wp_.empty(); }
+
+  // The KVM_SET_GUEST_DEBUG argument for the current set (control 0 when
+  // nothing is set: guest debug off).
+  GuestDebug guest_debug() const;
+  // gdb's view of a debug stop of the vCPU whose pc is `pc`.
+  gdbstub::StopEvent classify(const BackendStop& stop, std::uint64_t pc) const;
+
+  // Register values, exposed for tests.
+  static std::uint64_t bcr_for_address();
+  static Result<std::pair<std::uint64_t, std::uint64_t>> wcr_wvr_for(gdbstub::BreakpointType type, std::uint64_t addr,
+                                                                      std::uint64_t len);
+
+ private:
+  struct Watch {
+    gdbstub::BreakpointType type;
+    std::uint64_t addr;
+    std::uint64_t len;
+    std::uint64_t wcr;
+    std::uint64_t wvr;
+  };
+  DebugCaps caps_;
+  std::map<std::uint64_t, Bytes> sw_;   // address -> original instruction bytes
+  std::vector<std::uint64_t> hw_;       // hardware breakpoint addresses, one slot each
+  std::vector<Watch> wp_;               // one slot each
+};
+
+}  // namespace svedbg::introspect
