@@ -1,0 +1,236 @@
+// All-stop run control over VMM vCPU threads (see vcpu_gate.hpp).
+#include "kvm/vcpu_gate.hpp"
+
+#include <linux/kvm.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace svedbg::kvm {
+namespace {
+
+using introspect::BackendStop;
+using introspect::StopReason;
+
+// Only interrupts the system call (KVM_RUN) in progress.
+void kick_handler(int) {}
+
+void install_kick_handler(int sig) {
+  struct sigaction sa {};
+  sa.sa_handler = kick_handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: KVM_RUN must return EINTR
+  if (::sigaction(sig, &sa, nullptr) != 0)
+    throw std::system_error(errno, std::generic_category(), fmt::format("sigaction({})", sig));
+}
+
+// kvm_run is shared with the kernel; immediate_exit is polled once when
+// KVM_RUN starts (api.rst), written here from the debugger and vCPU threads.
+void set_immediate_exit(kvm_run* run, bool on) {
+  std::atomic_ref<__u8>(run->immediate_exit).store(on ? 1 : 0, std::memory_order_seq_cst);
+}
+
+}  // namespace
+
+VcpuGate::VcpuGate(std::vector<GateVcpu> vcpus, int kick_signal, bool hold_at_start)
+    : signal_(kick_signal != 0 ? kick_signal : SIGRTMIN + 6) {
+  vcpus_.resize(vcpus.size());
+  for (std::size_t i = 0; i < vcpus.size(); ++i) {
+    vcpus_[i].fd = vcpus[i].fd;
+    vcpus_[i].run = vcpus[i].run;
+    vcpus_[i].hold = hold_at_start;
+  }
+  stopping_ = hold_at_start;
+  install_kick_handler(signal_);
+}
+
+VcpuGate::~VcpuGate() {
+  // Never leave VMM threads parked forever on a gate that is going away.
+  std::lock_guard lock(mu_);
+  for (auto& v : vcpus_) v.hold = false;
+  cv_.notify_all();
+}
+
+// --- VMM side ----------------------------------------------------------------
+
+void VcpuGate::before_run(unsigned i) {
+  std::unique_lock lock(mu_);
+  Vcpu& v = vcpus_[i];
+  v.thread = ::pthread_self();
+  if (v.hold) {
+    if (v.needs_completion) {
+      // Finish the pending MMIO (etc.) without running guest code.
+      set_immediate_exit(v.run, true);
+      (void)::ioctl(v.fd, KVM_RUN, 0);  // EINTR by design
+      v.needs_completion = false;
+    }
+    v.state = State::Parked;
+    if (!first_parked_) first_parked_ = i;
+    run_notifier(lock, complete_locked());
+    cv_.wait(lock, [&] { return !v.hold; });
+  }
+  set_immediate_exit(v.run, false);
+  v.state = State::InRun;
+}
+
+bool VcpuGate::on_exit(unsigned i, int run_errno) {
+  std::unique_lock lock(mu_);
+  Vcpu& v = vcpus_[i];
+  v.state = State::Outside;
+  if (run_errno == EINTR) {
+    v.needs_completion = false;
+    return true;
+  }
+  if (run_errno == 0 && v.run->exit_reason == KVM_EXIT_DEBUG) {
+    v.needs_completion = false;
+    // A single-step we armed, or (without one) a debug exception KVM
+    // routed to us: either way the whole guest stops here.
+    if (!stopping_ && running_) {
+      stopping_ = true;
+      reason_ = BackendStop{i, v.step_armed ? StopReason::Stepped : StopReason::Breakpoint};
+      hold_all_locked();
+    }
+    v.hold = true;
+    return true;
+  }
+  v.needs_completion = run_errno == 0;
+  return false;
+}
+
+void VcpuGate::thread_exited(unsigned i) {
+  std::unique_lock lock(mu_);
+  vcpus_[i].state = State::Exited;
+  run_notifier(lock, complete_locked());
+}
+
+// --- debugger side -------------------------------------------------------------
+
+void VcpuGate::kick_locked(Vcpu& v) {
+  set_immediate_exit(v.run, true);
+  if (v.state == State::InRun) ::pthread_kill(v.thread, signal_);
+}
+
+void VcpuGate::hold_all_locked() {
+  for (auto& v : vcpus_) {
+    if (v.state == State::Exited) continue;
+    v.hold = true;
+    kick_locked(v);
+  }
+}
+
+std::function<void()> VcpuGate::complete_locked() {
+  if (!stopping_) return {};
+  for (const auto& v : vcpus_)
+    if (v.state != State::Parked && v.state != State::Exited) return {};
+  stopping_ = false;
+  running_ = false;
+  unsigned first = first_parked_.value_or(last_stop_vcpu_);
+  pending_ = reason_ ? *reason_ : BackendStop{first, StopReason::Interrupted};
+  reason_.reset();
+  first_parked_.reset();
+  return notify_ ? notify_ : std::function<void()>{};
+}
+
+void VcpuGate::run_notifier(std::unique_lock<std::mutex>& lock, std::function<void()> notify) {
+  if (!notify) return;
+  lock.unlock();
+  notify();
+  lock.lock();
+}
+
+bool VcpuGate::parked(unsigned i) const {
+  std::lock_guard lock(mu_);
+  return i < vcpus_.size() && (vcpus_[i].state == State::Parked || vcpus_[i].state == State::Exited);
+}
+
+// KVM_SET_GUEST_DEBUG (api.rst): control = KVM_GUESTDBG_ENABLE |
+// KVM_GUESTDBG_SINGLESTEP makes the vCPU exit with KVM_EXIT_DEBUG after one
+// instruction; control = 0 turns guest debugging off again.
+Status VcpuGate::set_guest_debug_locked(unsigned i, bool step) {
+  Vcpu& v = vcpus_[i];
+  struct kvm_guest_debug dbg {};
+  dbg.control = step ? (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP) : 0;
+  if (::ioctl(v.fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
+    const int err = errno;
+    return make_error(err, "vCPU {}: KVM_SET_GUEST_DEBUG({}): {}", i, step ? "single-step" : "off",
+                      std::strerror(err));
+  }
+  v.step_armed = step;
+  return {};
+}
+
+Status VcpuGate::resume(std::span<const unsigned> step, bool others_run) {
+  std::unique_lock lock(mu_);
+  for (unsigned s : step)
+    if (s >= vcpus_.size()) return make_error(ESRCH, "cannot step vCPU {}: the guest has {}", s, vcpus_.size());
+  if (running_ || stopping_) return make_error(EBUSY, "the guest is running; stop it first");
+  for (unsigned i = 0; i < vcpus_.size(); ++i) {
+    const bool want = std::find(step.begin(), step.end(), i) != step.end();
+    if (vcpus_[i].state == State::Exited) continue;
+    if (want || vcpus_[i].step_armed)
+      if (auto s = set_guest_debug_locked(i, want); !s) return s;
+  }
+  pending_.reset();
+  reason_.reset();
+  first_parked_.reset();
+  running_ = true;
+  for (unsigned i = 0; i < vcpus_.size(); ++i) {
+    const bool stepping = std::find(step.begin(), step.end(), i) != step.end();
+    if (stepping || others_run || step.empty()) vcpus_[i].hold = false;
+  }
+  cv_.notify_all();
+  return {};
+}
+
+void VcpuGate::interrupt() {
+  std::unique_lock lock(mu_);
+  if (!running_ || stopping_) return;
+  stopping_ = true;
+  hold_all_locked();
+  run_notifier(lock, complete_locked());
+}
+
+std::optional<BackendStop> VcpuGate::poll_stop() {
+  std::lock_guard lock(mu_);
+  auto stop = pending_;
+  pending_.reset();
+  if (stop) last_stop_vcpu_ = stop->vcpu;
+  return stop;
+}
+
+bool VcpuGate::running() const {
+  std::lock_guard lock(mu_);
+  return running_;
+}
+
+void VcpuGate::set_stop_notifier(std::function<void()> notify) {
+  std::lock_guard lock(mu_);
+  notify_ = std::move(notify);
+}
+
+Status VcpuGate::release_all() {
+  std::lock_guard lock(mu_);
+  Status result;
+  for (unsigned i = 0; i < vcpus_.size(); ++i) {
+    if (!vcpus_[i].step_armed || vcpus_[i].state == State::Exited) continue;
+    if (auto s = set_guest_debug_locked(i, false); !s && result) result = s;
+  }
+  pending_.reset();
+  reason_.reset();
+  first_parked_.reset();
+  stopping_ = false;
+  running_ = true;
+  for (auto& v : vcpus_) v.hold = false;
+  cv_.notify_all();
+  return result;
+}
+
+}  // namespace svedbg::kvm

@@ -1,0 +1,130 @@
+// kvm::VcpuGate: all-stop run control over a VMM's own vCPU threads.
+//
+// Contract: the VMM keeps running KVM_RUN on its vCPU threads; each thread
+// calls two hooks around every KVM_RUN on its vCPU i:
+//
+//   for (;;) {
+//     gate.before_run(i);                      // parks while the debugger holds vCPU i
+//     int rc = ioctl(vcpu_fd, KVM_RUN, 0);
+//     if (gate.on_exit(i, rc < 0 ? errno : 0)) continue;  // the debugger's exit
+//     ... handle run->exit_reason (MMIO, system events) as usual ...
+//   }
+//   gate.thread_exited(i);                     // when the thread leaves its loop
+//
+// To stop a vCPU inside KVM_RUN the gate sets run->immediate_exit = 1 and
+// sends the vCPU thread (the one that called before_run(i)) the gate's kick
+// signal, installed once with a handler that does nothing and without
+// SA_RESTART, so KVM_RUN returns EINTR (Documentation/virt/kvm/api.rst,
+// "immediate_exit"). The VMM must not block that signal on vCPU threads,
+// and its other blocking calls on those threads must retry on EINTR.
+// on_exit() returns true for exits the debugger caused (EINTR, and
+// KVM_EXIT_DEBUG after a single-step): the VMM then just loops. A vCPU
+// that is held parks in before_run(); if its last exit was an ordinary one
+// (MMIO, ...) the gate first re-enters KVM_RUN with immediate_exit = 1 so KVM
+// completes the pending operation without running the guest (api.rst,
+// KVM_EXIT_MMIO: "the corresponding operations are complete (and guest
+// state is consistent) only after userspace has re-entered the kernel with
+// KVM_RUN"), so the registers the debugger reads are consistent.
+//
+// Debugger side (one thread): interrupt() holds every vCPU and kicks the
+// ones in KVM_RUN; once every vCPU is parked (or its thread exited) the stop
+// is complete: poll_stop() returns {first vCPU that parked, Interrupted} once
+// and the notifier runs (from a vCPU thread, without the gate's lock).
+// resume(step, others_run) arms KVM_SET_GUEST_DEBUG(KVM_GUESTDBG_ENABLE |
+// KVM_GUESTDBG_SINGLESTEP) on the vCPUs in `step` and releases them (and
+// the others when others_run); the first KVM_EXIT_DEBUG of a stepping vCPU
+// holds everyone and reports {that vCPU, Stepped}. Guest debug is cleared
+// (control = 0) on the next resume or release_all(). parked(i) is true
+// while vCPU i's fd may be used for ONE_REG ioctls (parked in before_run or
+// its thread gone). When `hold_at_start` the vCPUs park at their first
+// before_run() and a stop {first, Interrupted} completes once all arrived.
+#pragma once
+
+#include <pthread.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "introspect/backend.hpp"
+
+struct kvm_run;
+
+namespace svedbg::kvm {
+
+struct GateVcpu {
+  int fd = -1;               // the vCPU fd (KVM_CREATE_VCPU)
+  kvm_run* run = nullptr;    // its mmap'ed struct kvm_run
+};
+
+class VcpuGate {
+ public:
+  // kick_signal 0 picks SIGRTMIN + 6. Throws std::system_error when the
+  // signal handler cannot be installed.
+  VcpuGate(std::vector<GateVcpu> vcpus, int kick_signal = 0, bool hold_at_start = false);
+  ~VcpuGate();
+  VcpuGate(const VcpuGate&) = delete;
+  VcpuGate& operator=(const VcpuGate&) = delete;
+
+  // --- VMM side, called on vCPU i's own thread ---------------------------
+  void before_run(unsigned i);
+  // `run_errno`: 0 when KVM_RUN returned 0, else its errno.
+  bool on_exit(unsigned i, int run_errno);
+  void thread_exited(unsigned i);
+
+  // --- debugger side -----------------------------------------------------
+  unsigned size() const { return static_cast<unsigned>(vcpus_.size()); }
+  int fd(unsigned i) const { return vcpus_[i].fd; }
+  int kick_signal() const { return signal_; }
+  bool parked(unsigned i) const;
+  // EBUSY unless the guest is stopped, ESRCH for a bad index, the errno of
+  // KVM_SET_GUEST_DEBUG when arming a step fails.
+  Status resume(std::span<const unsigned> step, bool others_run);
+  void interrupt();
+  std::optional<introspect::BackendStop> poll_stop();
+  bool running() const;
+  void set_stop_notifier(std::function<void()> notify);
+  // Clears guest debug and lets every vCPU run (detach). Errors clearing
+  // guest debug are returned after everything was released.
+  Status release_all();
+
+ private:
+  enum class State { NotStarted, InRun, Outside, Parked, Exited };
+  struct Vcpu {
+    int fd = -1;
+    kvm_run* run = nullptr;
+    pthread_t thread{};
+    State state = State::NotStarted;
+    bool hold = false;
+    bool step_armed = false;       // KVM_SET_GUEST_DEBUG single-step is on
+    bool needs_completion = false;  // last exit left an operation for KVM_RUN to finish
+  };
+
+  void hold_all_locked();
+  void kick_locked(Vcpu& v);
+  // Completes the stop when every vCPU is parked; returns the notifier to
+  // run (after unlocking) or an empty function.
+  std::function<void()> complete_locked();
+  Status set_guest_debug_locked(unsigned i, bool step);
+  void run_notifier(std::unique_lock<std::mutex>& lock, std::function<void()> notify);
+
+  std::vector<Vcpu> vcpus_;
+  int signal_ = 0;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool running_ = true;   // the debugger's view: released and not yet stopped
+  bool stopping_ = false;  // a stop is being collected
+  std::optional<introspect::BackendStop> reason_;  // set for steps/breakpoints
+  std::optional<unsigned> first_parked_;
+  std::optional<introspect::BackendStop> pending_;
+  unsigned last_stop_vcpu_ = 0;
+  std::function<void()> notify_;
+};
+
+}  // namespace svedbg::kvm
