@@ -1,6 +1,7 @@
 #include "introspect/guest_target.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <thread>
 
@@ -279,36 +280,81 @@ std::vector<unsigned> GuestTarget::expedited_registers(ThreadId) {
   return regs;
 }
 
-Status GuestTarget::check_physical_addressing(ThreadId tid) {
+Result<TranslationRegs> GuestTarget::translation_regs(unsigned vcpu) {
+  TranslationRegs regs{};
+  const std::pair<std::uint64_t, std::uint64_t*> wanted[] = {{kvm::sctlr_el1(), &regs.sctlr_el1},
+                                                             {kvm::tcr_el1(), &regs.tcr_el1},
+                                                             {kvm::ttbr0_el1(), &regs.ttbr0_el1},
+                                                             {kvm::ttbr1_el1(), &regs.ttbr1_el1}};
+  for (const auto& [id, out] : wanted) {
+    auto raw = cache_.get(vcpu, id);
+    if (!raw) return raw.error();
+    *out = load_u64(**raw);
+  }
+  return regs;
+}
+
+Status GuestTarget::access_memory(ThreadId tid, std::uint64_t addr, std::size_t len,
+                                  const std::function<Result<std::size_t>(std::uint64_t pa, std::size_t offset,
+                                                                          std::size_t n)>& chunk,
+                                  std::size_t& done) {
+  done = 0;
   auto v = vcpu_of(tid);
   if (!v) return v.error();
-  // Addresses are guest-physical while the vCPU runs with its MMU off
-  // (SCTLR_EL1.M == 0, so VA == PA). Translation through the guest's page
-  // tables is not done here; with the MMU on we refuse rather than read the
-  // wrong bytes.
-  auto sctlr = cache_.get(*v, kvm::sctlr_el1());
-  if (sctlr && (load_u64(**sctlr) & 1u))
-    return make_error(EFAULT, "vCPU {}: MMU is on; virtual addresses need a page-table walk", *v);
+  if (phys_mode_) {
+    auto n = chunk(addr, 0, len);
+    if (!n) return n.error();
+    done = *n;
+    return {};
+  }
+  // gdb addresses are virtual: translate through the vCPU's stage-1 tables
+  // (introspect/page_walk.hpp) one mapping at a time. With the MMU off the
+  // walk is the identity.
+  auto regs = translation_regs(*v);
+  if (!regs) return regs.error();
+  const PhysReader reader = backend_phys_reader(backend_);
+  while (done < len) {
+    auto t = translate(*regs, addr + done, reader);
+    if (!t) return done ? Status{} : Status{t.error()};
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(t->size, len - done));
+    auto got = chunk(t->pa, done, n);
+    if (!got) return done ? Status{} : Status{got.error()};
+    done += *got;
+    if (*got < n) break;
+  }
   return {};
 }
 
 Result<Bytes> GuestTarget::read_memory(ThreadId tid, std::uint64_t addr, std::size_t len) {
-  if (auto st = check_physical_addressing(tid); !st) return st.error();
   Bytes out(len);
-  auto n = backend_.read_phys(addr, out);
-  if (!n) return n.error();
-  out.resize(*n);
+  std::size_t done = 0;
+  auto st = access_memory(
+      tid, addr, len,
+      [&](std::uint64_t pa, std::size_t offset, std::size_t n) {
+        return backend_.read_phys(pa, std::span(out).subspan(offset, n));
+      },
+      done);
+  if (!st) return st.error();
+  out.resize(done);
   return out;
 }
 
 Status GuestTarget::write_memory(ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) {
   if (options_.read_only && !data.empty())
     return make_error(EROFS, "memory at {:#x} not written: svedbg runs --read-only", addr);
-  if (auto st = check_physical_addressing(tid); !st) return st;
-  auto n = backend_.write_phys(addr, data);
-  if (!n) return n.error();
-  if (*n != data.size())
-    return make_error(EFAULT, "wrote {} of {} bytes at {:#x}: the rest is not guest RAM", *n, data.size(), addr);
+  return write_guest(tid, addr, data);
+}
+
+Status GuestTarget::write_guest(ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) {
+  std::size_t done = 0;
+  auto st = access_memory(
+      tid, addr, data.size(),
+      [&](std::uint64_t pa, std::size_t offset, std::size_t n) { return backend_.write_phys(pa, data.subspan(offset, n)); },
+      done);
+  if (!st) return st;
+  if (done != data.size())
+    return make_error(EFAULT, "wrote {} of {} bytes at {:#x}: the rest is not mapped guest RAM", done, data.size(),
+                      addr);
   return {};
 }
 
@@ -372,13 +418,7 @@ Breakpoints::WriteMemory GuestTarget::memory_writer() {
   // Breakpoint bytes bypass --read-only's memory check: inserting was
   // already refused in read-only mode, and restoring original bytes must
   // always be possible.
-  return [this](std::uint64_t addr, std::span<const std::byte> data) -> Status {
-    if (auto st = check_physical_addressing(last_stop_.thread); !st) return st;
-    auto n = backend_.write_phys(addr, data);
-    if (!n) return n.error();
-    if (*n != data.size()) return make_error(EFAULT, "cannot write {} bytes at {:#x}", data.size(), addr);
-    return {};
-  };
+  return [this](std::uint64_t addr, std::span<const std::byte> data) { return write_guest(last_stop_.thread, addr, data); };
 }
 
 Status GuestTarget::insert_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) {
@@ -430,6 +470,24 @@ void GuestTarget::set_stop_notifier(std::function<void()> notify) {
 
 StopEvent GuestTarget::last_stop() { return last_stop_; }
 
+Result<std::string> GuestTarget::translate_report(std::string_view arg) {
+  while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
+  std::uint64_t va = 0;
+  const bool hex = arg.rfind("0x", 0) == 0 || arg.rfind("0X", 0) == 0;
+  const std::string_view digits = hex ? arg.substr(2) : arg;
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), va, hex ? 16 : 10);
+  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size())
+    return make_error(EINVAL, "usage: monitor translate ADDR (decimal or 0x-hex), not '{}'", arg);
+  const unsigned vcpu = static_cast<unsigned>(last_stop_.thread - 1);
+  auto regs = translation_regs(vcpu);
+  if (!regs) return regs.error();
+  std::vector<WalkLevel> trace;
+  auto t = translate(*regs, va, backend_phys_reader(backend_), &trace);
+  std::string out = fmt::format("vCPU {}: ", vcpu);
+  if (!t) return out + format_levels(trace) + t.error().message + "\n";
+  return out + format_walk(*t);
+}
+
 std::string GuestTarget::vls_report() {
   std::string out;
   if (sve_)
@@ -462,10 +520,19 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
   while (!cmd.empty() && cmd.front() == ' ') cmd.erase(cmd.begin());
   if (cmd == "help" || cmd.empty()) {
     return "monitor help                 this text\n"
-           "monitor vls                  each vCPU's enabled vector lengths and effective VL\n" +
+           "monitor vls                  each vCPU's enabled vector lengths and effective VL\n"
+           "monitor phys on|off          memory addresses are guest-physical / virtual (default)\n"
+           "monitor translate ADDR       the stage-1 walk of ADDR on the thread that last stopped\n" +
            backend_.monitor_help();
   }
   if (cmd == "vls") return vls_report();
+  if (cmd == "phys on" || cmd == "phys off") {
+    phys_mode_ = cmd == "phys on";
+    return std::string(phys_mode_ ? "memory addresses are guest-physical\n"
+                                   : "memory addresses are virtual (each vCPU's stage-1 translation)\n");
+  }
+  if (cmd == "phys") return std::string(phys_mode_ ? "phys on\n" : "phys off\n");
+  if (cmd.rfind("translate", 0) == 0) return translate_report(cmd.substr(9));
   // Backend commands exist to change the guest (e.g. ZCR_EL1 with sim
   // set-vl): none of them runs in read-only mode.
   if (options_.read_only) return make_error(EROFS, "'{}' not run: svedbg runs --read-only", cmd);

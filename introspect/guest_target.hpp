@@ -19,6 +19,7 @@
 #include "gdbstub/target.hpp"
 #include "introspect/backend.hpp"
 #include "introspect/breakpoints.hpp"
+#include "introspect/page_walk.hpp"
 #include "introspect/regmap.hpp"
 #include "introspect/stop_cache.hpp"
 #include "kvm/vls.hpp"
@@ -93,7 +94,15 @@ class GuestTarget final : public gdbstub::Target {
     VcpuVl vl;
   };
   Result<RegRef> locate(gdbstub::ThreadId tid, unsigned regnum);
-  Status check_physical_addressing(gdbstub::ThreadId tid);
+  Result<TranslationRegs> translation_regs(unsigned vcpu);
+  // Runs `chunk(pa, offset, n)` over the guest-physical pieces of
+  // [addr, addr+len) (virtual unless `monitor phys on`); `done` is how many
+  // bytes were handled. An error only when nothing was.
+  Status access_memory(gdbstub::ThreadId tid, std::uint64_t addr, std::size_t len,
+                       const std::function<Result<std::size_t>(std::uint64_t pa, std::size_t offset, std::size_t n)>& chunk,
+                       std::size_t& done);
+  Status write_guest(gdbstub::ThreadId tid, std::uint64_t addr, std::span<const std::byte> data);
+  Result<std::string> translate_report(std::string_view arg);
   unsigned size_vq(const VcpuVl& vl) const;
   const std::vector<xml::RegSpec>& table() const;
   Result<Bytes> read_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl);
@@ -119,6 +128,7 @@ class GuestTarget final : public gdbstub::Target {
   unsigned desc_vq_ = 1;    // description VL in quadwords
   gdbstub::StopEvent last_stop_{1, gdbstub::Signal::Trap};
   Breakpoints breakpoints_;
+  bool phys_mode_ = false;  // `monitor phys on`: m/M addresses are guest-physical
   std::vector<GuestDebug> applied_debug_;  // what each vCPU has now
 };
 

@@ -223,7 +223,7 @@ TEST_CASE("KVM errors reach gdb with their errno: not finalized, MMU on, bad thr
     CHECK(z.error().message.find("not finalized") != std::string::npos);
     CHECK(t->read_register(1, 0));  // core registers are fine
   }
-  SECTION("MMU on: memory access is refused, not misread") {
+  SECTION("MMU on with no valid tables: an error, not a misread") {
     SimBackend sim(SimConfig{});
     gdbstub::Bytes sctlr(8);
     REQUIRE(sim.get_one_reg(0, kvm::sctlr_el1(), sctlr));
@@ -295,4 +295,59 @@ TEST_CASE("SVE registers may also be written at the thread's effective VL", "[ta
   CHECK(std::to_integer<unsigned>((*back)[1]) == 0x5a);
   CHECK(std::to_integer<unsigned>((*back)[2]) == 0);
   CHECK_FALSE(t->write_register(3, kP0 + 1, gdbstub::Bytes(3)));
+}
+
+namespace {
+void put_u64(SimBackend& sim, std::uint64_t pa, std::uint64_t v) {
+  gdbstub::Bytes b(8);
+  for (int i = 0; i < 8; ++i) b[i] = std::byte((v >> (8 * i)) & 0xff);
+  REQUIRE(sim.write_phys(pa, b));
+}
+void set_sys(SimBackend& sim, unsigned vcpu, std::uint64_t id, std::uint64_t v) {
+  gdbstub::Bytes b(8);
+  for (int i = 0; i < 8; ++i) b[i] = std::byte((v >> (8 * i)) & 0xff);
+  REQUIRE(sim.set_one_reg(vcpu, id, b));
+}
+}  // namespace
+
+TEST_CASE("memory by virtual address through the vCPU's page tables", "[target]") {
+  SimBackend sim(SimConfig{});
+  // vCPU 0: 4K granule, T0SZ = 25 (39-bit VA, walk starts at level 1),
+  // TTBR1 walks disabled (EPD1). VA 0x80000000: L1 index 2 -> L2 table,
+  // L2 index 0 -> L3 table, L3 index 1 -> the page at PA 0x40001000.
+  constexpr std::uint64_t l1 = 0x40010000, l2 = 0x40011000, l3 = 0x40012000;
+  put_u64(sim, l1 + 2 * 8, l2 | 0b11);
+  put_u64(sim, l2 + 0 * 8, l3 | 0b11);
+  put_u64(sim, l3 + 1 * 8, 0x40001000 | (1u << 10) | 0b11);  // page, AF
+  set_sys(sim, 0, kvm::tcr_el1(), 25 | (1u << 23) | (std::uint64_t{0b010} << 32));
+  set_sys(sim, 0, kvm::ttbr0_el1(), l1);
+  set_sys(sim, 0, kvm::sctlr_el1(), SimBackend::kSctlrReset | 1);
+  auto t = make(sim);
+  auto m = t->read_memory(1, 0x80001004, 4);
+  REQUIRE(m);
+  for (unsigned i = 0; i < 4; ++i) CHECK(std::to_integer<unsigned>((*m)[i]) == (0x1004 + i) % 251);
+  // A read running off the mapped page is partial, not an error.
+  auto tail = t->read_memory(1, 0x80001ffe, 4);
+  REQUIRE(tail);
+  CHECK(tail->size() == 2);
+  CHECK_FALSE(t->read_memory(1, 0x80003000, 4));  // unmapped
+  // Writes go to the translated address.
+  gdbstub::Bytes two{std::byte{0xab}, std::byte{0xcd}};
+  REQUIRE(t->write_memory(1, 0x80001100, two));
+  gdbstub::Bytes phys(2);
+  REQUIRE(sim.read_phys(0x40001100, phys));
+  CHECK(phys == two);
+  // monitor translate shows the walk; monitor phys switches to physical.
+  auto walk = t->monitor("translate 0x80001004");
+  REQUIRE(walk);
+  CHECK_THAT(*walk, Catch::Contains("=> PA 0x40001004"));
+  auto bad = t->monitor("translate 0x80003000");
+  REQUIRE(bad);
+  CHECK_THAT(*bad, Catch::Contains("invalid"));
+  REQUIRE(t->monitor("phys on"));
+  auto p = t->read_memory(1, 0x40001004, 1);
+  REQUIRE(p);
+  CHECK(std::to_integer<unsigned>((*p)[0]) == 0x1004 % 251);
+  REQUIRE(t->monitor("phys off"));
+  CHECK_FALSE(t->read_memory(1, 0x40001004, 1));  // not mapped by vCPU 0's tables
 }
