@@ -36,12 +36,12 @@ int hex_digit_value(char c) {
 }
 
 std::string to_hex(std::span<const std::byte> data) {
-  std::string out;
-  out.reserve(data.size() * 2);
+  std::string out(data.size() * 2, '\0');
+  char* w = out.data();
   for (const std::byte b : data) {
     const auto v = std::to_integer<unsigned>(b);
-    out.push_back(kDigits[v >> 4]);
-    out.push_back(kDigits[v & 0xf]);
+    *w++ = kDigits[v >> 4];
+    *w++ = kDigits[v & 0xf];
   }
   return out;
 }

@@ -95,6 +95,15 @@ void Session::on_packet(std::string_view payload, std::string& out) {
 }
 
 void Session::send(std::string_view payload, std::string& out) {
+  if (no_ack_) {
+    // Nothing is ever retransmitted without acks: skip keeping a copy.
+    if (out.empty()) {
+      out = encode_packet(payload, options_.run_length_replies);
+    } else {
+      out += encode_packet(payload, options_.run_length_replies);
+    }
+    return;
+  }
   last_packet_ = encode_packet(payload, options_.run_length_replies);
   out += last_packet_;
 }
@@ -232,7 +241,9 @@ Session::Reply Session::handle(const req::WriteRegister& r) {
 Session::Reply Session::handle(const req::ReadMemory& r) {
   // Never allocate what the client asks blindly: a reply can carry at most
   // PacketSize/2 bytes; gdb continues with the rest (partial reads are legal).
-  const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(r.length, kPacketSize / 2 - 16));
+  // gdb asks for PacketSize/2 bytes at a time: give it all of that, so 1 MiB
+  // is 16 round trips, not 17.
+  const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(r.length, kPacketSize / 2));
   if (len == 0) return std::string{};
   auto data = target_.read_memory(current_g(), r.addr, len);
   if (!data) return error_reply(data.error());
