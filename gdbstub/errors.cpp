@@ -10,4 +10,13 @@ std::string error_reply(int errno_code) {
   return fmt::format("E{:02x}", errno_code);
 }
 
+std::string error_reply_text(const Error& e) {
+  if (e.message.empty()) return error_reply(e.code);
+  std::string text = "E." + e.message;
+  // Keep it on one line; the encoder escapes the protocol's special bytes.
+  for (char& c : text)
+    if (c == '\n' || c == '\r') c = ' ';
+  return text;
+}
+
 }  // namespace svedbg::gdbstub

@@ -25,6 +25,10 @@ enum class ProtocolError : int {
 };
 
 std::string error_reply(int errno_code);
+// "E.text" for replies gdb prints as text: a refused resume (`c`, `s`,
+// `vCont`) is answered where gdb waits for a stop reply, and gdb 13 shows
+// "Remote failure reply: E.text" there (remote.c, remote_target::wait).
+std::string error_reply_text(const Error& e);
 inline std::string error_reply(ProtocolError e) { return error_reply(static_cast<int>(e)); }
 inline std::string error_reply(const Error& e) { return error_reply(e.code); }
 

@@ -351,10 +351,10 @@ Session::Reply Session::resume(std::span<const ResumeAction> actions,
     std::array<std::byte, 8> pc{};
     for (std::size_t i = 0; i < pc.size(); ++i) pc[i] = static_cast<std::byte>(*addr >> (8 * i));
     auto st = target_.write_register(t, 32, pc);
-    if (!st) return error_reply(st.error());
+    if (!st) return error_reply_text(st.error());
   }
   auto st = target_.resume(actions);
-  if (!st) return error_reply(st.error());
+  if (!st) return error_reply_text(st.error());
   running_ = true;
   return std::nullopt;  // the stop reply is sent when the target stops
 }

@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -65,39 +67,81 @@ std::vector<unsigned> parse_bits_list(const std::string& text) {
   return out;
 }
 
-// `--core FILE`: the core file as a read-only guest; warnings go to stderr.
-std::unique_ptr<introspect::CoreBackend> open_core(const std::string& path) {
-  auto core = introspect::CoreBackend::open(path);
-  if (!core) {
-    std::fprintf(stderr, "svedbg: %s\n", core.error().message.c_str());
-    return nullptr;
-  }
-  for (const auto& w : (*core)->warnings()) std::fprintf(stderr, "svedbg: warning: %s\n", w.c_str());
-  return std::move(*core);
-}
-
-// The options of `dump` that choose and shape its guest.
-struct DumpArgs {
+// The options of `serve` and `dump` that choose the guest and shape the
+// simulated one.
+struct GuestArgs {
   bool sim = false;
   std::string core;
-  std::string pid;
   unsigned vcpus = 4, max_vl = 2048;
   std::string sim_vl;
+
+  void add_to(CLI::App* cmd, const char* sim_help) {
+    cmd->add_flag("--sim", sim, sim_help);
+    cmd->add_option("--core", core, "An arm64 ELF core file (svedbg dump or gcore), read-only");
+    cmd->add_option("--sim-vcpus", vcpus, "Simulated vCPUs")->check(CLI::Range(1, 64))->capture_default_str();
+    cmd->add_option("--sim-max-vl", max_vl, "Largest enabled VL in bits (VLS = 128..BITS)")
+        ->check(CLI::Range(128, 2048))
+        ->check([](const std::string& s) { return std::stoul(s) % 128 == 0 ? "" : "must be a multiple of 128"; })
+        ->capture_default_str();
+    cmd->add_option("--sim-vl", sim_vl,
+                    "Effective VL of each vCPU in bits, comma-separated, cycled (default 2048,512,128,256)");
+  }
+};
+
+// The chosen guest as a Backend, with a one-line description for banners;
+// nullopt after printing why not, with the exit code in `failure` (2 for
+// bad options, 1 for a guest that cannot be opened).
+struct OpenedGuest {
+  std::unique_ptr<introspect::Backend> backend;
+  std::string description;
+};
+
+std::optional<OpenedGuest> open_guest(const GuestArgs& a, const char* command, int& failure) {
+  failure = 2;
+  if (a.sim == !a.core.empty()) {
+    std::fprintf(stderr, "svedbg %s: choose the guest: --sim (the simulated guest) or --core FILE (a core file)%s\n",
+                 command,
+                 std::string_view(command) == "serve" ? ". Real KVM guests are served by VMMs linking libsvedbg" : "");
+    return std::nullopt;
+  }
+  if (a.sim) {
+    introspect::SimConfig cfg;
+    cfg.vcpus = a.vcpus;
+    cfg.max_vq = a.max_vl / 128;
+    if (!a.sim_vl.empty()) cfg.effective_vq = parse_bits_list(a.sim_vl);
+    if (auto ok = introspect::SimBackend::check_config(cfg); !ok) {
+      std::fprintf(stderr, "svedbg: %s\n", ok.error().message.c_str());
+      return std::nullopt;
+    }
+    return OpenedGuest{std::make_unique<introspect::SimBackend>(cfg),
+                       fmt::format("a simulated SVE guest: {} vCPUs, max VL {} bits, effective VLs {} bits",
+                                   cfg.vcpus, cfg.max_vq * 128, a.sim_vl.empty() ? "2048,512,128,256" : a.sim_vl)};
+  }
+  auto core = introspect::CoreBackend::open(a.core);
+  if (!core) {
+    std::fprintf(stderr, "svedbg: %s\n", core.error().message.c_str());
+    failure = 1;
+    return std::nullopt;
+  }
+  for (const auto& w : (*core)->warnings()) std::fprintf(stderr, "svedbg: warning: %s\n", w.c_str());
+  std::string description = (*core)->describe() + " (read-only)";
+  return OpenedGuest{std::move(*core), std::move(description)};
+}
+
+// The options of `dump` besides the guest.
+struct DumpArgs {
+  std::string pid;
   std::string format;
   std::string output;
   bool memory = false;
   std::string sve_notes = "gdb13";
 };
 
-int dump(const DumpArgs& a) {
+int dump(const GuestArgs& g, const DumpArgs& a) {
   if (!a.pid.empty()) {
     std::fprintf(stderr,
                  "svedbg dump: --pid (attaching to a running VMM) is not supported yet; dump the simulated "
                  "guest (--sim) or a core file (--core FILE)\n");
-    return 2;
-  }
-  if (a.sim == !a.core.empty()) {
-    std::fprintf(stderr, "svedbg dump: choose what to dump: --sim (the simulated guest) or --core FILE\n");
     return 2;
   }
   auto format = introspect::parse_dump_format(a.format);
@@ -107,43 +151,28 @@ int dump(const DumpArgs& a) {
     std::fprintf(stderr, "svedbg dump: %s\n", err->message.c_str());
     return 2;
   }
-  std::unique_ptr<introspect::Backend> backend;
-  introspect::DumpSource source;
-  if (a.sim) {
-    introspect::SimConfig cfg;
-    cfg.vcpus = a.vcpus;
-    cfg.max_vq = a.max_vl / 128;
-    if (!a.sim_vl.empty()) cfg.effective_vq = parse_bits_list(a.sim_vl);
-    if (auto ok = introspect::SimBackend::check_config(cfg); !ok) {
-      std::fprintf(stderr, "svedbg: %s\n", ok.error().message.c_str());
-      return 2;
-    }
-    backend = std::make_unique<introspect::SimBackend>(cfg);
-    source = {"sim", fmt::format("simulated guest: {} vCPUs, max VL {} bits, effective VLs {} bits", cfg.vcpus,
-                                 cfg.max_vq * 128, a.sim_vl.empty() ? "2048,512,128,256" : a.sim_vl)};
-  } else {
-    auto core = open_core(a.core);
-    if (!core) return 1;
-    source = {"core", core->describe()};
-    backend = std::move(core);
-  }
+  int failure = 0;
+  auto guest = open_guest(g, "dump", failure);
+  if (!guest) return failure;
+  introspect::DumpSource source{g.sim ? "sim" : "core", guest->description};
   introspect::DumpRequest req{*format, a.output, a.memory, *notes, source};
-  if (auto st = introspect::dump_guest(*backend, req); !st) {
+  if (auto st = introspect::dump_guest(*guest->backend, req); !st) {
     std::fprintf(stderr, "svedbg dump: %s\n", st.error().message.c_str());
     return 1;
   }
   return 0;
 }
 
-int serve(bool sim, const std::string& core, const std::string& listen, const std::string& tdesc_vl, bool allow_sysreg_writes, bool read_only,
-          unsigned vcpus, unsigned max_vl, const std::string& sim_vl) {
-  if (sim == !core.empty()) {
-    std::fprintf(stderr,
-                 "svedbg serve: choose one backend: --sim (the simulated guest) or --core FILE (a core file). "
-                 "Real KVM guests are served by VMMs linking libsvedbg.\n");
-    return 2;
-  }
-  auto spec = gdbstub::parse_listen_spec(listen);
+// The options of `serve` besides the guest.
+struct ServeArgs {
+  std::string listen = "127.0.0.1:1234";
+  std::string tdesc_vl = "max";
+  bool allow_sysreg_writes = false;
+  bool read_only = false;
+};
+
+int serve(const GuestArgs& g, const ServeArgs& a) {
+  auto spec = gdbstub::parse_listen_spec(a.listen);
   if (!spec) {
     std::fprintf(stderr, "svedbg: %s\n", spec.error().message.c_str());
     return 2;
@@ -153,31 +182,16 @@ int serve(bool sim, const std::string& core, const std::string& listen, const st
                  "svedbg: warning: listening on %s, which is not a loopback address: anyone who can reach it "
                  "can read and change the guest\n",
                  spec->to_string().c_str());
-  auto mode = introspect::parse_tdesc_vl(tdesc_vl);
+  auto mode = introspect::parse_tdesc_vl(a.tdesc_vl);
   if (!mode) {
     std::fprintf(stderr, "svedbg: %s\n", mode.error().message.c_str());
     return 2;
   }
-  std::unique_ptr<introspect::Backend> backend;
-  std::string what;
-  if (core.empty()) {
-    introspect::SimConfig cfg;
-    cfg.vcpus = vcpus;
-    cfg.max_vq = max_vl / 128;
-    if (!sim_vl.empty()) cfg.effective_vq = parse_bits_list(sim_vl);
-    if (auto ok = introspect::SimBackend::check_config(cfg); !ok) {
-      std::fprintf(stderr, "svedbg: %s\n", ok.error().message.c_str());
-      return 2;
-    }
-    backend = std::make_unique<introspect::SimBackend>(cfg);
-    what = fmt::format("a simulated SVE guest ({} vCPUs, max VL {} bits", cfg.vcpus, cfg.max_vq * 128);
-  } else {
-    auto core_backend = open_core(core);
-    if (!core_backend) return 1;
-    what = fmt::format("{} (read-only", core_backend->describe());
-    backend = std::move(core_backend);
-  }
-  auto target = introspect::GuestTarget::create(*backend, introspect::GuestOptions{*mode, allow_sysreg_writes, read_only});
+  int failure = 0;
+  auto guest = open_guest(g, "serve", failure);
+  if (!guest) return failure;
+  auto target = introspect::GuestTarget::create(*guest->backend,
+                                                introspect::GuestOptions{*mode, a.allow_sysreg_writes, a.read_only});
   if (!target) {
     std::fprintf(stderr, "svedbg: %s\n", target.error().message.c_str());
     return 1;
@@ -190,7 +204,7 @@ int serve(bool sim, const std::string& core, const std::string& listen, const st
   }
   const auto& b = server.bound();
   std::string where = b.kind == gdbstub::ListenSpec::Kind::Unix ? b.path : b.to_string();
-  std::printf("svedbg: serving %s, target description VL %u bits) on %s\n", what.c_str(),
+  std::printf("svedbg: serving %s; target description VL %u bits; on %s\n", guest->description.c_str(),
               (*target)->description_vq() * 128, b.to_string().c_str());
   std::printf("svedbg: connect with: gdb-multiarch -ex 'target remote %s'\n", where.c_str());
   std::fflush(stdout);
@@ -205,47 +219,26 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   auto* serve_cmd = app.add_subcommand("serve", "Serve a guest's vCPUs to gdb over the remote protocol");
-  bool sim = false;
-  std::string listen = "127.0.0.1:1234";
-  std::string tdesc_vl = "max";
-  unsigned vcpus = 4, max_vl = 2048;
-  bool allow_sysreg_writes = false;
-  bool read_only = false;
-  std::string sim_vl;
-  serve_cmd->add_flag("--sim", sim, "Serve the built-in simulated SVE guest (see below)");
-  serve_cmd->add_option("--listen", listen, "HOST:PORT (TCP) or unix:PATH (socket created 0600)")
+  GuestArgs serve_guest;
+  ServeArgs sa;
+  serve_guest.add_to(serve_cmd, "Serve the built-in simulated SVE guest (see below)");
+  serve_cmd->add_option("--listen", sa.listen, "HOST:PORT (TCP) or unix:PATH (socket created 0600)")
       ->capture_default_str();
-  serve_cmd->add_option("--tdesc-vl", tdesc_vl,
-                        "Target-description VL: max (largest enabled VL, default; right for gdb 13), "
-                        "effective (per-thread effective VL, for clients that follow vg, e.g. lldb), or BITS")
+  serve_cmd->add_option("--tdesc-vl", sa.tdesc_vl,
+                        "Target-description VL: max (largest enabled VL, default; right for gdb 13 and lldb 14), "
+                        "effective (per-thread effective VL, for clients that follow vg), or BITS")
       ->capture_default_str();
-  serve_cmd->add_flag("--read-only", read_only,
+  serve_cmd->add_flag("--read-only", sa.read_only,
                       "Refuse every register, memory and state-changing monitor write from gdb");
-  serve_cmd->add_flag("--allow-sysreg-writes", allow_sysreg_writes,
+  serve_cmd->add_flag("--allow-sysreg-writes", sa.allow_sysreg_writes,
                       "Let gdb write the EL1 system registers (read-only by default)");
-  serve_cmd->add_option("--sim-vcpus", vcpus, "Simulated vCPUs")->check(CLI::Range(1, 64))->capture_default_str();
-  serve_cmd->add_option("--sim-max-vl", max_vl, "Largest enabled VL in bits (VLS = 128..BITS)")
-      ->check(CLI::Range(128, 2048))
-      ->check([](const std::string& s) { return std::stoul(s) % 128 == 0 ? "" : "must be a multiple of 128"; })
-      ->capture_default_str();
-  serve_cmd->add_option("--sim-vl", sim_vl,
-                        "Effective VL of each vCPU in bits, comma-separated, cycled (default 2048,512,128,256)");
-  std::string core;
-  serve_cmd->add_option("--core", core, "Serve an arm64 ELF core file (svedbg dump or gcore), read-only");
   serve_cmd->footer(kSimFixture);
 
   auto* dump_cmd = app.add_subcommand("dump", "Write every vCPU's state (and guest RAM) to a JSON or ELF core file");
+  GuestArgs dump_guest;
   DumpArgs da;
-  dump_cmd->add_flag("--sim", da.sim, "Dump the built-in simulated SVE guest (options as for serve)");
-  dump_cmd->add_option("--core", da.core, "Dump an arm64 ELF core file (e.g. to JSON)");
+  dump_guest.add_to(dump_cmd, "Dump the built-in simulated SVE guest (fixture as for serve --sim)");
   dump_cmd->add_option("--pid", da.pid, "Attach to a running VMM (not supported yet)");
-  dump_cmd->add_option("--sim-vcpus", da.vcpus, "Simulated vCPUs")->check(CLI::Range(1, 64))->capture_default_str();
-  dump_cmd->add_option("--sim-max-vl", da.max_vl, "Largest enabled VL in bits (VLS = 128..BITS)")
-      ->check(CLI::Range(128, 2048))
-      ->check([](const std::string& s) { return std::stoul(s) % 128 == 0 ? "" : "must be a multiple of 128"; })
-      ->capture_default_str();
-  dump_cmd->add_option("--sim-vl", da.sim_vl,
-                       "Effective VL of each vCPU in bits, comma-separated, cycled (default 2048,512,128,256)");
   dump_cmd->add_option("--format", da.format, "json (docs/dump-schema.json) or elf (an arm64 core for gdb -c)")
       ->required();
   dump_cmd->add_option("-o,--output", da.output, "Output file; - is stdout (json only)")->required();
@@ -257,8 +250,8 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*dump_cmd) return dump(da);
-    if (*serve_cmd) return serve(sim, core, listen, tdesc_vl, allow_sysreg_writes, read_only, vcpus, max_vl, sim_vl);
+    if (*dump_cmd) return dump(dump_guest, da);
+    if (*serve_cmd) return serve(serve_guest, sa);
   } catch (const CLI::Error& e) {
     return app.exit(e);
   }

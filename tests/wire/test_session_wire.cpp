@@ -162,3 +162,14 @@ TEST_CASE("wire: qThreadStopInfo gives any thread's stop reply with its own vg",
   CHECK(r.ask("qThreadStopInfo9") == "+" + frame("E03"));
   CHECK(r.ask("qThreadStopInfo") == "+" + frame("E16"));
 }
+
+TEST_CASE("wire: a refused resume is answered with E.text that gdb prints", "[wire]") {
+  introspect::SimBackend sim(introspect::SimConfig{});
+  auto target = std::move(*introspect::GuestTarget::create(sim, {introspect::TdescVl{}, false, /*read_only=*/true}));
+  REQUIRE(target->attach());
+  gdbstub::Session session(*target, gdbstub::SessionOptions{false});
+  // `c ADDR` must write pc first; --read-only refuses, and says so in text.
+  CHECK(session.feed(frame("c40000100")) == "+" + frame("E.vCPU 0: pc not written: svedbg runs --read-only"));
+  CHECK_FALSE(session.running());
+  CHECK(session.feed(frame("vCont;s:9")) == "+" + frame("E03"));  // malformed: a plain errno
+}
