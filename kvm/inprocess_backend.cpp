@@ -1,6 +1,10 @@
 // The in-process KVM backend (see inprocess_backend.hpp).
 #include "kvm/inprocess_backend.hpp"
 
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -11,6 +15,7 @@
 
 #include "kvm/one_reg.hpp"
 #include "kvm/reg_id.hpp"
+#include "kvm/unique_fd.hpp"
 
 namespace svedbg::kvm {
 
@@ -30,6 +35,16 @@ Result<std::unique_ptr<InProcessBackend>> InProcessBackend::create(std::vector<G
     } else if (s.error().code != ENOENT) {
       return s.error();
     }
+  }
+  // KVM_CHECK_EXTENSION is a system ioctl too (api.rst), so /dev/kvm answers
+  // for the host without the VMM's VM fd.
+  UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+  if (kvm_fd.valid()) {
+    b->caps_.guest_debug = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
+    const int bps = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_GUEST_DEBUG_HW_BPS);
+    const int wps = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_GUEST_DEBUG_HW_WPS);
+    b->caps_.hw_breakpoints = bps > 0 ? static_cast<unsigned>(bps) : 0;
+    b->caps_.hw_watchpoints = wps > 0 ? static_cast<unsigned>(wps) : 0;
   }
   return b;
 }
@@ -125,6 +140,10 @@ std::vector<introspect::MemoryRange> InProcessBackend::memory_map() const {
       out.push_back(introspect::MemoryRange{r.gpa, r.size});
   }
   return out;
+}
+
+Status InProcessBackend::set_guest_debug(unsigned vcpu, const introspect::GuestDebug& debug) {
+  return gate_.set_guest_debug(vcpu, debug);
 }
 
 Status InProcessBackend::resume(std::span<const unsigned> step, bool others_run) {

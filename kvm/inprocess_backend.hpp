@@ -16,7 +16,11 @@
 // regions and stop short at the first unmapped byte; EFAULT when nothing at
 // the address is RAM. Run control is the gate's (all-stop, see
 // vcpu_gate.hpp); the VMM's vCPU threads call gate().before_run/on_exit.
-// detach() clears guest debug and lets every vCPU run. kill(): the VM
+// Breakpoints/watchpoints: set_guest_debug() is KVM_SET_GUEST_DEBUG
+// through the gate (single-step is added on top when stepping); debug_caps()
+// asks /dev/kvm for KVM_CAP_SET_GUEST_DEBUG and KVM_CAP_GUEST_DEBUG_HW_BPS/
+// _WPS once at construction. detach() clears guest debug and lets every
+// vCPU run. kill(): the VM
 // belongs to the VMM, so the backend calls the VMM's on_kill callback when
 // it gave one (svedbg-vmm exits), otherwise it logs and resumes the guest
 // exactly like detach(). No monitor commands of its own.
@@ -70,6 +74,8 @@ class InProcessBackend final : public introspect::Backend {
   Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override;
   std::vector<introspect::MemoryRange> memory_map() const override;
+  Status set_guest_debug(unsigned vcpu, const introspect::GuestDebug& debug) override;
+  introspect::DebugCaps debug_caps() const override { return caps_; }
   Status resume(std::span<const unsigned> step, bool others_run) override;
   void interrupt() override;
   std::optional<introspect::BackendStop> poll_stop() override;
@@ -91,6 +97,7 @@ class InProcessBackend final : public introspect::Backend {
   VcpuGate gate_;
   std::vector<MemoryRegion> memory_;
   std::vector<std::optional<VqSet>> vls_;  // nullopt: no SVE (ENOENT)
+  introspect::DebugCaps caps_;
 };
 
 }  // namespace svedbg::kvm

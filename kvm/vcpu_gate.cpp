@@ -38,6 +38,25 @@ void set_immediate_exit(kvm_run* run, bool on) {
   std::atomic_ref<__u8>(run->immediate_exit).store(on ? 1 : 0, std::memory_order_seq_cst);
 }
 
+// The stop a KVM_EXIT_DEBUG reports: ESR_EL2.EC of the debug exception
+// (arm64 struct kvm_debug_exit_arch { hsr; hsr_high; far; }).
+BackendStop debug_stop(unsigned i, const kvm_run* run, bool stepping) {
+  BackendStop stop{i, stepping ? StopReason::Stepped : StopReason::Breakpoint, 0, 0};
+#if defined(__aarch64__)
+  stop.esr = run->debug.arch.hsr;
+  stop.far = run->debug.arch.far;
+#else
+  (void)run;
+#endif
+  switch ((stop.esr >> 26) & 0x3f) {
+    case 0x32: case 0x33: stop.reason = StopReason::Stepped; break;      // software step
+    case 0x30: case 0x31: case 0x3c: stop.reason = StopReason::Breakpoint; break;  // HW breakpoint, BRK
+    case 0x34: case 0x35: stop.reason = StopReason::Watchpoint; break;   // watchpoint
+    default: break;
+  }
+  return stop;
+}
+
 }  // namespace
 
 VcpuGate::VcpuGate(std::vector<GateVcpu> vcpus, int kick_signal, bool hold_at_start)
@@ -91,11 +110,11 @@ bool VcpuGate::on_exit(unsigned i, int run_errno) {
   }
   if (run_errno == 0 && v.run->exit_reason == KVM_EXIT_DEBUG) {
     v.needs_completion = false;
-    // A single-step we armed, or (without one) a debug exception KVM
-    // routed to us: either way the whole guest stops here.
+    // A single-step we armed or a breakpoint/watchpoint KVM routed to us:
+    // either way the whole guest stops here.
     if (!stopping_ && running_) {
       stopping_ = true;
-      reason_ = BackendStop{i, v.step_armed ? StopReason::Stepped : StopReason::Breakpoint};
+      reason_ = debug_stop(i, v.run, v.step_armed);
       hold_all_locked();
     }
     v.hold = true;
@@ -153,18 +172,44 @@ bool VcpuGate::parked(unsigned i) const {
 
 // KVM_SET_GUEST_DEBUG (api.rst): control = KVM_GUESTDBG_ENABLE |
 // KVM_GUESTDBG_SINGLESTEP makes the vCPU exit with KVM_EXIT_DEBUG after one
-// instruction; control = 0 turns guest debugging off again.
-Status VcpuGate::set_guest_debug_locked(unsigned i, bool step) {
+// instruction; USE_SW_BP/USE_HW route BRK and the DBGB/DBGW registers in
+// struct kvm_guest_debug_arch (arm64) to userspace; control = 0 turns guest
+// debugging off.
+Status VcpuGate::apply_debug_locked(unsigned i, bool step) {
   Vcpu& v = vcpus_[i];
   struct kvm_guest_debug dbg {};
-  dbg.control = step ? (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP) : 0;
+  dbg.control = v.debug.control;
+  if (step) dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+  if (dbg.control != 0) dbg.control |= KVM_GUESTDBG_ENABLE;
+#if defined(__aarch64__)
+  for (unsigned n = 0; n < introspect::GuestDebug::kMaxHw && n < KVM_ARM_MAX_DBG_REGS; ++n) {
+    dbg.arch.dbg_bcr[n] = v.debug.bcr[n];
+    dbg.arch.dbg_bvr[n] = v.debug.bvr[n];
+    dbg.arch.dbg_wcr[n] = v.debug.wcr[n];
+    dbg.arch.dbg_wvr[n] = v.debug.wvr[n];
+  }
+#endif
+  if (dbg.control == 0 && !v.debug_applied) {
+    v.step_armed = false;
+    return {};
+  }
   if (::ioctl(v.fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
     const int err = errno;
-    return make_error(err, "vCPU {}: KVM_SET_GUEST_DEBUG({}): {}", i, step ? "single-step" : "off",
-                      std::strerror(err));
+    return make_error(err, "vCPU {}: KVM_SET_GUEST_DEBUG(control {:#x}): {}", i, dbg.control, std::strerror(err));
   }
   v.step_armed = step;
+  v.debug_applied = dbg.control != 0;
   return {};
+}
+
+Status VcpuGate::set_guest_debug(unsigned i, const introspect::GuestDebug& debug) {
+  std::lock_guard lock(mu_);
+  if (i >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", i, vcpus_.size());
+  Vcpu& v = vcpus_[i];
+  if (v.state == State::InRun) return make_error(EBUSY, "vCPU {} is running; stop it first", i);
+  v.debug = debug;
+  if (v.state == State::Exited) return {};
+  return apply_debug_locked(i, v.step_armed);
 }
 
 Status VcpuGate::resume(std::span<const unsigned> step, bool others_run) {
@@ -176,7 +221,7 @@ Status VcpuGate::resume(std::span<const unsigned> step, bool others_run) {
     const bool want = std::find(step.begin(), step.end(), i) != step.end();
     if (vcpus_[i].state == State::Exited) continue;
     if (want || vcpus_[i].step_armed)
-      if (auto s = set_guest_debug_locked(i, want); !s) return s;
+      if (auto s = apply_debug_locked(i, want); !s) return s;
   }
   pending_.reset();
   reason_.reset();
@@ -220,8 +265,9 @@ Status VcpuGate::release_all() {
   std::lock_guard lock(mu_);
   Status result;
   for (unsigned i = 0; i < vcpus_.size(); ++i) {
-    if (!vcpus_[i].step_armed || vcpus_[i].state == State::Exited) continue;
-    if (auto s = set_guest_debug_locked(i, false); !s && result) result = s;
+    vcpus_[i].debug = {};
+    if (vcpus_[i].state == State::Exited) continue;
+    if (auto s = apply_debug_locked(i, false); !s && result) result = s;
   }
   pending_.reset();
   reason_.reset();

@@ -31,10 +31,14 @@
 // is complete: poll_stop() returns {first vCPU that parked, Interrupted} once
 // and the notifier runs (from a vCPU thread, without the gate's lock).
 // resume(step, others_run) arms KVM_SET_GUEST_DEBUG(KVM_GUESTDBG_ENABLE |
-// KVM_GUESTDBG_SINGLESTEP) on the vCPUs in `step` and releases them (and
-// the others when others_run); the first KVM_EXIT_DEBUG of a stepping vCPU
-// holds everyone and reports {that vCPU, Stepped}. Guest debug is cleared
-// (control = 0) on the next resume or release_all(). parked(i) is true
+// KVM_GUESTDBG_SINGLESTEP) on the vCPUs in `step`, on top of the vCPU's
+// breakpoint/watchpoint state from set_guest_debug(), and releases them (and
+// the others when others_run). The first KVM_EXIT_DEBUG of any vCPU holds
+// everyone and reports {that vCPU, reason, ESR, FAR}, the reason from
+// ESR_EL2.EC (kvm_debug_exit_arch.hsr): software step 0x32/0x33 -> Stepped,
+// BRK 0x3c and hardware breakpoints 0x30/0x31 -> Breakpoint, watchpoints
+// 0x34/0x35 -> Watchpoint. Single-step is turned off again on the next
+// resume; release_all() clears all guest debug state. parked(i) is true
 // while vCPU i's fd may be used for ONE_REG ioctls (parked in before_run or
 // its thread gone). When `hold_at_start` the vCPUs park at their first
 // before_run() and a stop {first, Interrupted} completes once all arrived.
@@ -83,6 +87,9 @@ class VcpuGate {
   int fd(unsigned i) const { return vcpus_[i].fd; }
   int kick_signal() const { return signal_; }
   bool parked(unsigned i) const;
+  // KVM_SET_GUEST_DEBUG with `debug` (breakpoints, watchpoints) on vCPU i,
+  // kept across resumes; EBUSY while vCPU i is inside KVM_RUN.
+  Status set_guest_debug(unsigned i, const introspect::GuestDebug& debug);
   // EBUSY unless the guest is stopped, ESRCH for a bad index, the errno of
   // KVM_SET_GUEST_DEBUG when arming a step fails.
   Status resume(std::span<const unsigned> step, bool others_run);
@@ -103,6 +110,8 @@ class VcpuGate {
     State state = State::NotStarted;
     bool hold = false;
     bool step_armed = false;       // KVM_SET_GUEST_DEBUG single-step is on
+    introspect::GuestDebug debug;  // breakpoints/watchpoints (set_guest_debug)
+    bool debug_applied = false;    // KVM has a non-zero guest debug control
     bool needs_completion = false;  // last exit left an operation for KVM_RUN to finish
   };
 
@@ -111,7 +120,8 @@ class VcpuGate {
   // Completes the stop when every vCPU is parked; returns the notifier to
   // run (after unlocking) or an empty function.
   std::function<void()> complete_locked();
-  Status set_guest_debug_locked(unsigned i, bool step);
+  // Applies vCPU i's `debug` plus single-step when `step`.
+  Status apply_debug_locked(unsigned i, bool step);
   void run_notifier(std::unique_lock<std::mutex>& lock, std::function<void()> notify);
 
   std::vector<Vcpu> vcpus_;
