@@ -1,0 +1,78 @@
+// kvm/proc_parse: what /proc tells about a running KVM VMM, as pure text
+// parsers (arch-independent, unit-tested with fixture text on any host).
+//
+// Contract:
+//  - parse_fd_link(): the target of a /proc/PID/fd/N link. KVM's anonymous
+//    inodes read "anon_inode:kvm-vm" (KVM_CREATE_VM) and
+//    "anon_inode:kvm-vcpu:N" (KVM_CREATE_VCPU; N is the vCPU id the VMM
+//    passed, decimal). Anything else is FdKind::Other.
+//  - parse_syscall(): /proc/PID/task/TID/syscall (proc(5)): "running";
+//    "-1 SP PC" (blocked, not in a system call); "NR A0 .. A5 SP PC" (blocked
+//    in system call NR; numbers are decimal NR, hex 0x... for the rest).
+//    is_kvm_run() tells a thread blocked in ioctl(fd, KVM_RUN, 0) on arm64
+//    (ioctl is syscall 29 there; KVM_RUN is _IO(0xAE, 0x80) = 0xae80).
+//  - parse_maps(): /proc/PID/maps lines (start-end perms offset dev inode
+//    [path]); unparsable lines are skipped.
+//  - guest_ram_from_maps(): guest RAM that names itself in the maps: a
+//    mapping of a memfd named "svedbg-guest-ram@gpa=0xGPA" (svedbg-vmm's
+//    convention, shown as "/memfd:svedbg-guest-ram@gpa=0x... (deleted)")
+//    is guest-physical GPA + file offset at its start address.
+//  - parse_mem_spec(): "GPA:HVA:SIZE" (each a C integer literal: 0x hex or
+//    decimal; SIZE also with a K/M/G suffix), the --mem option.
+//  - find_svc(): offset of the first 4-byte aligned `svc #0` (0xd4000001,
+//    little-endian) in a block of code, for syscall injection.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace svedbg::kvm {
+
+enum class FdKind { Other, Vm, Vcpu };
+struct FdLink {
+  FdKind kind = FdKind::Other;
+  unsigned vcpu_id = 0;  // for Vcpu
+};
+FdLink parse_fd_link(std::string_view target);
+
+inline constexpr long kArm64NrIoctl = 29;        // __NR_ioctl (asm-generic/unistd.h)
+inline constexpr std::uint64_t kKvmRun = 0xae80;  // KVM_RUN = _IO(KVMIO, 0x80)
+
+struct SyscallState {
+  enum class Kind { Running, NotInSyscall, InSyscall } kind = Kind::Running;
+  long nr = -1;
+  std::array<std::uint64_t, 6> args{};
+  std::uint64_t sp = 0, pc = 0;
+  bool is_kvm_run() const { return kind == Kind::InSyscall && nr == kArm64NrIoctl && args[1] == kKvmRun; }
+};
+Result<SyscallState> parse_syscall(std::string_view text);
+
+struct MapEntry {
+  std::uint64_t start = 0, end = 0;
+  bool read = false, write = false, exec = false, shared = false;
+  std::uint64_t offset = 0;
+  std::string path;  // may be empty (anonymous)
+};
+std::vector<MapEntry> parse_maps(std::string_view text);
+
+struct RamRange {
+  std::uint64_t gpa = 0;
+  std::uint64_t hva = 0;
+  std::uint64_t size = 0;
+  bool operator==(const RamRange&) const = default;
+};
+inline constexpr std::string_view kGuestRamMemfdName = "svedbg-guest-ram@gpa=";
+std::vector<RamRange> guest_ram_from_maps(const std::vector<MapEntry>& maps);
+Result<RamRange> parse_mem_spec(std::string_view spec);
+
+std::optional<std::size_t> find_svc(std::span<const std::byte> code);
+
+}  // namespace svedbg::kvm
