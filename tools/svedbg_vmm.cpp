@@ -6,8 +6,9 @@
 //              [--wait-gdb] IMAGE
 //
 // The guest machine (no devices, no interrupt controller, no PSCI):
-//   - RAM: --mem MiB (default 16) at --mem-base (default 0x40000000); the
-//     image is copied to ADDR, which must lie in RAM with the whole image.
+//   - RAM: --mem MiB (default 16) at --mem-base (default 0x40000000), a
+//     memfd named "svedbg-guest-ram@gpa=0xGPA" (findable in /proc/PID/maps);
+//     the image is copied to ADDR, which must lie in RAM with the whole image.
 //   - Every vCPU starts at ADDR in EL1h with DAIF masked (PSTATE 0x3c5), MMU
 //     off, all other registers as KVM resets them (MPIDR_EL1.Aff0 = vCPU
 //     index for up to 16 vCPUs). With SVE (default) each vCPU has
@@ -139,10 +140,15 @@ Status create_vm(const Config& cfg, const std::vector<char>& image, Vm& vm) {
   vm.vm.reset(::ioctl(vm.kvm.get(), KVM_CREATE_VM, 0));
   if (!vm.vm.valid()) return sys_error("KVM_CREATE_VM");
 
+  // Guest RAM is a memfd named "svedbg-guest-ram@gpa=0xGPA", so a debugger
+  // attaching from outside finds it in /proc/PID/maps (kvm/proc_parse.hpp).
   const std::size_t ram_size = std::size_t{cfg.mem_mib} << 20;
-  vm.ram = kvm::Mapping(::mmap(nullptr, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                               -1, 0),
-                        ram_size);
+  const std::string ram_name = fmt::format("svedbg-guest-ram@gpa={:#x}", cfg.mem_base);
+  kvm::UniqueFd ram_fd(::memfd_create(ram_name.c_str(), MFD_CLOEXEC));
+  if (!ram_fd.valid()) return sys_error("memfd_create " + ram_name);
+  if (::ftruncate(ram_fd.get(), static_cast<off_t>(ram_size)) < 0)
+    return sys_error(fmt::format("ftruncate guest RAM to {} MiB", cfg.mem_mib));
+  vm.ram = kvm::Mapping(::mmap(nullptr, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, ram_fd.get(), 0), ram_size);
   if (!vm.ram.valid()) return sys_error(fmt::format("mmap {} MiB of guest RAM", cfg.mem_mib));
   std::memcpy(static_cast<char*>(vm.ram.get()) + (cfg.load_addr - cfg.mem_base), image.data(), image.size());
   struct kvm_userspace_memory_region region {};
