@@ -89,7 +89,7 @@ TEST_CASE("maps: guest RAM from svedbg-vmm's memfd name, split mappings", "[proc
   CHECK(kvm::guest_ram_from_maps(kvm::parse_maps("00400000-004f0000 r-xp 00000000 00:02 12 /bin/qemu\n")).empty());
 }
 
-TEST_CASE("--mem GPA:HVA:SIZE", "[proc_parse]") {
+TEST_CASE("mem option GPA:HVA:SIZE", "[proc_parse]") {
   auto r = kvm::parse_mem_spec("0x40000000:0xffff7c000000:16M");
   REQUIRE(r);
   CHECK(*r == kvm::RamRange{0x40000000, 0xffff7c000000, 16u << 20});
