@@ -1,0 +1,6 @@
+// mmu64k: turns the MMU on with the 64K granule (48-bit VA in TTBR0 and
+// TTBR1) and writes a pattern through two aliases of one data page; see
+// mmu.inc for the tables, addresses and pattern.
+#define GRANULE_BITS 16
+#define GUEST_NAME "mmu64k"
+#include "mmu.inc"
