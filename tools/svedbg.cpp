@@ -1,8 +1,8 @@
 // svedbg: the daemon's command line.
 //
-//   svedbg serve (--sim | --core FILE) [--listen HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
+//   svedbg serve (--sim | --core FILE | --pid PID [--mem GPA:HVA:SIZE ...]) [--listen HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
 //                [--sim-vcpus N] [--sim-max-vl BITS] [--sim-vl BITS[,BITS...]]
-//   svedbg dump (--sim [sim options] | --core FILE) --format json|elf [--memory]
+//   svedbg dump (--sim [sim options] | --core FILE | --pid PID [--mem ...]) --format json|elf [--memory]
 //               [--sve-notes gdb13|uniform|effective] -o FILE
 #include <unistd.h>
 
@@ -21,6 +21,10 @@
 #include "introspect/dump.hpp"
 #include "introspect/guest_target.hpp"
 #include "introspect/sim_backend.hpp"
+#include "kvm/proc_parse.hpp"
+#if defined(__aarch64__)
+#include "kvm/attach_backend.hpp"
+#endif
 
 namespace {
 
@@ -72,12 +76,20 @@ std::vector<unsigned> parse_bits_list(const std::string& text) {
 struct GuestArgs {
   bool sim = false;
   std::string core;
+  long pid = 0;                  // --pid: attach to a running VMM
+  std::vector<std::string> mem;  // --mem GPA:HVA:SIZE (with --pid)
   unsigned vcpus = 4, max_vl = 2048;
   std::string sim_vl;
 
   void add_to(CLI::App* cmd, const char* sim_help) {
     cmd->add_flag("--sim", sim, sim_help);
     cmd->add_option("--core", core, "An arm64 ELF core file (svedbg dump or gcore), read-only");
+    cmd->add_option("--pid", pid,
+                    "Attach to the running KVM VMM with this pid (ptrace; arm64 builds). It is stopped while a "
+                    "gdb client is connected and runs on unchanged after");
+    cmd->add_option("--mem", mem,
+                    "With --pid: guest RAM GPA:HVA:SIZE (the VMM's address HVA; repeatable). Default: found in "
+                    "the VMM's mappings where it names its RAM (svedbg-vmm does)");
     cmd->add_option("--sim-vcpus", vcpus, "Simulated vCPUs")->check(CLI::Range(1, 64))->capture_default_str();
     cmd->add_option("--sim-max-vl", max_vl, "Largest enabled VL in bits (VLS = 128..BITS)")
         ->check(CLI::Range(128, 2048))
@@ -98,11 +110,44 @@ struct OpenedGuest {
 
 std::optional<OpenedGuest> open_guest(const GuestArgs& a, const char* command, int& failure) {
   failure = 2;
-  if (a.sim == !a.core.empty()) {
-    std::fprintf(stderr, "svedbg %s: choose the guest: --sim (the simulated guest) or --core FILE (a core file)%s\n",
-                 command,
-                 std::string_view(command) == "serve" ? ". Real KVM guests are served by VMMs linking libsvedbg" : "");
+  if (int(a.sim) + int(!a.core.empty()) + int(a.pid != 0) != 1) {
+    std::fprintf(stderr,
+                 "svedbg %s: choose the guest: --sim (the simulated guest), --core FILE (a core file) or --pid PID "
+                 "(a running KVM VMM)\n",
+                 command);
     return std::nullopt;
+  }
+  if (!a.mem.empty() && a.pid == 0) {
+    std::fprintf(stderr, "svedbg %s: --mem goes with --pid\n", command);
+    return std::nullopt;
+  }
+  if (a.pid != 0) {
+    std::vector<kvm::RamRange> ram;
+    for (const auto& m : a.mem) {
+      auto r = kvm::parse_mem_spec(m);
+      if (!r) {
+        std::fprintf(stderr, "svedbg %s: %s\n", command, r.error().message.c_str());
+        return std::nullopt;
+      }
+      ram.push_back(*r);
+    }
+#if defined(__aarch64__)
+    failure = 1;
+    kvm::AttachOptions opts;
+    opts.memory = std::move(ram);
+    auto attached = kvm::AttachBackend::attach(static_cast<pid_t>(a.pid), std::move(opts));
+    if (!attached) {
+      std::fprintf(stderr, "svedbg: %s\n", attached.error().message.c_str());
+      return std::nullopt;
+    }
+    std::string description = (*attached)->describe();
+    return OpenedGuest{std::move(*attached), std::move(description)};
+#else
+    std::fprintf(stderr, "svedbg %s: --pid: attaching needs an arm64 build of svedbg (KVM guests with SVE run on "
+                 "arm64 hosts; tools/cross-build)\n", command);
+    failure = 1;
+    return std::nullopt;
+#endif
   }
   if (a.sim) {
     introspect::SimConfig cfg;
@@ -130,7 +175,6 @@ std::optional<OpenedGuest> open_guest(const GuestArgs& a, const char* command, i
 
 // The options of `dump` besides the guest.
 struct DumpArgs {
-  std::string pid;
   std::string format;
   std::string output;
   bool memory = false;
@@ -138,12 +182,6 @@ struct DumpArgs {
 };
 
 int dump(const GuestArgs& g, const DumpArgs& a) {
-  if (!a.pid.empty()) {
-    std::fprintf(stderr,
-                 "svedbg dump: --pid (attaching to a running VMM) is not supported yet; dump the simulated "
-                 "guest (--sim) or a core file (--core FILE)\n");
-    return 2;
-  }
   auto format = introspect::parse_dump_format(a.format);
   auto notes = introspect::parse_sve_notes(a.sve_notes);
   for (const auto* err : {format ? nullptr : &format.error(), notes ? nullptr : &notes.error()}) {
@@ -154,7 +192,7 @@ int dump(const GuestArgs& g, const DumpArgs& a) {
   int failure = 0;
   auto guest = open_guest(g, "dump", failure);
   if (!guest) return failure;
-  introspect::DumpSource source{g.sim ? "sim" : "core", guest->description};
+  introspect::DumpSource source{g.sim ? "sim" : g.pid != 0 ? "kvm" : "core", guest->description};
   introspect::DumpRequest req{*format, a.output, a.memory, *notes, source};
   if (auto st = introspect::dump_guest(*guest->backend, req); !st) {
     std::fprintf(stderr, "svedbg dump: %s\n", st.error().message.c_str());
@@ -196,6 +234,8 @@ int serve(const GuestArgs& g, const ServeArgs& a) {
     std::fprintf(stderr, "svedbg: %s\n", target.error().message.c_str());
     return 1;
   }
+  // An attached VMM runs on until a client connects (GuestTarget::attach stops it again).
+  if (g.pid != 0) guest->backend->detach();
   gdbstub::Server server(**target);
   auto st = server.listen(*spec);
   if (!st) {
@@ -238,7 +278,6 @@ int main(int argc, char** argv) {
   GuestArgs dump_guest;
   DumpArgs da;
   dump_guest.add_to(dump_cmd, "Dump the built-in simulated SVE guest (fixture as for serve --sim)");
-  dump_cmd->add_option("--pid", da.pid, "Attach to a running VMM (not supported yet)");
   dump_cmd->add_option("--format", da.format, "json (docs/dump-schema.json) or elf (an arm64 core for gdb -c)")
       ->required();
   dump_cmd->add_option("-o,--output", da.output, "Output file; - is stdout (json only)")->required();

@@ -203,8 +203,8 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # 5. Refusals.
     p = subprocess.run([SVEDBG, "dump", "--pid", "1", "--format", "json", "-o", "-"], capture_output=True, text=True)
-    c.expect(p.returncode == 2 and "--pid" in p.stderr and "not supported yet" in p.stderr,
-             "dump --pid is refused with a clear message", p.stderr)
+    c.expect(p.returncode == 1 and "--pid" in p.stderr and "needs an arm64 build" in p.stderr,
+             "dump --pid on an x86 build is refused with a clear message", p.stderr)
     p = subprocess.run([SVEDBG, "serve", "--core", "/nonexistent.core"], capture_output=True, text=True)
     c.expect(p.returncode == 1 and "cannot open /nonexistent.core" in p.stderr, "serve --core names a missing file",
              p.stderr)

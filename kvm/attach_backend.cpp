@@ -1,0 +1,877 @@
+// The attach-by-pid KVM backend (see attach_backend.hpp). arm64 only.
+#if defined(__aarch64__)
+
+#include "kvm/attach_backend.hpp"
+
+#include <asm/ptrace.h>
+#include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "kvm/one_reg.hpp"
+#include "kvm/reg_id.hpp"
+#include "kvm/unique_fd.hpp"
+
+namespace svedbg::kvm {
+
+using introspect::BackendStop;
+using introspect::StopReason;
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string comm_of(pid_t pid) {
+  std::string c = read_text(fmt::format("/proc/{}/comm", pid));
+  while (!c.empty() && c.back() == '\n') c.pop_back();
+  return c.empty() ? "?" : c;
+}
+
+long status_field(pid_t pid, std::string_view key) {
+  std::istringstream in(read_text(fmt::format("/proc/{}/status", pid)));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.compare(0, key.size(), key) == 0 && line.size() > key.size() && line[key.size()] == ':')
+      return std::strtol(line.c_str() + key.size() + 1, nullptr, 10);
+  return -1;
+}
+
+std::string ptrace_denied_reason(pid_t pid) {
+  const long tracer = status_field(pid, "TracerPid");
+  if (tracer > 0) return fmt::format("it is already traced by process {} ({})", tracer, comm_of(static_cast<pid_t>(tracer)));
+  std::string scope = read_text("/proc/sys/kernel/yama/ptrace_scope");
+  while (!scope.empty() && scope.back() == '\n') scope.pop_back();
+  if (scope == "1")
+    return "/proc/sys/kernel/yama/ptrace_scope is 1 (only a parent may trace its children): run svedbg with "
+           "CAP_SYS_PTRACE (e.g. as root) or set ptrace_scope to 0";
+  if (scope == "2") return "/proc/sys/kernel/yama/ptrace_scope is 2: only a process with CAP_SYS_PTRACE (e.g. root) may attach";
+  if (scope == "3") return "/proc/sys/kernel/yama/ptrace_scope is 3: ptrace attach is disabled until reboot";
+  return "no ptrace rights over it: it belongs to another user or is not dumpable; svedbg needs the same uid "
+         "or CAP_SYS_PTRACE";
+}
+
+std::vector<pid_t> list_tasks(pid_t pid) {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir(fmt::format("/proc/{}/task", pid).c_str());
+  if (!d) return out;
+  while (auto* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    out.push_back(static_cast<pid_t>(std::strtol(e->d_name, nullptr, 10)));
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+constexpr std::uint32_t kSvc0 = 0xd4000001;
+
+}  // namespace
+
+struct AttachBackend::Impl {
+  enum class State { Detached, Stopping, Stopped, Running, Exited };
+  enum class Stop { Running, Event, SyscallEntry, SyscallExit, Signal };
+  struct Thread {
+    Stop stop = Stop::Running;
+    int pending_sig = 0;
+    bool entry_kvm_run = false;  // last syscall entry was KVM_RUN
+    bool held = false;           // kept stopped by resume() (not in `step`)
+  };
+
+  AttachBackend& b;
+  pid_t tracer = 0;
+  State state = State::Detached;
+  std::map<pid_t, Thread> threads;
+  std::map<pid_t, int> thread_fd;  // learned: thread -> vCPU fd it runs KVM_RUN on
+  UniqueFd mem;
+  std::uint64_t svc = 0;
+  bool trace_syscalls = false;
+  std::optional<BackendStop> reason;   // debug exit that started a stop
+  std::optional<BackendStop> pending;  // completed stop for poll_stop()
+  std::optional<unsigned> first_vcpu;  // first vCPU thread seen stopped
+  std::vector<introspect::GuestDebug> applied;  // what KVM has per vCPU
+
+  // Stop watcher.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool armed = false, quit = false;
+  std::function<void()> notify;
+  std::thread watcher;
+
+  explicit Impl(AttachBackend& backend) : b(backend) {
+    watcher = std::thread([this] { watch(); });
+  }
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      quit = true;
+    }
+    cv.notify_all();
+    watcher.join();
+  }
+
+  void watch() {
+    std::unique_lock<std::mutex> lk(mu);
+    for (;;) {
+      cv.wait(lk, [&] { return armed || quit; });
+      if (quit) return;
+      lk.unlock();
+      siginfo_t si{};
+      const int r = ::waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL);
+      lk.lock();
+      if (r == 0 && si.si_pid != 0 && armed) {
+        armed = false;
+        auto n = notify;
+        lk.unlock();
+        if (n) n();
+        lk.lock();
+        continue;
+      }
+      cv.wait_for(lk, std::chrono::milliseconds(2), [&] { return quit; });
+    }
+  }
+  void arm(bool on) {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      armed = on;
+    }
+    cv.notify_all();
+  }
+
+  std::optional<unsigned> vcpu_of_fd(int fd) const {
+    for (unsigned i = 0; i < b.vcpus_.size(); ++i)
+      if (b.vcpus_[i].fd == fd) return i;
+    return std::nullopt;
+  }
+  std::optional<unsigned> vcpu_of_thread(pid_t tid) const {
+    auto it = thread_fd.find(tid);
+    return it == thread_fd.end() ? std::nullopt : vcpu_of_fd(it->second);
+  }
+
+  // --- memory of the VMM ------------------------------------------------
+  bool peek(std::uint64_t addr, void* out, std::size_t n) const {
+    return ::pread(mem.get(), out, n, static_cast<off_t>(addr)) == static_cast<ssize_t>(n);
+  }
+  bool poke(std::uint64_t addr, const void* in, std::size_t n) const {
+    return ::pwrite(mem.get(), in, n, static_cast<off_t>(addr)) == static_cast<ssize_t>(n);
+  }
+  std::optional<std::uint32_t> exit_reason(unsigned v) const {
+    std::uint32_t r = 0;
+    if (b.vcpus_[v].run == 0 || !peek(b.vcpus_[v].run + offsetof(kvm_run, exit_reason), &r, sizeof r))
+      return std::nullopt;
+    return r;
+  }
+
+  // --- registers of a stopped thread ------------------------------------
+  static bool get_regs(pid_t tid, user_pt_regs& r) {
+    iovec iov{&r, sizeof r};
+    return ::ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) == 0;
+  }
+  static bool set_regs(pid_t tid, user_pt_regs& r) {
+    iovec iov{&r, sizeof r};
+    return ::ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) == 0;
+  }
+
+  // A thread stopped right after an interrupted KVM_RUN (x0 = -EINTR,
+  // x1 = KVM_RUN, x8 = ioctl, svc #0 before pc): rewind it so the VMM
+  // re-enters KVM_RUN on resume. `fd`: known from a syscall-entry stop, else
+  // the one vCPU not claimed by another thread whose kvm_run says
+  // KVM_EXIT_INTR (vCPU threads are stopped one at a time at attach).
+  void maybe_rewind(pid_t tid, int fd) {
+    user_pt_regs r{};
+    if (!get_regs(tid, r)) return;
+    if (r.regs[8] != kArm64NrIoctl || r.regs[1] != kKvmRun || r.regs[0] != static_cast<std::uint64_t>(-EINTR))
+      return;
+    std::uint32_t insn = 0;
+    if (!peek(r.pc - 4, &insn, sizeof insn) || insn != kSvc0) return;
+    if (fd < 0) {
+      if (auto it = thread_fd.find(tid); it != thread_fd.end()) fd = it->second;
+    }
+    if (fd < 0) {
+      std::vector<int> candidates;
+      for (unsigned v = 0; v < b.vcpus_.size(); ++v) {
+        bool claimed = false;
+        for (const auto& [t, f] : thread_fd) claimed |= (t != tid && f == b.vcpus_[v].fd && threads.count(t));
+        if (!claimed && exit_reason(v) == std::optional<std::uint32_t>(KVM_EXIT_INTR)) candidates.push_back(b.vcpus_[v].fd);
+      }
+      if (candidates.size() != 1) {
+        b.log(fmt::format("thread {} left KVM_RUN but its vCPU cannot be told ({} candidates); the VMM sees EINTR "
+                          "from KVM_RUN once", tid, candidates.size()));
+        return;
+      }
+      fd = candidates[0];
+    }
+    thread_fd[tid] = fd;
+    r.pc -= 4;
+    r.regs[0] = static_cast<std::uint64_t>(fd);
+    if (!set_regs(tid, r)) b.log(fmt::format("thread {}: cannot rewind KVM_RUN: {}", tid, std::strerror(errno)));
+  }
+
+  // --- events -----------------------------------------------------------
+  bool all_stopped() const {
+    for (const auto& [tid, t] : threads)
+      if (t.stop == Stop::Running) return false;
+    return true;
+  }
+
+  void cont(pid_t tid, Thread& t) {
+    int sig = 0;
+    if (t.pending_sig) {
+      if (t.stop == Stop::Signal)
+        sig = t.pending_sig;
+      else
+        ::syscall(SYS_tgkill, b.pid_, tid, t.pending_sig);  // comes back as a signal stop, passed on then
+      t.pending_sig = 0;
+    }
+    t.stop = Stop::Running;
+    t.held = false;
+    ::ptrace(trace_syscalls ? PTRACE_SYSCALL : PTRACE_CONT, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig)));
+  }
+
+  void begin_stop() {
+    state = State::Stopping;
+    for (auto& [tid, t] : threads)
+      if (t.stop == Stop::Running) ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+  }
+
+  void mark_stopped(pid_t tid, Thread& t, Stop how) {
+    t.stop = how;
+    if (!first_vcpu) first_vcpu = vcpu_of_thread(tid);
+  }
+
+  void complete_if_stopped() {
+    if (state != State::Stopping || !all_stopped()) return;
+    state = State::Stopped;
+    pending = reason ? *reason : BackendStop{first_vcpu.value_or(0), StopReason::Interrupted, 0, 0};
+    reason.reset();
+    arm(false);
+  }
+
+  void on_exited(pid_t tid) {
+    threads.erase(tid);
+    thread_fd.erase(tid);
+    if (tid == b.pid_ || threads.empty()) {
+      state = State::Exited;
+      threads.clear();
+      pending = BackendStop{0, StopReason::Exited, 0, 0};
+      b.log(fmt::format("the VMM (pid {}) exited", b.pid_));
+      arm(false);
+    }
+  }
+
+  void handle(pid_t tid, int st) {
+    if (WIFEXITED(st) || WIFSIGNALED(st)) {
+      on_exited(tid);
+      return;
+    }
+    if (!WIFSTOPPED(st)) return;
+    auto& t = threads[tid];  // a new clone child may report before its parent's event
+    const bool run_on = state == State::Running && !t.held;
+    const int sig = WSTOPSIG(st);
+    const int event = st >> 16;
+    if (event == PTRACE_EVENT_CLONE) {
+      unsigned long child = 0;
+      ::ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child);
+      threads.try_emplace(static_cast<pid_t>(child));
+      if (run_on) cont(tid, t); else mark_stopped(tid, t, Stop::Event);
+      return;
+    }
+    if (event == PTRACE_EVENT_STOP) {
+      if (run_on) {
+        cont(tid, t);  // a new thread's first stop, or an interrupt that came late
+        return;
+      }
+      mark_stopped(tid, t, Stop::Event);
+      maybe_rewind(tid, -1);
+      return;
+    }
+    if (sig == (SIGTRAP | 0x80)) {
+      __ptrace_syscall_info info{};
+      if (::ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info) <= 0) {
+        if (run_on) cont(tid, t); else mark_stopped(tid, t, Stop::Event);
+        return;
+      }
+      if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
+        t.entry_kvm_run = info.entry.nr == static_cast<std::uint64_t>(kArm64NrIoctl) && info.entry.args[1] == kKvmRun;
+        if (t.entry_kvm_run && vcpu_of_fd(static_cast<int>(info.entry.args[0])))
+          thread_fd[tid] = static_cast<int>(info.entry.args[0]);
+        if (run_on) cont(tid, t); else mark_stopped(tid, t, Stop::SyscallEntry);
+        return;
+      }
+      // Exit stop.
+      auto fd_it = thread_fd.find(tid);
+      const auto v = t.entry_kvm_run && fd_it != thread_fd.end() ? vcpu_of_fd(fd_it->second) : std::nullopt;
+      t.entry_kvm_run = false;
+      if (v && info.exit.rval == 0 && exit_reason(*v) == std::optional<std::uint32_t>(KVM_EXIT_DEBUG)) {
+        // The debugger's exit: keep it from the VMM, stop everyone.
+        std::uint32_t hsr = 0;
+        std::uint64_t far = 0;
+        const auto run = b.vcpus_[*v].run;
+        (void)peek(run + offsetof(kvm_run, debug.arch.hsr), &hsr, sizeof hsr);
+        (void)peek(run + offsetof(kvm_run, debug.arch.far), &far, sizeof far);
+        BackendStop s{*v, StopReason::Breakpoint, hsr, far};
+        switch ((hsr >> 26) & 0x3f) {
+          case 0x32: case 0x33: s.reason = StopReason::Stepped; break;
+          case 0x30: case 0x31: case 0x3c: s.reason = StopReason::Breakpoint; break;
+          case 0x34: case 0x35: s.reason = StopReason::Watchpoint; break;
+          default: break;
+        }
+        user_pt_regs r{};
+        if (get_regs(tid, r)) {
+          r.pc -= 4;
+          r.regs[0] = static_cast<std::uint64_t>(fd_it->second);
+          (void)set_regs(tid, r);
+        }
+        mark_stopped(tid, t, Stop::SyscallExit);
+        if (!reason || reason->reason == StopReason::Interrupted) reason = s;
+        if (state == State::Running) begin_stop();
+        return;
+      }
+      if (v && info.exit.rval == -EINTR && state != State::Running) {
+        mark_stopped(tid, t, Stop::SyscallExit);
+        maybe_rewind(tid, fd_it->second);
+        return;
+      }
+      if (run_on) cont(tid, t); else mark_stopped(tid, t, Stop::SyscallExit);
+      return;
+    }
+    // Signal-delivery stop: the VMM's own signal.
+    t.pending_sig = sig;
+    t.stop = Stop::Signal;
+    if (run_on) cont(tid, t); else mark_stopped(tid, t, Stop::Signal);
+  }
+
+  void pump() {
+    if (state == State::Detached || state == State::Exited) return;
+    for (;;) {
+      int st = 0;
+      const pid_t tid = ::waitpid(-1, &st, __WALL | WNOHANG);
+      if (tid <= 0) break;
+      if (!threads.count(tid) && !(WIFSTOPPED(st) && tid > 0)) {
+        if (tid == b.pid_) on_exited(tid);
+        continue;
+      }
+      handle(tid, st);
+      if (state == State::Exited) break;
+    }
+    complete_if_stopped();
+  }
+
+  // Waits until `pred` holds (pumping events) or `ms` pass.
+  template <typename Pred>
+  bool wait_until(Pred pred, int ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    for (;;) {
+      pump();
+      if (pred()) return true;
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+
+  // Seizes every thread (again after a detach) and stops them one at a
+  // time, so an interrupted KVM_RUN can be matched with its vCPU.
+  Status seize_and_stop() {
+    const unsigned long opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD;
+    state = State::Stopping;
+    reason.reset();
+    pending.reset();
+    first_vcpu.reset();
+    threads.clear();
+    tracer = static_cast<pid_t>(::syscall(SYS_gettid));
+    for (bool more = true; more;) {
+      more = false;
+      for (pid_t tid : list_tasks(b.pid_)) {
+        if (threads.count(tid)) continue;
+        if (::ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void*>(opts)) != 0) {
+          const int err = errno;
+          if (err == ESRCH) continue;  // the thread just exited
+          if (threads.empty()) {
+            state = State::Detached;
+            if (err == EPERM)
+              return make_error(EPERM, "cannot attach to pid {} ({}): {}", b.pid_, comm_of(b.pid_),
+                                ptrace_denied_reason(b.pid_));
+            return make_error(err, "cannot attach to pid {}: PTRACE_SEIZE: {}", b.pid_, std::strerror(err));
+          }
+          b.log(fmt::format("thread {}: PTRACE_SEIZE: {}", tid, std::strerror(err)));
+          continue;
+        }
+        threads[tid] = Thread{};
+        more = true;
+      }
+    }
+    if (threads.empty()) {
+      state = State::Detached;
+      return make_error(ESRCH, "pid {} has no threads left to attach to", b.pid_);
+    }
+    std::vector<pid_t> order;
+    for (const auto& [tid, t] : threads) order.push_back(tid);
+    for (pid_t tid : order) {
+      if (!threads.count(tid) || threads[tid].stop != Stop::Running) continue;
+      ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+      if (!wait_until([&] { return state == State::Exited || !threads.count(tid) || threads[tid].stop != Stop::Running; },
+                      5000))
+        b.log(fmt::format("thread {} did not stop within 5 s", tid));
+      if (state == State::Exited) return make_error(ESRCH, "the VMM (pid {}) exited while svedbg attached", b.pid_);
+    }
+    // Threads created meanwhile (TRACECLONE) stop by themselves.
+    if (!wait_until([&] { return state != State::Stopping; }, 5000)) {
+      return make_error(ETIMEDOUT, "pid {}: not every thread stopped within 5 s", b.pid_);
+    }
+    if (state == State::Exited) return make_error(ESRCH, "the VMM (pid {}) exited while svedbg attached", b.pid_);
+    return {};
+  }
+
+  void detach_all() {
+    if (state == State::Detached || state == State::Exited) return;
+    if (state == State::Running || state == State::Stopping) {
+      if (state == State::Running) begin_stop();
+      if (!wait_until([&] { return state != State::Stopping; }, 5000))
+        b.log("detach: not every thread stopped within 5 s; detaching the stopped ones");
+    }
+    if (state == State::Stopped) {
+      for (unsigned v = 0; v < b.vcpus_.size(); ++v) {
+        if (applied[v].control == 0) continue;
+        introspect::GuestDebug none;
+        if (auto s = apply_debug(v, none); !s) b.log(s.error().message);
+      }
+    }
+    for (auto& [tid, t] : threads) {
+      if (t.stop == Stop::Running) continue;  // the kernel detaches it when svedbg exits
+      const int sig = t.stop == Stop::Signal ? t.pending_sig : 0;
+      ::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig)));
+      if (t.pending_sig && t.stop != Stop::Signal) ::syscall(SYS_tgkill, b.pid_, tid, t.pending_sig);
+    }
+    threads.clear();
+    trace_syscalls = false;
+    if (state != State::Exited) state = State::Detached;
+    arm(false);
+  }
+
+  // --- injection ---------------------------------------------------------
+  Result<pid_t> injection_thread() {
+    pid_t best = 0;
+    for (const auto& [tid, t] : threads) {
+      if (t.stop == Stop::Event || t.stop == Stop::SyscallExit) return tid;
+      if (t.stop == Stop::Signal && !best) best = tid;
+    }
+    if (best) return best;
+    return make_error(EAGAIN, "no thread of the VMM is stopped where a system call can be injected");
+  }
+
+  // ioctl(fd, req, SCRATCH) run by the VMM, with `block` copied to SCRATCH
+  // before and back after. When `self_ptr` is set, the u64 at that offset
+  // of `block` is made to point at SCRATCH + 16 (struct kvm_one_reg.addr).
+  Result<long> ioctl(int fd, unsigned long req, std::vector<std::byte>& block, bool self_ptr) {
+    if (state != State::Stopped) {
+      if (state == State::Exited) return make_error(ESRCH, "the VMM (pid {}) has exited", b.pid_);
+      return make_error(EBUSY, "the VMM is running; registers are read while it is stopped");
+    }
+    auto tid_r = injection_thread();
+    if (!tid_r) return tid_r.error();
+    const pid_t tid = *tid_r;
+    auto& t = threads[tid];
+    user_pt_regs saved{};
+    if (!get_regs(tid, saved)) return make_error(errno, "thread {}: PTRACE_GETREGSET: {}", tid, std::strerror(errno));
+    int saved_nr = -1;
+    iovec nr_iov{&saved_nr, sizeof saved_nr};
+    const bool have_nr = ::ptrace(PTRACE_GETREGSET, tid, NT_ARM_SYSTEM_CALL, &nr_iov) == 0;
+    const std::uint64_t base = (saved.sp - 4096 - block.size()) & ~std::uint64_t{15};
+    if (self_ptr) {
+      const std::uint64_t p = base + 16;
+      std::memcpy(block.data() + 8, &p, sizeof p);
+    }
+    std::vector<std::byte> old(block.size());
+    if (!peek(base, old.data(), old.size()) || !poke(base, block.data(), block.size()))
+      return make_error(EFAULT, "thread {}: cannot use the stack below sp {:#x} as scratch", tid, saved.sp);
+    user_pt_regs r = saved;
+    r.pc = svc;
+    r.regs[8] = kArm64NrIoctl;
+    r.regs[0] = static_cast<std::uint64_t>(fd);
+    r.regs[1] = req;
+    r.regs[2] = base;
+    auto restore = [&] {
+      (void)poke(base, old.data(), old.size());
+      (void)set_regs(tid, saved);
+      if (have_nr) ::ptrace(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, &nr_iov);
+    };
+    if (!set_regs(tid, r)) {
+      const int err = errno;
+      restore();
+      return make_error(err, "thread {}: PTRACE_SETREGSET: {}", tid, std::strerror(err));
+    }
+    long rval = 0;
+    bool entered = false;
+    ::ptrace(PTRACE_SYSCALL, tid, nullptr, nullptr);
+    for (;;) {
+      int st = 0;
+      const pid_t w = ::waitpid(tid, &st, __WALL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+        on_exited(tid);
+        return make_error(ESRCH, "the VMM (pid {}) exited during an injected system call", b.pid_);
+      }
+      if (!WIFSTOPPED(st)) continue;
+      const int sig = WSTOPSIG(st);
+      if (sig == (SIGTRAP | 0x80)) {
+        __ptrace_syscall_info info{};
+        if (::ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info) > 0 && info.op == PTRACE_SYSCALL_INFO_EXIT &&
+            entered) {
+          rval = info.exit.rval;
+          break;
+        }
+        entered = true;
+      } else if ((st >> 16) == 0) {
+        if (!t.pending_sig) t.pending_sig = sig;  // the VMM's signal: delivered on resume
+      }
+      ::ptrace(PTRACE_SYSCALL, tid, nullptr, nullptr);
+    }
+    ++b.injected_;
+    if (!peek(base, block.data(), block.size())) rval = -EFAULT;
+    restore();
+    t.stop = Stop::SyscallExit;
+    return rval;
+  }
+
+  Status one_reg(unsigned v, std::uint64_t id, std::span<std::byte> data, bool write) {
+    const std::size_t size = reg_size(id);
+    if (data.size() != size)
+      return make_error(EINVAL, "vCPU {}: {}-byte buffer for {} ({} bytes)", v, data.size(), reg_name(id), size);
+    std::vector<std::byte> block(16 + size);
+    std::memcpy(block.data(), &id, sizeof id);
+    if (write) std::memcpy(block.data() + 16, data.data(), size);
+    auto r = ioctl(b.vcpus_[v].fd, write ? KVM_SET_ONE_REG : KVM_GET_ONE_REG, block, true);
+    if (!r) return r.error();
+    if (*r < 0) return one_reg_error(v, id, write, static_cast<int>(-*r));
+    if (!write) std::memcpy(data.data(), block.data() + 16, size);
+    return {};
+  }
+
+  Status apply_debug(unsigned v, const introspect::GuestDebug& d) {
+    kvm_guest_debug g{};
+    g.control = d.control;
+    for (unsigned i = 0; i < introspect::GuestDebug::kMaxHw && i < KVM_ARM_MAX_DBG_REGS; ++i) {
+      g.arch.dbg_bcr[i] = d.bcr[i];
+      g.arch.dbg_bvr[i] = d.bvr[i];
+      g.arch.dbg_wcr[i] = d.wcr[i];
+      g.arch.dbg_wvr[i] = d.wvr[i];
+    }
+    std::vector<std::byte> block(sizeof g);
+    std::memcpy(block.data(), &g, sizeof g);
+    auto r = ioctl(b.vcpus_[v].fd, KVM_SET_GUEST_DEBUG, block, false);
+    if (!r) return r.error();
+    if (*r < 0)
+      return make_error(static_cast<int>(-*r), "vCPU {}: KVM_SET_GUEST_DEBUG: {}", v, std::strerror(static_cast<int>(-*r)));
+    applied[v] = d;
+    return {};
+  }
+};
+
+AttachBackend::AttachBackend(pid_t pid, AttachOptions options) : pid_(pid), options_(std::move(options)) {}
+
+AttachBackend::~AttachBackend() {
+  if (impl_) impl_->detach_all();
+}
+
+void AttachBackend::log(const std::string& line) const {
+  if (options_.log)
+    options_.log(line);
+  else
+    std::fprintf(stderr, "svedbg: %s\n", line.c_str());
+}
+
+Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOptions options) {
+  if (pid <= 0) return make_error(EINVAL, "--pid {}: not a process id", pid);
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return make_error(ESRCH, "no process with pid {}", pid);
+  const std::string comm = comm_of(pid);
+  std::unique_ptr<AttachBackend> b(new AttachBackend(pid, std::move(options)));
+
+  // vCPU fds.
+  const std::string fd_dir = fmt::format("/proc/{}/fd", pid);
+  DIR* d = ::opendir(fd_dir.c_str());
+  if (!d) {
+    const int err = errno;
+    if (err == EACCES)
+      return make_error(EACCES, "cannot read {} (pid {} is {}): {}", fd_dir, pid, comm, ptrace_denied_reason(pid));
+    return make_error(err, "cannot read {}: {}", fd_dir, std::strerror(err));
+  }
+  bool vm_fd = false;
+  while (auto* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char target[256] = {};
+    const ssize_t n = ::readlink(fmt::format("{}/{}", fd_dir, e->d_name).c_str(), target, sizeof target - 1);
+    if (n <= 0) continue;
+    auto link = parse_fd_link(std::string_view(target, static_cast<std::size_t>(n)));
+    if (link.kind == FdKind::Vm) vm_fd = true;
+    if (link.kind == FdKind::Vcpu)
+      b->vcpus_.push_back(Vcpu{link.vcpu_id, static_cast<int>(std::strtol(e->d_name, nullptr, 10)), 0, {}, {}, false});
+  }
+  ::closedir(d);
+  if (b->vcpus_.empty())
+    return make_error(ENODEV, "pid {} ({}) is not a KVM VMM: it has no vCPU fds (anon_inode:kvm-vcpu:N in {}){}", pid,
+                      comm, fd_dir, vm_fd ? "; it has a VM fd but no vCPUs yet" : "");
+  std::sort(b->vcpus_.begin(), b->vcpus_.end(), [](const Vcpu& x, const Vcpu& y) { return x.id < y.id; });
+
+  b->impl_ = std::make_unique<Impl>(*b);
+  auto& im = *b->impl_;
+  im.applied.assign(b->vcpus_.size(), introspect::GuestDebug{});
+  if (auto s = im.seize_and_stop(); !s) {
+    im.detach_all();
+    return s.error();
+  }
+  // From here on every error path detaches (the destructor).
+  im.mem.reset(::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC));
+  if (!im.mem.valid()) return make_error(errno, "cannot open /proc/{}/mem: {}", pid, std::strerror(errno));
+  const auto maps = parse_maps(read_text(fmt::format("/proc/{}/maps", pid)));
+  for (auto& v : b->vcpus_) {
+    const std::string name = fmt::format("anon_inode:kvm-vcpu:{}", v.id);
+    for (const auto& m : maps)
+      if (m.path == name && m.offset == 0) v.run = m.start;
+  }
+  // An `svc #0` to run injected calls from: the VMM's own code.
+  for (const auto& m : maps) {
+    if (!m.exec || !m.read || im.svc) continue;
+    std::vector<std::byte> code(64 * 1024);
+    for (std::uint64_t a = m.start; a < m.end && !im.svc; a += code.size()) {
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(code.size(), m.end - a));
+      if (!im.peek(a, code.data(), n)) break;
+      if (auto at = find_svc(std::span<const std::byte>(code.data(), n))) im.svc = a + *at;
+    }
+  }
+  if (!im.svc) return make_error(ENOEXEC, "pid {}: no `svc #0` instruction found in its executable mappings", pid);
+
+  b->memory_ = b->options_.memory.empty() ? guest_ram_from_maps(maps) : b->options_.memory;
+  std::sort(b->memory_.begin(), b->memory_.end(), [](const auto& x, const auto& y) { return x.gpa < y.gpa; });
+  if (b->memory_.empty())
+    b->log(fmt::format("pid {}: guest RAM not found in its mappings; memory reads fail until given with "
+                       "--mem GPA:HVA:SIZE", pid));
+
+  for (unsigned i = 0; i < b->vcpus_.size(); ++i) {
+    std::array<std::byte, kVlsBytes> buf{};
+    auto s = im.one_reg(i, sve_vls(), buf, false);
+    if (s)
+      b->vcpus_[i].vls = VqSet::from_bytes(buf);
+    else if (s.error().code != ENOENT)
+      return s.error();
+  }
+  UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+  if (kvm_fd.valid()) {
+    b->caps_.guest_debug = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
+    const int bps = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_GUEST_DEBUG_HW_BPS);
+    const int wps = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_GUEST_DEBUG_HW_WPS);
+    b->caps_.hw_breakpoints = bps > 0 ? static_cast<unsigned>(bps) : 0;
+    b->caps_.hw_watchpoints = wps > 0 ? static_cast<unsigned>(wps) : 0;
+  }
+  im.pending.reset();  // the attach stop is not a gdb stop
+  return b;
+}
+
+std::string AttachBackend::describe() const {
+  std::string ram;
+  for (const auto& r : memory_) ram += fmt::format(" {:#x}+{:#x}@{:#x}", r.gpa, r.size, r.hva);
+  return fmt::format("KVM VMM pid {} ({}): {} vCPUs, guest RAM{}", pid_, comm_of(pid_), vcpus_.size(),
+                     ram.empty() ? " unknown (--mem)" : ram);
+}
+
+Status AttachBackend::get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) {
+  if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
+  if (id == sve_vls()) {
+    if (out.size() != kVlsBytes)
+      return make_error(EINVAL, "vCPU {}: {}-byte buffer for {} ({} bytes)", vcpu, out.size(), reg_name(id), kVlsBytes);
+    if (!vcpus_[vcpu].vls) return one_reg_error(vcpu, id, false, ENOENT);
+    vcpus_[vcpu].vls->to_bytes(out.first<kVlsBytes>());
+    return {};
+  }
+  impl_->pump();
+  return impl_->one_reg(vcpu, id, out, false);
+}
+
+Status AttachBackend::set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) {
+  if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
+  if (id == sve_vls()) return one_reg_error(vcpu, id, true, vcpus_[vcpu].vls ? EPERM : ENOENT);
+  impl_->pump();
+  std::vector<std::byte> copy(in.begin(), in.end());
+  return impl_->one_reg(vcpu, id, copy, true);
+}
+
+Result<std::size_t> AttachBackend::read_phys(std::uint64_t gpa, std::span<std::byte> out) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const std::uint64_t a = gpa + done;
+    auto it = std::find_if(memory_.begin(), memory_.end(), [&](const RamRange& r) { return a >= r.gpa && a - r.gpa < r.size; });
+    if (it == memory_.end()) break;
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done, it->size - (a - it->gpa)));
+    const ssize_t got = ::pread(impl_->mem.get(), out.data() + done, n, static_cast<off_t>(it->hva + (a - it->gpa)));
+    if (got <= 0) break;
+    done += static_cast<std::size_t>(got);
+    if (static_cast<std::size_t>(got) < n) break;
+  }
+  if (done == 0 && !out.empty())
+    return make_error(EFAULT, "no guest RAM at {:#x}{}", gpa, memory_.empty() ? " (guest RAM unknown: --mem GPA:HVA:SIZE)" : "");
+  return done;
+}
+
+Result<std::size_t> AttachBackend::write_phys(std::uint64_t gpa, std::span<const std::byte> in) {
+  std::size_t done = 0;
+  while (done < in.size()) {
+    const std::uint64_t a = gpa + done;
+    auto it = std::find_if(memory_.begin(), memory_.end(), [&](const RamRange& r) { return a >= r.gpa && a - r.gpa < r.size; });
+    if (it == memory_.end()) break;
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size() - done, it->size - (a - it->gpa)));
+    const ssize_t put = ::pwrite(impl_->mem.get(), in.data() + done, n, static_cast<off_t>(it->hva + (a - it->gpa)));
+    if (put <= 0) break;
+    done += static_cast<std::size_t>(put);
+    if (static_cast<std::size_t>(put) < n) break;
+  }
+  if (done == 0 && !in.empty()) return make_error(EFAULT, "no guest RAM at {:#x}", gpa);
+  return done;
+}
+
+std::vector<introspect::MemoryRange> AttachBackend::memory_map() const {
+  std::vector<introspect::MemoryRange> out;
+  for (const auto& r : memory_) {
+    if (!out.empty() && out.back().gpa + out.back().size == r.gpa)
+      out.back().size += r.size;
+    else
+      out.push_back(introspect::MemoryRange{r.gpa, r.size});
+  }
+  return out;
+}
+
+Status AttachBackend::set_guest_debug(unsigned vcpu, const introspect::GuestDebug& debug) {
+  if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
+  impl_->pump();
+  if (impl_->state != Impl::State::Stopped) return make_error(EBUSY, "vCPU {} is running", vcpu);
+  vcpus_[vcpu].debug = debug;
+  if (impl_->applied[vcpu] == debug) return {};
+  return impl_->apply_debug(vcpu, debug);
+}
+
+Status AttachBackend::resume(std::span<const unsigned> step, bool others_run) {
+  auto& im = *impl_;
+  im.pump();
+  if (im.state == Impl::State::Exited) return make_error(ESRCH, "the VMM (pid {}) has exited", pid_);
+  if (im.state != Impl::State::Stopped) return make_error(EBUSY, "the guest is not stopped");
+  for (unsigned v : step)
+    if (v >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", v, vcpus_.size());
+  bool any_debug = false;
+  for (unsigned v = 0; v < vcpus_.size(); ++v) {
+    introspect::GuestDebug want = vcpus_[v].debug;
+    if (std::find(step.begin(), step.end(), v) != step.end())
+      want.control |= introspect::GuestDebug::kEnable | introspect::GuestDebug::kSingleStep;
+    if (im.applied[v] != want)
+      if (auto s = im.apply_debug(v, want); !s) return s;
+    any_debug |= want.control != 0;
+  }
+  im.trace_syscalls = any_debug;
+  im.reason.reset();
+  im.pending.reset();
+  im.first_vcpu.reset();
+  im.state = Impl::State::Running;
+  for (auto& [tid, t] : im.threads) {
+    auto v = im.vcpu_of_thread(tid);
+    if (v && !others_run && std::find(step.begin(), step.end(), *v) == step.end()) {
+      t.held = true;  // stays stopped
+      continue;
+    }
+    im.cont(tid, t);
+  }
+  im.arm(true);
+  return {};
+}
+
+void AttachBackend::interrupt() {
+  auto& im = *impl_;
+  im.pump();
+  if (im.state == Impl::State::Detached) {
+    if (auto s = im.seize_and_stop(); !s) {
+      log(s.error().message);
+      im.detach_all();
+      return;
+    }
+    im.pending = BackendStop{im.first_vcpu.value_or(0), StopReason::Interrupted, 0, 0};
+    return;
+  }
+  if (im.state == Impl::State::Running) {
+    im.begin_stop();
+    im.arm(true);
+  }
+}
+
+std::optional<introspect::BackendStop> AttachBackend::poll_stop() {
+  auto& im = *impl_;
+  im.pump();
+  if (im.pending) {
+    auto s = im.pending;
+    im.pending.reset();
+    return s;
+  }
+  if (im.state == Impl::State::Running || im.state == Impl::State::Stopping) im.arm(true);
+  return std::nullopt;
+}
+
+bool AttachBackend::running() const {
+  auto& im = *impl_;
+  if (static_cast<pid_t>(::syscall(SYS_gettid)) == im.tracer) im.pump();
+  return im.state == Impl::State::Detached || im.state == Impl::State::Running || im.state == Impl::State::Stopping;
+}
+
+void AttachBackend::set_stop_notifier(std::function<void()> notify) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->notify = std::move(notify);
+}
+
+std::optional<Result<std::string>> AttachBackend::monitor(std::string_view command) {
+  if (command != "attach") return std::nullopt;
+  auto& im = *impl_;
+  std::string out = describe() + "\n";
+  for (unsigned v = 0; v < vcpus_.size(); ++v) {
+    std::string thread = "?";
+    for (const auto& [tid, fd] : im.thread_fd)
+      if (fd == vcpus_[v].fd) thread = std::to_string(tid);
+    out += fmt::format("vCPU {}: kvm-vcpu:{} fd {} thread {} kvm_run {:#x}\n", v, vcpus_[v].id, vcpus_[v].fd, thread,
+                       vcpus_[v].run);
+  }
+  out += fmt::format("threads traced: {}; injected system calls: {}\n", im.threads.size(), injected_.load());
+  return Result<std::string>(out);
+}
+
+std::string AttachBackend::monitor_help() const {
+  return "attach -- the attached VMM: vCPU fds, threads, guest RAM, injected system calls\n";
+}
+
+void AttachBackend::detach() {
+  impl_->detach_all();
+}
+
+void AttachBackend::kill() {
+  log("kill: the VM belongs to its VMM; detaching, the VMM runs on (stop it through the VMM)");
+  detach();
+}
+
+}  // namespace svedbg::kvm
+
+#endif  // __aarch64__

@@ -1,0 +1,134 @@
+// kvm::AttachBackend: the introspect::Backend of an unmodified, running KVM
+// VMM, attached by pid with ptrace (arm64 only).
+//
+// Why ptrace: KVM refuses vCPU ioctls from any process but the VM's owner
+// (EIO), so every KVM_GET/SET_ONE_REG and KVM_SET_GUEST_DEBUG is *injected*:
+// run as a system call by one of the VMM's own stopped threads.
+//
+// Contract:
+//  - attach(pid): finds the vCPU fds (/proc/PID/fd links
+//    anon_inode:kvm-vcpu:N, served in ascending N as vCPUs 0..n-1), seizes
+//    every thread (PTRACE_SEIZE, PTRACE_O_TRACECLONE so new threads are
+//    traced too) and stops them (PTRACE_INTERRUPT). A vCPU thread inside
+//    KVM_RUN leaves it with EINTR; the backend rewinds it (pc -= 4, x0 =
+//    the vCPU fd) so the VMM re-enters KVM_RUN on resume and never sees the
+//    EINTR. VLS is read once per vCPU and served from that copy (frozen by
+//    finalization). The VMM is left stopped; detach() lets it run and
+//    interrupt() stops it again (seizing anew), as GuestTarget does per gdb
+//    client. Failures say why: no such pid, no ptrace rights (CAP_SYS_PTRACE,
+//    /proc/sys/kernel/yama/ptrace_scope), already traced, not a KVM VMM.
+//  - Injection: on a stopped thread, the registers (NT_PRSTATUS, and the
+//    syscall number NT_ARM_SYSTEM_CALL) are saved, pc is pointed at an
+//    `svc #0` of the VMM's own code, x8/x0..x2 set, the call is run with
+//    PTRACE_SYSCALL (entry, then exit stop), x0 read, and the registers
+//    restored. Arguments live in a scratch block 4 KiB below the thread's
+//    sp whose previous bytes are put back after the call. Each call counts
+//    in injected_syscalls() (`monitor attach` shows it).
+//  - Memory: guest-physical ranges at the VMM's addresses, read and written
+//    through /proc/PID/mem: the `memory` option (--mem GPA:HVA:SIZE), else
+//    what the VMM's mappings tell (svedbg-vmm names its guest RAM memfd
+//    "svedbg-guest-ram@gpa=0x..."; kvm/proc_parse.hpp). No ranges: memory
+//    accesses fail with EFAULT (and a hint).
+//  - Run control (all-stop): resume() PTRACE_CONTs the threads (vCPU
+//    threads not in `step` stay stopped unless others_run; other threads
+//    always run). While any vCPU has guest debug on (breakpoints or a step
+//    through KVM_SET_GUEST_DEBUG), vCPU threads run under PTRACE_SYSCALL:
+//    a KVM_RUN that returns with exit_reason KVM_EXIT_DEBUG (read from the
+//    vCPU's kvm_run mmap through /proc/PID/mem) is kept from the VMM (it is
+//    rewound to re-enter KVM_RUN) and reported as the stop, the reason from
+//    ESR_EL2.EC as in the in-process backend; every other exit goes to the
+//    VMM. Signals to the VMM are passed on. A VMM that exits is reported
+//    as StopReason::Exited and every later call fails with ESRCH.
+//  - detach(): clears guest debug, lets every thread run on exactly as it
+//    was (PTRACE_DETACH); the destructor does the same. If svedbg dies, the
+//    kernel detaches the threads (no PTRACE_O_EXITKILL): a rewound KVM_RUN
+//    re-enters as usual.
+//  - Threading: every call must come from the thread that called attach()
+//    (ptrace's rule); a helper thread only watches for stops (waitid
+//    WNOWAIT) to run the stop notifier.
+#pragma once
+
+#if defined(__aarch64__)
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <condition_variable>
+#include <vector>
+
+#include "common/result.hpp"
+#include "introspect/backend.hpp"
+#include "kvm/proc_parse.hpp"
+#include "kvm/vls.hpp"
+
+namespace svedbg::kvm {
+
+struct AttachOptions {
+  std::vector<RamRange> memory;                    // empty: from the VMM's mappings
+  std::function<void(const std::string&)> log;     // empty: stderr
+};
+
+class AttachBackend final : public introspect::Backend {
+ public:
+  static Result<std::unique_ptr<AttachBackend>> attach(pid_t pid, AttachOptions options = {});
+  ~AttachBackend() override;
+
+  pid_t pid() const { return pid_; }
+  std::uint64_t injected_syscalls() const { return injected_; }
+  std::string describe() const;
+
+  std::string name() const override { return "attach"; }
+  unsigned vcpu_count() const override { return static_cast<unsigned>(vcpus_.size()); }
+  Status get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) override;
+  Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override;
+  Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;
+  Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override;
+  std::vector<introspect::MemoryRange> memory_map() const override;
+  Status set_guest_debug(unsigned vcpu, const introspect::GuestDebug& debug) override;
+  introspect::DebugCaps debug_caps() const override { return caps_; }
+  Status resume(std::span<const unsigned> step, bool others_run) override;
+  void interrupt() override;
+  std::optional<introspect::BackendStop> poll_stop() override;
+  bool running() const override;
+  void set_stop_notifier(std::function<void()> notify) override;
+  std::optional<Result<std::string>> monitor(std::string_view command) override;
+  std::string monitor_help() const override;
+  void detach() override;
+  void kill() override;
+
+  struct Impl;  // ptrace state (attach_backend.cpp)
+
+ private:
+  AttachBackend(pid_t pid, AttachOptions options);
+  void log(const std::string& line) const;
+
+  struct Vcpu {
+    unsigned id = 0;       // KVM vCPU id (kvm-vcpu:N)
+    int fd = -1;           // the VMM's fd for it
+    std::uint64_t run = 0;  // the VMM's address of its kvm_run mmap (0: unknown)
+    std::optional<VqSet> vls;
+    introspect::GuestDebug debug;  // breakpoints/watchpoints from set_guest_debug
+    bool debug_applied = false;    // KVM has a non-zero control for it
+  };
+
+  pid_t pid_;
+  AttachOptions options_;
+  std::vector<Vcpu> vcpus_;
+  std::vector<RamRange> memory_;
+  introspect::DebugCaps caps_;
+  std::atomic<std::uint64_t> injected_{0};
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace svedbg::kvm
+
+#endif  // __aarch64__
