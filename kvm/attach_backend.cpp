@@ -472,13 +472,24 @@ struct AttachBackend::Impl {
   }
 
   // --- injection ---------------------------------------------------------
+  // A thread to run injected calls on. Not one at a syscall-exit stop whose
+  // call returned -ERESTART* (an interrupted futex, say): the kernel restarts
+  // that call after the stop from orig_x0, which an injected call would
+  // replace with its own first argument. Event stops come after that
+  // restart logic, so they are always safe.
   Result<pid_t> injection_thread() {
-    pid_t best = 0;
+    pid_t exit_stop = 0, signal_stop = 0;
     for (const auto& [tid, t] : threads) {
-      if (t.stop == Stop::Event || t.stop == Stop::SyscallExit) return tid;
-      if (t.stop == Stop::Signal && !best) best = tid;
+      if (t.stop == Stop::Event) return tid;
+      if (t.stop == Stop::SyscallExit && !exit_stop) {
+        user_pt_regs r{};
+        const auto rv = static_cast<std::int64_t>(get_regs(tid, r) ? r.regs[0] : 0);
+        if (rv != -512 && rv != -513 && rv != -514 && rv != -516) exit_stop = tid;  // ERESTARTSYS..RESTART_RESTARTBLOCK
+      }
+      if (t.stop == Stop::Signal && !signal_stop) signal_stop = tid;
     }
-    if (best) return best;
+    if (exit_stop) return exit_stop;
+    if (signal_stop) return signal_stop;
     return make_error(EAGAIN, "no thread of the VMM is stopped where a system call can be injected");
   }
 
@@ -494,6 +505,7 @@ struct AttachBackend::Impl {
     if (!tid_r) return tid_r.error();
     const pid_t tid = *tid_r;
     auto& t = threads[tid];
+    const Stop was = t.stop;
     user_pt_regs saved{};
     if (!get_regs(tid, saved)) return make_error(errno, "thread {}: PTRACE_GETREGSET: {}", tid, std::strerror(errno));
     int saved_nr = -1;
@@ -552,7 +564,9 @@ struct AttachBackend::Impl {
     ++b.injected_;
     if (!peek(base, block.data(), block.size())) rval = -EFAULT;
     restore();
-    t.stop = Stop::SyscallExit;
+    // Registers and syscall number are as at the stop: an event stop stays
+    // one as far as the kernel's restart logic is concerned.
+    t.stop = was == Stop::Event ? Stop::Event : Stop::SyscallExit;
     return rval;
   }
 
