@@ -484,7 +484,8 @@ Result<std::string> GuestTarget::translate_report(std::string_view arg) {
   std::vector<WalkLevel> trace;
   auto t = translate(*regs, va, backend_phys_reader(backend_), &trace);
   std::string out = fmt::format("vCPU {}: ", vcpu);
-  if (!t) return out + format_levels(trace) + t.error().message + "\n";
+  // The verdict first, on the vCPU's line, then the levels walked.
+  if (!t) return out + t.error().message + "\n" + format_levels(trace);
   return out + format_walk(*t);
 }
 
@@ -521,11 +522,19 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
   if (cmd == "help" || cmd.empty()) {
     return "monitor help                 this text\n"
            "monitor vls                  each vCPU's enabled vector lengths and effective VL\n"
+           "monitor stats                backend register reads in this stop (each register at most once)\n"
            "monitor phys on|off          memory addresses are guest-physical / virtual (default)\n"
            "monitor translate ADDR       the stage-1 walk of ADDR on the thread that last stopped\n" +
            backend_.monitor_help();
   }
   if (cmd == "vls") return vls_report();
+  if (cmd == "stats") {
+    // KVM_GET_ONE_REG calls (or the backend's equivalent) in this stop: with
+    // the per-stop cache each register costs at most one, however often gdb
+    // asks (bench/ compares this against the registers requested).
+    return fmt::format("register reads from the {} backend: {} in this stop ({} distinct registers cached), {} in all\n",
+                       backend_.name(), cache_.fetches_this_stop(), cache_.cached(), cache_.fetches());
+  }
   if (cmd == "phys on" || cmd == "phys off") {
     phys_mode_ = cmd == "phys on";
     return std::string(phys_mode_ ? "memory addresses are guest-physical\n"

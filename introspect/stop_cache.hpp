@@ -27,13 +27,20 @@ class StopCache {
   // The register's full KVM-sized value (kvm::reg_size(id) bytes).
   Result<const Bytes*> get(unsigned vcpu, std::uint64_t id);
   Status set(unsigned vcpu, std::uint64_t id, std::span<const std::byte> value);
-  void invalidate() { values_.clear(); }
+  void invalidate() {
+    values_.clear();
+    fetches_at_invalidate_ = fetches_;
+  }
   std::uint64_t fetches() const { return fetches_; }
+  // Backend reads since the values were last dropped (i.e. in this stop).
+  std::uint64_t fetches_this_stop() const { return fetches_ - fetches_at_invalidate_; }
+  std::size_t cached() const { return values_.size(); }
 
  private:
   Backend& backend_;
   std::map<std::pair<unsigned, std::uint64_t>, Bytes> values_;
   std::uint64_t fetches_ = 0;
+  std::uint64_t fetches_at_invalidate_ = 0;
 };
 
 }  // namespace svedbg::introspect

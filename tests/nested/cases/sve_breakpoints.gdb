@@ -1,9 +1,10 @@
-# From an `add x20, x20, #1` (0x91000694) of the straight-line spin loop.
-set $pc0 = $pc
-if *(unsigned int *)$pc != 0x91000694
+# From an `add x20, x20, #1` (0x91000694) of the straight-line spin loop
+# (64 adds, then the branch back) whose next four instructions are adds too,
+# so both breakpoints below lie ahead on the straight line.
+while *(unsigned int *)$pc != 0x91000694 || *(unsigned int *)($pc + 16) != 0x91000694
   stepi
-  set $pc0 = $pc
 end
+set $pc0 = $pc
 hbreak *($pc0 + 8)
 continue
 p $pc - $pc0
