@@ -91,6 +91,8 @@ void Session::on_packet(std::string_view payload, std::string& out) {
     return;
   }
   Reply reply = kHandlers[request->index()](*this, *request);
+  for (const auto& packet : console_output_) send(packet, out);
+  console_output_.clear();
   if (reply) send(*reply, out);
 }
 
@@ -387,7 +389,14 @@ Session::Reply Session::handle(const req::Monitor& r) {
   // too, so the user sees why (an `Exx` only says "Protocol error").
   std::string text = output ? *output : fmt::format("error: {}\n", output.error().message);
   if (text.empty()) return std::string("OK");
-  return to_hex(text);
+  // Output too large for one reply goes out as console packets ('O' +
+  // hex, "qRcmd": "the target may also respond with a number of
+  // intermediate `Ooutput` console output packets"), then OK.
+  constexpr std::size_t kChunk = (kPacketSize - 64) / 2;
+  if (text.size() <= kChunk) return to_hex(text);
+  for (std::size_t off = 0; off < text.size(); off += kChunk)
+    console_output_.push_back("O" + to_hex(std::string_view(text).substr(off, kChunk)));
+  return std::string("OK");
 }
 
 Session::Reply Session::handle(const req::Unknown&) { return std::string{}; }

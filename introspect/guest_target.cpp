@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "introspect/dump_json.hpp"
 #include "kvm/reg_id.hpp"
 
 namespace svedbg::introspect {
@@ -523,11 +527,30 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
     return "monitor help                 this text\n"
            "monitor vls                  each vCPU's enabled vector lengths and effective VL\n"
            "monitor stats                backend register reads in this stop (each register at most once)\n"
+           "monitor dump json            every vCPU's state as `svedbg dump --format json` writes it\n"
            "monitor phys on|off          memory addresses are guest-physical / virtual (default)\n"
            "monitor translate ADDR       the stage-1 walk of ADDR on the thread that last stopped\n" +
            backend_.monitor_help();
   }
   if (cmd == "vls") return vls_report();
+  if (cmd == "dump json") {
+    // The live guest as `svedbg dump --format json` writes it (docs/
+    // dumps.md), through gdb: the way to snapshot a VMM that links
+    // libsvedbg. Registers only; no file is written on the daemon's side.
+    auto snaps = take_snapshots(backend_);
+    if (!snaps) return snaps.error();
+    char* buf = nullptr;
+    std::size_t len = 0;
+    std::FILE* mem = ::open_memstream(&buf, &len);
+    if (!mem) return make_error(errno, "open_memstream: {}", std::strerror(errno));
+    auto st = write_json_dump(mem, DumpSource{backend_.name(), "live, through gdb's monitor dump json"}, *snaps,
+                              nullptr);
+    std::fclose(mem);
+    std::string json(buf ? buf : "", len);
+    std::free(buf);
+    if (!st) return st.error();
+    return json;
+  }
   if (cmd == "stats") {
     // KVM_GET_ONE_REG calls (or the backend's equivalent) in this stop: with
     // the per-stop cache each register costs at most one, however often gdb
