@@ -27,6 +27,7 @@
 
 #include <fmt/format.h>
 
+#include "kvm/debug_exit.hpp"
 #include "kvm/one_reg.hpp"
 #include "kvm/reg_id.hpp"
 #include "kvm/unique_fd.hpp"
@@ -332,13 +333,7 @@ struct AttachBackend::Impl {
         const auto run = b.vcpus_[*v].run;
         (void)peek(run + offsetof(kvm_run, debug.arch.hsr), &hsr, sizeof hsr);
         (void)peek(run + offsetof(kvm_run, debug.arch.far), &far, sizeof far);
-        BackendStop s{*v, StopReason::Breakpoint, hsr, far};
-        switch ((hsr >> 26) & 0x3f) {
-          case 0x32: case 0x33: s.reason = StopReason::Stepped; break;
-          case 0x30: case 0x31: case 0x3c: s.reason = StopReason::Breakpoint; break;
-          case 0x34: case 0x35: s.reason = StopReason::Watchpoint; break;
-          default: break;
-        }
+        BackendStop s = debug_exit_stop(*v, hsr, far, /*stepping=*/false);
         user_pt_regs r{};
         if (get_regs(tid, r)) {
           r.pc -= 4;
@@ -691,14 +686,7 @@ Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOp
     else if (s.error().code != ENOENT)
       return s.error();
   }
-  UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
-  if (kvm_fd.valid()) {
-    b->caps_.guest_debug = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
-    const int bps = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_GUEST_DEBUG_HW_BPS);
-    const int wps = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_GUEST_DEBUG_HW_WPS);
-    b->caps_.hw_breakpoints = bps > 0 ? static_cast<unsigned>(bps) : 0;
-    b->caps_.hw_watchpoints = wps > 0 ? static_cast<unsigned>(wps) : 0;
-  }
+  b->caps_ = host_debug_caps();
   im.pending.reset();  // the attach stop is not a gdb stop
   return b;
 }

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "kvm/debug_exit.hpp"
 #include "kvm/one_reg.hpp"
 #include "kvm/reg_id.hpp"
 #include "kvm/unique_fd.hpp"
@@ -36,16 +37,7 @@ Result<std::unique_ptr<InProcessBackend>> InProcessBackend::create(std::vector<G
       return s.error();
     }
   }
-  // KVM_CHECK_EXTENSION is a system ioctl too (api.rst), so /dev/kvm answers
-  // for the host without the VMM's VM fd.
-  UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
-  if (kvm_fd.valid()) {
-    b->caps_.guest_debug = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
-    const int bps = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_GUEST_DEBUG_HW_BPS);
-    const int wps = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_GUEST_DEBUG_HW_WPS);
-    b->caps_.hw_breakpoints = bps > 0 ? static_cast<unsigned>(bps) : 0;
-    b->caps_.hw_watchpoints = wps > 0 ? static_cast<unsigned>(wps) : 0;
-  }
+  b->caps_ = host_debug_caps();
   return b;
 }
 

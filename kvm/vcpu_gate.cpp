@@ -1,6 +1,8 @@
 // All-stop run control over VMM vCPU threads (see vcpu_gate.hpp).
 #include "kvm/vcpu_gate.hpp"
 
+#include "kvm/debug_exit.hpp"
+
 #include <linux/kvm.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -41,20 +43,12 @@ void set_immediate_exit(kvm_run* run, bool on) {
 // The stop a KVM_EXIT_DEBUG reports: ESR_EL2.EC of the debug exception
 // (arm64 struct kvm_debug_exit_arch { hsr; hsr_high; far; }).
 BackendStop debug_stop(unsigned i, const kvm_run* run, bool stepping) {
-  BackendStop stop{i, stepping ? StopReason::Stepped : StopReason::Breakpoint, 0, 0};
 #if defined(__aarch64__)
-  stop.esr = run->debug.arch.hsr;
-  stop.far = run->debug.arch.far;
+  return debug_exit_stop(i, run->debug.arch.hsr, run->debug.arch.far, stepping);
 #else
   (void)run;
+  return debug_exit_stop(i, 0, 0, stepping);
 #endif
-  switch ((stop.esr >> 26) & 0x3f) {
-    case 0x32: case 0x33: stop.reason = StopReason::Stepped; break;      // software step
-    case 0x30: case 0x31: case 0x3c: stop.reason = StopReason::Breakpoint; break;  // HW breakpoint, BRK
-    case 0x34: case 0x35: stop.reason = StopReason::Watchpoint; break;   // watchpoint
-    default: break;
-  }
-  return stop;
 }
 
 }  // namespace
