@@ -426,25 +426,28 @@ Status SimBackend::finalize_locked(unsigned vcpu) {
 
 // --- memory ---------------------------------------------------------------
 
-Result<std::size_t> SimBackend::read_phys(std::uint64_t gpa, std::span<std::byte> out) {
-  std::lock_guard lock(mu_);
+Result<std::size_t> SimBackend::ram_offset_locked(std::uint64_t gpa) const {
   if (gpa < cfg_.ram_base || gpa - cfg_.ram_base >= ram_.size())
     return make_error(EFAULT, "no guest RAM at {:#x} (RAM is {:#x}..{:#x})", gpa, cfg_.ram_base,
                       cfg_.ram_base + ram_.size() - 1);
-  const std::size_t off = gpa - cfg_.ram_base;
-  const std::size_t n = std::min(out.size(), ram_.size() - off);
-  std::copy_n(ram_.begin() + static_cast<std::ptrdiff_t>(off), n, out.begin());
+  return static_cast<std::size_t>(gpa - cfg_.ram_base);
+}
+
+Result<std::size_t> SimBackend::read_phys(std::uint64_t gpa, std::span<std::byte> out) {
+  std::lock_guard lock(mu_);
+  auto off = ram_offset_locked(gpa);
+  if (!off) return off;
+  const std::size_t n = std::min(out.size(), ram_.size() - *off);
+  std::copy_n(ram_.begin() + static_cast<std::ptrdiff_t>(*off), n, out.begin());
   return n;
 }
 
 Result<std::size_t> SimBackend::write_phys(std::uint64_t gpa, std::span<const std::byte> in) {
   std::lock_guard lock(mu_);
-  if (gpa < cfg_.ram_base || gpa - cfg_.ram_base >= ram_.size())
-    return make_error(EFAULT, "no guest RAM at {:#x} (RAM is {:#x}..{:#x})", gpa, cfg_.ram_base,
-                      cfg_.ram_base + ram_.size() - 1);
-  const std::size_t off = gpa - cfg_.ram_base;
-  const std::size_t n = std::min(in.size(), ram_.size() - off);
-  std::copy_n(in.begin(), n, ram_.begin() + static_cast<std::ptrdiff_t>(off));
+  auto off = ram_offset_locked(gpa);
+  if (!off) return off;
+  const std::size_t n = std::min(in.size(), ram_.size() - *off);
+  std::copy_n(in.begin(), n, ram_.begin() + static_cast<std::ptrdiff_t>(*off));
   return n;
 }
 

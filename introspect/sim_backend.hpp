@@ -205,6 +205,8 @@ class SimBackend final : public Backend {
   // Returns the debug stop it caused, if any.
   std::optional<BackendStop> execute_locked(unsigned vcpu, bool single_step);
   void take_exception_locked(unsigned vcpu, std::uint64_t esr);
+  // Offset of `gpa` in ram_, or EFAULT naming the RAM range.
+  Result<std::size_t> ram_offset_locked(std::uint64_t gpa) const;
   void run_loop();
   void notify_stop(std::unique_lock<std::mutex>& lock);
 
