@@ -114,6 +114,8 @@ std::string Session::stop_reply(const StopEvent& stop) {
   // "Stop Reply Packets": T AA n1:r1;n2:r2;... with `thread:` and expedited
   // registers (gdbserver sends x29, sp, pc and, for SVE, vg) so gdb needs no
   // extra round trip and learns the vector length at every stop.
+  // The guest is gone: "X AA", no thread, no registers to expedite.
+  if (stop.exited) return fmt::format("X{:02x}", static_cast<unsigned>(stop.signal));
   std::string s = fmt::format("T{:02x}thread:{:x};", static_cast<unsigned>(stop.signal), stop.thread);
   switch (stop.reason) {
     case StopReason::Signal: break;

@@ -37,6 +37,9 @@ struct StopEvent {
   Signal signal = Signal::Trap;
   StopReason reason = StopReason::Signal;
   std::uint64_t watch_addr = 0;  // for the watchpoint reasons
+  // The guest is gone (the VMM exited or was killed): reported as
+  // "X<signal>" ("Stop Reply Packets"), after which gdb forgets the process.
+  bool exited = false;
 };
 
 // Z/z types (Packets, 'Z0'..'Z4').

@@ -166,7 +166,10 @@ StopEvent Breakpoints::classify(const BackendStop& stop, std::uint64_t pc) const
   StopEvent ev{stop.vcpu + 1u, Signal::Trap, GdbReason::Signal, 0};
   switch (stop.reason) {
     case introspect::StopReason::Interrupted: ev.signal = Signal::Int; return ev;
-    case introspect::StopReason::Exited: ev.signal = Signal::Kill; return ev;
+    case introspect::StopReason::Exited:
+      ev.signal = Signal::Kill;
+      ev.exited = true;
+      return ev;
     default: break;
   }
   const unsigned ec = ec_of(stop.esr);

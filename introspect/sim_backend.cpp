@@ -567,6 +567,12 @@ Status SimBackend::resume(std::span<const unsigned> step, bool /*others_run*/) {
   for (unsigned v : step)
     if (v >= vcpus_.size()) return make_error(ESRCH, "cannot step vCPU {}: the guest has {}", v, vcpus_.size());
   pending_.reset();
+  if (vmm_gone_) {
+    // What a KVM backend reports when the VMM has exited: nothing runs.
+    pending_ = BackendStop{0, StopReason::Exited, 0, 0};
+    notify_stop(lock);
+    return {};
+  }
   if (step.empty()) {
     running_ = true;
     lock.unlock();
@@ -628,6 +634,7 @@ void SimBackend::detach() {
 
 void SimBackend::kill() {
   std::lock_guard lock(mu_);
+  vmm_gone_ = false;
   running_ = false;
   pending_.reset();
   reset_locked();
@@ -638,6 +645,13 @@ void SimBackend::kill() {
 
 std::optional<Result<std::string>> SimBackend::monitor(std::string_view command) {
   const auto words = split_words(command);
+  if (words.size() == 2 && words[0] == "sim" && words[1] == "vmm-exit") {
+    // Models the VMM process exiting under the debugger (issue: reliability):
+    // the next resume reports StopReason::Exited. kill() brings a fresh guest.
+    std::lock_guard lock(mu_);
+    vmm_gone_ = true;
+    return Result<std::string>(std::string("the simulated VMM exited; the next resume reports it\n"));
+  }
   if (words.size() < 2 || words[0] != "sim" || words[1] != "set-vl") return std::nullopt;
   if (words.size() != 4) return Result<std::string>(make_error(EINVAL, "usage: sim set-vl VCPU BITS"));
   std::lock_guard lock(mu_);
@@ -649,7 +663,8 @@ std::string SimBackend::monitor_help() const {
   return "monitor sim set-vl VCPU BITS the guest on vCPU VCPU (0-based) writes ZCR_EL1 for a\n"
          "                             BITS-bit VL (128..2048, multiple of 128); the effective VL\n"
          "                             is the largest enabled length <= BITS; Z/P/FFR bits above\n"
-         "                             it become zero. gdb sees the change at the next stop.\n";
+         "                             it become zero. gdb sees the change at the next stop.\n"
+         "monitor sim vmm-exit         the simulated VMM exits: the next resume reports it\n";
 }
 
 Result<std::string> SimBackend::set_vl_locked(std::string_view vcpu_arg, std::string_view bits_arg) {

@@ -223,6 +223,7 @@ class SimBackend final : public Backend {
   std::vector<GuestDebug> debug_;
   std::condition_variable wake_;
   bool shutdown_ = false;
+  bool vmm_gone_ = false;  // `sim vmm-exit`
   std::thread runner_;  // last: started once everything above exists
 };
 

@@ -60,6 +60,15 @@ with Svedbg() as stub:
     c.expect(stub.alive(), "daemon alive after faults")
 c.expect_in("stopped reading replies", stub.stderr, "the non-reading client was disconnected, with a log line")
 
+# The VMM exits under the debugger: gdb is told the process is gone (X09)
+# and the daemon keeps serving.
+with Svedbg() as stub:
+    out = run_gdb(stub, ["monitor sim vmm-exit", "continue", "info threads"], check=False)
+    c.expect_in("Program terminated with signal SIGKILL, Killed.", out, "VMM exit: gdb reports the process gone")
+    c.expect_in("No threads.", out, "VMM exit: gdb forgets the threads")
+    time.sleep(0.2)
+    c.expect(stub.alive(), "the daemon survives the VMM's exit")
+
 # --read-only: writes are refused with a clear error, reads and stepping work.
 with Svedbg("--read-only") as stub:
     out = run_gdb(stub, ["set $x3 = 77", "echo x3:\\n", "p $x3",

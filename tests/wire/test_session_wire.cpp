@@ -173,3 +173,16 @@ TEST_CASE("wire: a refused resume is answered with E.text that gdb prints", "[wi
   CHECK_FALSE(session.running());
   CHECK(session.feed(frame("vCont;s:9")) == "+" + frame("E03"));  // malformed: a plain errno
 }
+
+TEST_CASE("wire: a VMM that exits under the debugger is an X stop reply", "[wire]") {
+  Rig r;
+  auto hex = [](std::string_view s) {
+    std::string out;
+    for (unsigned char ch : s) out += fmt::format("{:02x}", ch);
+    return out;
+  };
+  CHECK(r.ask("qRcmd," + hex("sim vmm-exit")) == "+" + frame(hex("the simulated VMM exited; the next resume reports it\n")));
+  CHECK(r.ask("vCont;c") == "+" + frame("X09"));  // SIGKILL: the process is gone
+  CHECK_FALSE(r.session.running());
+  CHECK(r.ask("qC") == "+" + frame("QC1"));        // the session goes on
+}
