@@ -18,9 +18,10 @@ GDB = os.environ.get("GDB", "gdb-multiarch")
 class Svedbg:
     """`svedbg serve --sim` on an ephemeral port (or a unix socket)."""
 
-    def __init__(self, *args, listen="127.0.0.1:0"):
+    def __init__(self, *args, listen="127.0.0.1:0", env=None):
         self.args = list(args)
         self.listen = listen
+        self.env = env
         self.proc = None
         self.port = None
         self.address = None
@@ -28,7 +29,7 @@ class Svedbg:
 
     def __enter__(self):
         cmd = [SVEDBG, "serve", "--sim", "--listen", self.listen] + self.args
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
         line = self.proc.stdout.readline()
         self.banner = line
         m = re.search(r" on (\S+)$", line.strip())
