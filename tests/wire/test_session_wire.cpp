@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "gdbstub/hex.hpp"
 #include "gdbstub/session.hpp"
 #include "introspect/guest_target.hpp"
 #include "introspect/sim_backend.hpp"
@@ -137,14 +138,9 @@ TEST_CASE("wire: malformed and unknown packets never end the session", "[wire]")
 
 TEST_CASE("wire: qRcmd runs monitor commands", "[wire]") {
   Rig r;
-  auto hex = [](std::string_view s) {
-    std::string out;
-    for (unsigned char ch : s) out += fmt::format("{:02x}", ch);
-    return out;
-  };
-  std::string reply = r.ask("qRcmd," + hex("sim set-vl 2 384"));
-  CHECK(reply == "+" + frame(hex("vCPU 2: VL 384 bits (ZCR_EL1.LEN=2)\n")));
-  CHECK(r.ask("qThreadExtraInfo,3") == "+" + frame(hex("vCPU 2, VL 384 bits")));
+  std::string reply = r.ask("qRcmd," + gdbstub::to_hex(std::string_view("sim set-vl 2 384")));
+  CHECK(reply == "+" + frame(gdbstub::to_hex(std::string_view("vCPU 2: VL 384 bits (ZCR_EL1.LEN=2)\n"))));
+  CHECK(r.ask("qThreadExtraInfo,3") == "+" + frame(gdbstub::to_hex(std::string_view("vCPU 2, VL 384 bits"))));
 }
 
 TEST_CASE("wire: detach ends the session with OK", "[wire]") {
@@ -176,12 +172,7 @@ TEST_CASE("wire: a refused resume is answered with E.text that gdb prints", "[wi
 
 TEST_CASE("wire: a VMM that exits under the debugger is an X stop reply", "[wire]") {
   Rig r;
-  auto hex = [](std::string_view s) {
-    std::string out;
-    for (unsigned char ch : s) out += fmt::format("{:02x}", ch);
-    return out;
-  };
-  CHECK(r.ask("qRcmd," + hex("sim vmm-exit")) == "+" + frame(hex("the simulated VMM exited; the next resume reports it\n")));
+  CHECK(r.ask("qRcmd," + gdbstub::to_hex(std::string_view("sim vmm-exit"))) == "+" + frame(gdbstub::to_hex(std::string_view("the simulated VMM exited; the next resume reports it\n"))));
   CHECK(r.ask("vCont;c") == "+" + frame("X09"));  // SIGKILL: the process is gone
   CHECK_FALSE(r.session.running());
   CHECK(r.ask("qC") == "+" + frame("QC1"));        // the session goes on
