@@ -1,11 +1,14 @@
 #include "introspect/dump.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -16,23 +19,49 @@
 namespace svedbg::introspect {
 namespace {
 
-// A file created next to its final name and renamed over it by commit();
-// removed if never committed.
+// Where a dump is written until commit():
+//  - a regular file (or a new name): NAME.XXXXXX next to it, renamed over
+//    NAME, so a failed dump never leaves half a file;
+//  - an existing device or FIFO (`-o /dev/vda`, `-o /dev/stdout`): an
+//    unlinked temporary file in $TMPDIR (libelf seeks and truncates, which a
+//    block device or a FIFO refuses), copied into the node in one sequential
+//    pass; the node itself is never replaced.
+// Nothing is left behind if commit() is never reached.
 class TempOutput {
  public:
   static Result<TempOutput> create(const std::string& final_name) {
+    struct stat st {};
+    if (::stat(final_name.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      if (S_ISDIR(st.st_mode)) return make_error(EISDIR, "cannot write {}: it is a directory", final_name);
+      TempOutput out(-1, std::string(), final_name);
+      out.node_ = ::open(final_name.c_str(), O_WRONLY | O_CLOEXEC);
+      if (out.node_ < 0) return make_error(errno, "cannot open {}: {}", final_name, std::strerror(errno));
+      const char* dir = std::getenv("TMPDIR");
+      std::string tmpl = fmt::format("{}/svedbg-dump.XXXXXX", dir && *dir ? dir : "/tmp");
+      out.fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
+      if (out.fd_ < 0) return make_error(errno, "cannot create {}: {}", tmpl, std::strerror(errno));
+      ::unlink(tmpl.c_str());
+      out.copy_ = ::dup(out.fd_);  // survives release_to_stdio()'s fclose
+      if (out.copy_ < 0) return make_error(errno, "dup: {}", std::strerror(errno));
+      return out;
+    }
     std::string tmpl = final_name + ".XXXXXX";
     const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
     if (fd < 0) return make_error(errno, "cannot create {}: {}", tmpl, std::strerror(errno));
     return TempOutput(fd, std::move(tmpl), final_name);
   }
   TempOutput(TempOutput&& o) noexcept
-      : fd_(std::exchange(o.fd_, -1)), tmp_(std::move(o.tmp_)), final_(std::move(o.final_)) {}
+      : fd_(std::exchange(o.fd_, -1)),
+        node_(std::exchange(o.node_, -1)),
+        copy_(std::exchange(o.copy_, -1)),
+        tmp_(std::move(o.tmp_)),
+        final_(std::move(o.final_)) {}
   TempOutput(const TempOutput&) = delete;
   TempOutput& operator=(const TempOutput&) = delete;
   TempOutput& operator=(TempOutput&&) = delete;
   ~TempOutput() {
-    if (fd_ >= 0) ::close(fd_);
+    for (int fd : {fd_, node_, copy_})
+      if (fd >= 0) ::close(fd);
     if (!tmp_.empty()) ::unlink(tmp_.c_str());
   }
   int fd() const { return fd_; }
@@ -45,6 +74,7 @@ class TempOutput {
   Status commit() {
     if (fd_ >= 0 && ::close(std::exchange(fd_, -1)) != 0)
       return make_error(errno, "writing {}: {}", final_, std::strerror(errno));
+    if (node_ >= 0) return copy_to_node();
     if (::rename(tmp_.c_str(), final_.c_str()) != 0)
       return make_error(errno, "cannot rename {} to {}: {}", tmp_, final_, std::strerror(errno));
     tmp_.clear();
@@ -54,7 +84,28 @@ class TempOutput {
  private:
   TempOutput(int fd, std::string tmp, std::string final_name)
       : fd_(fd), tmp_(std::move(tmp)), final_(std::move(final_name)) {}
-  int fd_;
+
+  Status copy_to_node() {
+    std::vector<char> buf(1 << 20);
+    for (off_t off = 0;;) {
+      const ssize_t n = ::pread(copy_, buf.data(), buf.size(), off);
+      if (n < 0) return make_error(errno, "reading back the dump for {}: {}", final_, std::strerror(errno));
+      if (n == 0) break;
+      for (ssize_t done = 0; done < n;) {
+        const ssize_t w = ::write(node_, buf.data() + done, static_cast<std::size_t>(n - done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return make_error(errno, "writing {}: {}", final_, std::strerror(errno));
+        done += w;
+      }
+      off += n;
+    }
+    if (::close(std::exchange(node_, -1)) != 0) return make_error(errno, "writing {}: {}", final_, std::strerror(errno));
+    return {};
+  }
+
+  int fd_ = -1;
+  int node_ = -1;  // the device or FIFO written in place
+  int copy_ = -1;  // a second fd of the unlinked temporary file
   std::string tmp_;
   std::string final_;
 };
@@ -119,7 +170,8 @@ Status dump_guest(Backend& backend, const DumpRequest& request) {
   Progress progress(request.memory && ::isatty(STDERR_FILENO) &&
                     total_size(backend.memory_map()) >= kProgressMinBytes);
   opts.progress = [&progress](std::uint64_t done, std::uint64_t total) { progress(done, total); };
-  if (auto s = write_core(out->fd(), *vcpus, backend, opts); !s) return s;
+  if (auto s = write_core(out->fd(), *vcpus, backend, opts); !s)
+    return make_error(s.error().code, "writing {}: {}", request.output, s.error().message);
   return out->commit();
 }
 

@@ -11,6 +11,7 @@ misreads are pinned down (docs/dumps.md).
 import json
 import os
 import re
+import stat
 import subprocess
 import tempfile
 
@@ -201,7 +202,33 @@ with tempfile.TemporaryDirectory() as tmp:
         c.expect(json.loads(dump("--core", path, "--format", "json", "-o", "-"))["vcpus"] == doc["vcpus"],
                  f"svedbg reads {os.path.basename(path)} back exactly")
 
-    # 5. Refusals.
+    # 5. Output to an existing device or FIFO goes into the node itself (a
+    # rename over it would replace it), through a temporary file for ELF,
+    # which libelf writes with seeks.
+    import threading
+    with tempfile.TemporaryDirectory() as fdir:
+        fifo = os.path.join(fdir, "fifo")
+        os.mkfifo(fifo)
+        got = {}
+        reader = threading.Thread(target=lambda: got.setdefault("text", open(fifo).read()))
+        reader.start()
+        dump("--sim", "--format", "json", "--memory", "-o", fifo)
+        reader.join(30)
+        c.expect(json.loads(got.get("text", "null")) == doc, "a JSON dump into a FIFO reaches its reader whole")
+        c.expect(stat.S_ISFIFO(os.stat(fifo).st_mode) and os.listdir(fdir) == ["fifo"],
+                 "the FIFO is still a FIFO and no temporary file is left", os.listdir(fdir))
+        got = {}
+        reader = threading.Thread(target=lambda: got.setdefault("elf", open(fifo, "rb").read()))
+        reader.start()
+        dump("--sim", "--format", "elf", "--memory", "-o", fifo)
+        reader.join(30)
+        regular = os.path.join(fdir, "regular.elf")
+        dump("--sim", "--format", "elf", "--memory", "-o", regular)
+        c.expect(got.get("elf") == open(regular, "rb").read(),
+                 "an ELF core into a FIFO (written in $TMPDIR, then copied) equals the one in a regular file")
+        c.expect(sorted(os.listdir(fdir)) == ["fifo", "regular.elf"], "no temporary file is left", os.listdir(fdir))
+
+    # 6. Refusals.
     p = subprocess.run([SVEDBG, "dump", "--pid", "1", "--format", "json", "-o", "-"], capture_output=True, text=True)
     c.expect(p.returncode == 1 and "--pid" in p.stderr and "needs an arm64 build" in p.stderr,
              "dump --pid on an x86 build is refused with a clear message", p.stderr)

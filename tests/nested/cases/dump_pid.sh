@@ -10,9 +10,9 @@ if /bin/svedbg dump --pid "$VMM_PID" --format json -o /tmp/d.json 2>/tmp/json.er
 else
   echo "json dump failed:"; cat /tmp/json.err
 fi
-if /bin/svedbg dump --pid "$VMM_PID" --format elf --memory -o /tmp/core.elf 2>/tmp/elf.err; then
-  echo "elf dump: ok, $(wc -c </tmp/core.elf) bytes"
-  dd if=/tmp/core.elf of=/dev/vda bs=1M 2>/dev/null && sync && echo "elf dump copied to /dev/vda"
+# Straight onto the block device: written in place, not renamed over it.
+if /bin/svedbg dump --pid "$VMM_PID" --format elf --memory -o /dev/vda 2>/tmp/elf.err; then
+  echo "elf dump: ok, written to $(ls -l /dev/vda | cut -c1) /dev/vda"
 else
   echo "elf dump failed:"; cat /tmp/elf.err
 fi
