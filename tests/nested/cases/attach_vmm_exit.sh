@@ -1,0 +1,32 @@
+# Issue 9 on real KVM: the VMM dies (SIGKILL) while svedbg is attached and
+# gdb is waiting in `continue`. gdb must get an exit stop reply and svedbg
+# must not hang: it answers the next client at once.
+# A watcher kills the VMM once gdb has connected (TracerPid set) and resumed
+# the guest (the VMM's threads leave the tracing stop).
+set -u
+svedbg=/bin/svedbg
+spid_file=/tmp/svedbg.pid
+(
+  i=0; while [ ! -s "$spid_file" ] && [ $i -lt 600 ]; do usleep 100000; i=$((i + 1)); done
+  spid=$(cat "$spid_file")
+  i=0; while [ "$(sed -n 's/^TracerPid:[[:space:]]*//p' /proc/$VMM_PID/status)" != "$spid" ] && [ $i -lt 1200 ]; do
+    usleep 100000; i=$((i + 1)); done
+  i=0; while grep -q '^State:.*t (tracing stop)' /proc/$VMM_PID/status && [ $i -lt 1200 ]; do usleep 100000; i=$((i + 1)); done
+  sleep 2
+  echo "watcher: VMM running under svedbg ($(grep '^State:' /proc/$VMM_PID/status | cut -f2)); kill -9 $VMM_PID"
+  kill -9 "$VMM_PID"
+  sleep 5
+  if kill -0 "$spid" 2>/dev/null; then
+    echo "watcher: svedbg still runs; a new client sends '?'"
+    { printf '+$?#3f'; sleep 3; } | nc 127.0.0.1 1234 >/tmp/reply 2>&1 &
+    sleep 5
+    echo "watcher: the new client got: $(tr -d '\n' </tmp/reply)"
+  else
+    echo "watcher: svedbg exited"
+  fi
+) &
+# Not exec: the watcher needs svedbg's pid.
+"$svedbg" serve --pid "$VMM_PID" --listen 0.0.0.0:1234 &
+echo $! >"$spid_file"
+wait $!
+echo "svedbg exited with status $?"
