@@ -252,6 +252,7 @@ struct Server::Impl {
   awaitable<void> accept_loop(Acceptor& acceptor) {
     for (;;) {
       auto socket = co_await acceptor.async_accept(use_awaitable);
+      no_delay(socket);
       std::string peer = peer_name(socket);
       if (busy) {
         log(fmt::format("refusing {}: a client is already connected", peer));
@@ -268,6 +269,14 @@ struct Server::Impl {
     return ec ? std::string("?") : fmt::format("{}:{}", ep.address().to_string(), ep.port());
   }
   static std::string peer_name(unix_stream::socket&) { return "unix"; }
+  // Replies are small and each one ends an exchange the client waits on:
+  // send them at once rather than letting Nagle hold a reply back until the
+  // previous segment is acknowledged (gdbserver sets TCP_NODELAY too).
+  static void no_delay(tcp::socket& s) {
+    boost::system::error_code ec;
+    s.set_option(tcp::no_delay(true), ec);
+  }
+  static void no_delay(unix_stream::socket&) {}
 };
 
 Server::Server(Target& target, SessionOptions options)
