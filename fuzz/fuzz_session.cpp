@@ -27,15 +27,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (!stream.empty() && !rig.session->closed()) {
     std::size_t next = stream.find('$', 1);
     if (next == std::string_view::npos) next = stream.size();
-    fuzz::check_stub_output(rig.session->feed(stream.substr(0, next)));
-    fuzz::check_stub_output(rig.session->poll_stop());
+    fuzz::check_stub_stream(rig.session->feed(stream.substr(0, next)), nullptr);
+    fuzz::check_stub_stream(rig.session->poll_stop(), nullptr);
     stream.remove_prefix(next);
   }
   if (rig.session->running()) {
     // A running guest stops when interrupted, and the stub reports it. A
     // packet cut off at the end of the input would take the 0x03 as data:
     // "$#01" first ends it (a fresh packet with a bad checksum, ignored).
-    fuzz::check_stub_output(rig.session->feed("$#01\x03"));
+    fuzz::check_stub_stream(rig.session->feed("$#01\x03"), nullptr);
     if (!rig.session->closed()) FUZZ_CHECK(!rig.session->running());
   }
   return 0;
