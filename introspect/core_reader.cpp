@@ -120,16 +120,25 @@ struct Decoder {
       return make_error(EINVAL, "{}: the SVEDBG note's payload VL {} bits exceeds 2048", who, layout_vq * 128);
 
     if ((flags & cl::kSvePtRegsMask) == cl::kSvePtRegsSve) {
+      // The kernel's layout (SVE_PT_SIZE): fpsr at the next 16-byte boundary
+      // after FFR, the whole rounded up to 16 bytes. gdb 13's gcore writes
+      // its own regset instead: fpsr/fpcr right after FFR, no padding
+      // (aarch64-linux-tdep.c builds the note from the register cache), so
+      // a gdb core is shorter than SVE_PT_SIZE. Tell them apart by size;
+      // where FFR ends 16-byte aligned the two differ only in the padding.
       const std::size_t need = cl::sve_pt_size_sve(layout_vq);
-      if (size < need)
+      const std::size_t ffr_end = cl::sve_ffr_offset(layout_vq) + cl::sve_preg_size(layout_vq);
+      const bool gdb_layout = size < need && size >= ffr_end + 8 && size < cl::sve_fpcr_offset(layout_vq) + 4;
+      const std::size_t fpsr_at = gdb_layout ? ffr_end : cl::sve_fpsr_offset(layout_vq);
+      if (size < need && !gdb_layout && size < cl::sve_fpcr_offset(layout_vq) + 4)
         return make_error(EINVAL, "{}: NT_ARM_SVE payload has {} bytes, SVE state at VL {} bits needs {}", who, size,
                           layout_vq * 128, need);
       const std::size_t zn = cl::sve_zreg_size(layout_vq), pn = cl::sve_preg_size(layout_vq);
       for (unsigned n = 0; n < 32; ++n) std::copy_n(d.begin() + cl::sve_zreg_offset(layout_vq, n), zn, v.z[n].begin());
       for (unsigned n = 0; n < 16; ++n) std::copy_n(d.begin() + cl::sve_preg_offset(layout_vq, n), pn, v.p[n].begin());
       std::copy_n(d.begin() + cl::sve_ffr_offset(layout_vq), pn, v.ffr.begin());
-      std::copy_n(d.begin() + cl::sve_fpsr_offset(layout_vq), 4, v.core.begin() + layout::kFpsr);
-      std::copy_n(d.begin() + cl::sve_fpcr_offset(layout_vq), 4, v.core.begin() + layout::kFpcr);
+      std::copy_n(d.begin() + fpsr_at, 4, v.core.begin() + layout::kFpsr);
+      std::copy_n(d.begin() + fpsr_at + 4, 4, v.core.begin() + layout::kFpcr);
       for (unsigned n = 0; n < 32; ++n) std::copy_n(v.z[n].begin(), 16, v.core.begin() + layout::kVregs + 16 * n);
     } else {
       if (size < cl::kSvePtSizeFpsimd)

@@ -115,6 +115,45 @@ def gdb_array(values, fmt=str, repeat_threshold=10):
     return "{" + ", ".join(out) + "}"
 
 
+class CoreStub(Svedbg):
+    """`svedbg serve --core FILE` on an ephemeral port."""
+
+    def __init__(self, core):
+        super().__init__()
+        self.core = core
+
+    def __enter__(self):
+        cmd = [SVEDBG, "serve", "--core", self.core, "--listen", self.listen]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.banner = self.proc.stdout.readline()
+        m = re.search(r" on (\S+)$", self.banner.strip())
+        if not m:
+            raise AssertionError(f"svedbg serve --core did not start: {self.banner!r} {self.proc.stderr.read()!r}")
+        self.address = m.group(1)
+        self.proc.stdout.readline()
+        return self
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, timeout=30):
+    """Waits until something listens on 127.0.0.1:port, read from /proc/net/tcp
+    rather than by connecting: qemu's gdbstub takes exactly one connection."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if state == "0A" and int(local.split(":")[1], 16) == port:
+                    return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
 def hexfmt(v):
     return hex(v)
 

@@ -53,25 +53,6 @@ def gdb_core(path, commands, check=True):
     return run_gdb(None, [f"core-file {path}"] + commands, connect=False, check=check)
 
 
-class CoreStub(Svedbg):
-    """`svedbg serve --core FILE` on an ephemeral port."""
-
-    def __init__(self, core):
-        super().__init__()
-        self.core = core
-
-    def __enter__(self):
-        cmd = [SVEDBG, "serve", "--core", self.core, "--listen", self.listen]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.banner = self.proc.stdout.readline()
-        m = re.search(r" on (\S+)$", self.banner.strip())
-        if not m:
-            raise AssertionError(f"svedbg serve --core did not start: {self.banner!r} {self.proc.stderr.read()!r}")
-        self.address = m.group(1)
-        self.proc.stdout.readline()
-        return self
-
-
 c = Checker("e2e dump")
 with tempfile.TemporaryDirectory() as tmp:
     core = os.path.join(tmp, "dump.elf")
