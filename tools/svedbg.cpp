@@ -1,7 +1,7 @@
 // svedbg: the daemon's command line.
 //
 //   svedbg serve (--sim | --core FILE | --pid PID [--mem GPA:HVA:SIZE ...]) [--listen HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
-//                [--sim-vcpus N] [--sim-max-vl BITS] [--sim-vl BITS[,BITS...]]
+//                [--sim-vcpus N] [--sim-max-vl BITS] [--sim-vl BITS[,BITS...]] [--sim-mem MIB]
 //   svedbg dump (--sim [sim options] | --core FILE | --pid PID [--mem ...]) --format json|elf [--memory]
 //               [--sve-notes gdb13|uniform|effective] -o FILE
 //   svedbg ps [--vl] [--json]
@@ -80,7 +80,7 @@ struct GuestArgs {
   std::string core;
   long pid = 0;                  // --pid: attach to a running VMM
   std::vector<std::string> mem;  // --mem GPA:HVA:SIZE (with --pid)
-  unsigned vcpus = 4, max_vl = 2048;
+  unsigned vcpus = 4, max_vl = 2048, ram_mib = 1;
   std::string sim_vl;
 
   void add_to(CLI::App* cmd, const char* sim_help) {
@@ -96,6 +96,9 @@ struct GuestArgs {
     cmd->add_option("--sim-max-vl", max_vl, "Largest enabled VL in bits (VLS = 128..BITS)")
         ->check(CLI::Range(128, 2048))
         ->check([](const std::string& s) { return std::stoul(s) % 128 == 0 ? "" : "must be a multiple of 128"; })
+        ->capture_default_str();
+    cmd->add_option("--sim-mem", ram_mib, "Simulated guest RAM in MiB, at 0x40000000")
+        ->check(CLI::Range(1, 4096))
         ->capture_default_str();
     cmd->add_option("--sim-vl", sim_vl,
                     "Effective VL of each vCPU in bits, comma-separated, cycled (default 2048,512,128,256)");
@@ -155,6 +158,7 @@ std::optional<OpenedGuest> open_guest(const GuestArgs& a, const char* command, i
     introspect::SimConfig cfg;
     cfg.vcpus = a.vcpus;
     cfg.max_vq = a.max_vl / 128;
+    cfg.ram_size = std::size_t{a.ram_mib} << 20;
     if (!a.sim_vl.empty()) cfg.effective_vq = parse_bits_list(a.sim_vl);
     if (auto ok = introspect::SimBackend::check_config(cfg); !ok) {
       std::fprintf(stderr, "svedbg: %s\n", ok.error().message.c_str());
@@ -194,7 +198,8 @@ int dump(const GuestArgs& g, const DumpArgs& a) {
   int failure = 0;
   auto guest = open_guest(g, "dump", failure);
   if (!guest) return failure;
-  introspect::DumpSource source{g.sim ? "sim" : g.pid != 0 ? "kvm" : "core", guest->description};
+  // "sim", "core", "kvm" (in-process) or "attach" (--pid), as `monitor dump json` says.
+  introspect::DumpSource source{guest->backend->name(), guest->description};
   introspect::DumpRequest req{*format, a.output, a.memory, *notes, source};
   if (auto st = introspect::dump_guest(*guest->backend, req); !st) {
     std::fprintf(stderr, "svedbg dump: %s\n", st.error().message.c_str());

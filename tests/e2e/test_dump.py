@@ -209,7 +209,37 @@ with tempfile.TemporaryDirectory() as tmp:
                  "an ELF core into a FIFO (written in $TMPDIR, then copied) equals the one in a regular file")
         c.expect(sorted(os.listdir(fdir)) == ["fifo", "regular.elf"], "no temporary file is left", os.listdir(fdir))
 
-    # 6. Refusals.
+    # 6. A progress line on a terminal for guests of 64 MiB and more (stderr
+    # is a pty here), none when stderr is not a terminal.
+    import pty
+    big = os.path.join(tmp, "big.elf")
+    master, slave = pty.openpty()
+    p = subprocess.Popen([SVEDBG, "dump", "--sim", "--sim-mem", "64", "--format", "elf", "--memory", "-o", big],
+                         stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    tty = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO once the child closed the pty
+            break
+        if not chunk:
+            break
+        tty += chunk
+    os.close(master)
+    p.wait(timeout=120)
+    tty = tty.decode(errors="replace")
+    c.expect(p.returncode == 0, "dump of a 64 MiB simulated guest", tty)
+    c.expect_re(r"svedbg: writing guest RAM: 100% \(64 of 64 MiB\)", tty, "progress on a terminal reaches 100%")
+    c.expect(tty.count("\r") >= 10, "the progress line is redrawn in place (\\r) as RAM is written", repr(tty[:200]))
+    c.expect(os.path.getsize(big) > 64 << 20, "the 64 MiB core holds the RAM", os.path.getsize(big))
+    p = subprocess.run([SVEDBG, "dump", "--sim", "--sim-mem", "64", "--format", "elf", "--memory", "-o", big],
+                       capture_output=True, text=True)
+    c.expect(p.returncode == 0 and "writing guest RAM" not in p.stderr, "no progress line when stderr is not a terminal",
+             p.stderr)
+    os.unlink(big)
+
+    # 7. Refusals.
     p = subprocess.run([SVEDBG, "dump", "--pid", "1", "--format", "json", "-o", "-"], capture_output=True, text=True)
     c.expect(p.returncode == 1 and "--pid" in p.stderr and "needs an arm64 build" in p.stderr,
              "dump --pid on an x86 build is refused with a clear message", p.stderr)
