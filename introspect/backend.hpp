@@ -75,6 +75,27 @@ class Backend {
   virtual Status get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) = 0;
   virtual Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) = 0;
 
+  // Many KVM_GET_ONE_REG at once: each read's `out` (kvm::reg_size(id)
+  // bytes) receives its register and `status` says how that one went, with
+  // get_one_reg's errors; one failing register does not fail the others.
+  // Same result as get_one_reg on each, which is the default. A backend
+  // for which every call is expensive (attach: a ptrace trip into the VMM)
+  // does them all in as few trips as it can.
+  struct RegRead {
+    unsigned vcpu = 0;
+    std::uint64_t id = 0;
+    std::span<std::byte> out;
+    Status status;
+  };
+  virtual void get_regs(std::span<RegRead> reads) {
+    for (auto& r : reads) r.status = get_one_reg(r.vcpu, r.id, r.out);
+  }
+  // True when get_regs() of many registers costs about what one
+  // get_one_reg() does, so that reading ahead registers a client is about
+  // to ask for (gdb reads every SVE register once it reads one) saves
+  // time; false when each register costs the same however it is asked for.
+  virtual bool batches_reads() const { return false; }
+
   // Guest-physical memory. A short read stops at the first unmapped byte;
   // an error means nothing at `gpa` is readable.
   virtual Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) = 0;
@@ -107,6 +128,12 @@ class Backend {
   // when the command is not one of this backend's.
   virtual std::optional<Result<std::string>> monitor(std::string_view command) = 0;
   virtual std::string monitor_help() const = 0;
+  // Whether `command` (one that monitor() runs) may change guest state, so
+  // that registers read before it must be read again. Default: it may.
+  virtual bool monitor_changes_guest(std::string_view command) const {
+    (void)command;
+    return true;
+  }
 
   // gdb detached / killed. Detach resumes the guest as it was.
   virtual void detach() = 0;

@@ -227,9 +227,50 @@ Result<GuestTarget::RegRef> GuestTarget::locate(ThreadId tid, unsigned regnum) {
   return RegRef{*v, &regs[regnum], *vl};
 }
 
+namespace {
+
+// Registers clients read together: the general registers, the FP/SVE set,
+// the system registers (vg has no KVM register of its own).
+int read_group(RegClass cls) {
+  switch (cls) {
+    case RegClass::X:
+    case RegClass::Sp:
+    case RegClass::Pc:
+    case RegClass::Cpsr: return 0;
+    case RegClass::V:
+    case RegClass::Z:
+    case RegClass::P:
+    case RegClass::Ffr:
+    case RegClass::Fpsr:
+    case RegClass::Fpcr: return 1;
+    case RegClass::Sys: return 2;
+    case RegClass::Vg: return -1;
+  }
+  return -1;
+}
+
+}  // namespace
+
 Result<Bytes> GuestTarget::read_register(ThreadId tid, unsigned regnum) {
   auto r = locate(tid, regnum);
   if (!r) return r.error();
+  const int group = read_group(r->spec->cls);
+  const auto own = kvm_id_for(*r->spec, r->vl.sve);
+  if (backend_.batches_reads() && group >= 0 && own && !cache_.contains(r->vcpu, *own)) {
+    // A `p` of one register where a batch costs what one read does: read
+    // the rest of its group of this thread now, as clients read them
+    // together (gdb reads every Z, P and FFR right after one of them for
+    // `info all-registers`, `info registers vector` or printing $z0..$z31;
+    // lldb and other `p`-only clients read the general registers as a set,
+    // and `info registers system` the system registers). Only when the
+    // register asked for is not cached yet: the stop reply's registers,
+    // read at the stop, don't pull their group in.
+    std::vector<std::uint64_t> ids;
+    for (const auto& spec : table())
+      if (read_group(spec.cls) == group)
+        if (auto id = kvm_id_for(spec, r->vl.sve)) ids.push_back(*id);
+    cache_.prefetch(r->vcpu, ids);
+  }
   return read_reg(r->vcpu, *r->spec, r->vl);
 }
 
@@ -244,6 +285,11 @@ Result<Bytes> GuestTarget::read_all_registers(ThreadId tid) {
   if (!v) return v.error();
   auto vl = vcpu_vl(*v);
   if (!vl) return vl.error();
+  // `g` needs every register of the description: fetch them in one batch.
+  std::vector<std::uint64_t> ids;
+  for (const auto& spec : table())
+    if (auto id = kvm_id_for(spec, vl->sve)) ids.push_back(*id);
+  cache_.prefetch(*v, ids);
   Bytes out;
   for (const auto& spec : table()) {
     auto value = read_reg(*v, spec, *vl);
@@ -277,7 +323,21 @@ Status GuestTarget::write_all_registers(ThreadId tid, std::span<const std::byte>
   return {};
 }
 
-std::vector<unsigned> GuestTarget::expedited_registers(ThreadId) {
+void GuestTarget::prefetch_stop_registers(unsigned vcpu) {
+  // What a stop reply expedites (x29, sp, pc, and vg, which is ZCR_EL1),
+  // in one batch. Where a batch costs what one read does, also what
+  // translating a virtual address needs: after every stop gdb reads the
+  // memory at pc (to show the instruction, to step over a breakpoint).
+  std::vector<std::uint64_t> ids{kvm::core_x(kX29), kvm::core_sp(), kvm::core_pc()};
+  if (vcpu < vcpus_.size() && vcpus_[vcpu].sve) ids.push_back(kvm::zcr_el1());
+  if (backend_.batches_reads() && !phys_mode_)
+    for (auto id : {kvm::sctlr_el1(), kvm::tcr_el1(), kvm::ttbr0_el1(), kvm::ttbr1_el1()}) ids.push_back(id);
+  cache_.prefetch(vcpu, ids);
+}
+
+std::vector<unsigned> GuestTarget::expedited_registers(ThreadId tid) {
+  // Called to build a stop reply, which reads these next.
+  if (auto v = vcpu_of(tid)) prefetch_stop_registers(*v);
   std::vector<unsigned> regs{kX29, kSp, kPc};
   for (const auto& spec : table())
     if (spec.cls == RegClass::Vg) regs.push_back(spec.regnum);
@@ -290,6 +350,8 @@ Result<TranslationRegs> GuestTarget::translation_regs(unsigned vcpu) {
                                                              {kvm::tcr_el1(), &regs.tcr_el1},
                                                              {kvm::ttbr0_el1(), &regs.ttbr0_el1},
                                                              {kvm::ttbr1_el1(), &regs.ttbr1_el1}};
+  const std::uint64_t ids[] = {wanted[0].first, wanted[1].first, wanted[2].first, wanted[3].first};
+  cache_.prefetch(vcpu, ids);
   for (const auto& [id, out] : wanted) {
     auto raw = cache_.get(vcpu, id);
     if (!raw) return raw.error();
@@ -464,6 +526,7 @@ std::optional<StopEvent> GuestTarget::poll_stop() {
   auto s = backend_.poll_stop();
   if (!s) return std::nullopt;
   cache_.invalidate();
+  if (s->reason != StopReason::Exited && s->vcpu < backend_.vcpu_count()) prefetch_stop_registers(s->vcpu);
   last_stop_ = to_stop(*s);
   return last_stop_;
 }
@@ -555,8 +618,14 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
     // KVM_GET_ONE_REG calls (or the backend's equivalent) in this stop: with
     // the per-stop cache each register costs at most one, however often gdb
     // asks (bench/ compares this against the registers requested).
-    return fmt::format("register reads from the {} backend: {} in this stop ({} distinct registers cached), {} in all\n",
-                       backend_.name(), cache_.fetches_this_stop(), cache_.cached(), cache_.fetches());
+    // Then the backend calls they took (one per get_regs batch) and the
+    // time spent in them.
+    const auto us = [](std::chrono::nanoseconds ns) { return static_cast<double>(ns.count()) / 1000.0; };
+    return fmt::format("register reads from the {} backend: {} in this stop ({} distinct registers cached), {} in all\n"
+                       "backend read calls in this stop: {} ({:.0f} us), {:.0f} us in all\n",
+                       backend_.name(), cache_.fetches_this_stop(), cache_.cached(), cache_.fetches(),
+                       cache_.backend_calls_this_stop(), us(cache_.backend_time_this_stop()),
+                       us(cache_.backend_time()));
   }
   if (cmd == "phys on" || cmd == "phys off") {
     phys_mode_ = cmd == "phys on";
@@ -571,7 +640,8 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
   auto r = backend_.monitor(cmd);
   if (!r) return make_error(EINVAL, "unknown monitor command '{}'; try 'monitor help'", cmd);
   // A backend command may change guest state (e.g. ZCR_EL1): refetch.
-  cache_.invalidate();
+  // One that only reports (`monitor attach`) keeps the stop's registers.
+  if (backend_.monitor_changes_guest(cmd)) cache_.invalidate();
   return std::move(*r);
 }
 

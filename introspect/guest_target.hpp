@@ -2,7 +2,13 @@
 //
 // Contract: threads are vCPUs (gdb thread N = vCPU N-1). Registers are read
 // through the KVM register IDs of regmap.hpp from the backend, via a
-// StopCache (each register at most once per stop, only on demand). The
+// StopCache (each register at most once per stop, only on demand), in
+// batches where the set is known (Backend::get_regs): a `g` packet's
+// registers, a stop's expedited registers, the four that address
+// translation needs. Where the backend says batches cost what one read does
+// (batches_reads(): the attach backend), a stop also reads the translation
+// registers and the first `p` of an uncached register reads its group
+// (general, FP/SVE, system) of that thread, as clients read them together. The
 // target description follows the guest's vector lengths (see TdescVl): by
 // default the largest enabled VL of any vCPU, so every vCPU's registers fit;
 // `vg` always reports a vCPU's *effective* VL (ZCR_EL1), and bytes above it
@@ -113,6 +119,8 @@ class GuestTarget final : public gdbstub::Target {
   Breakpoints::ReadMemory memory_reader();
   Breakpoints::WriteMemory memory_writer();
   Status apply_guest_debug();
+  // Fetches a stop reply's expedited registers of `vcpu` in one batch.
+  void prefetch_stop_registers(unsigned vcpu);
   void clear_debug_state();
 
   Backend& backend_;

@@ -1,5 +1,8 @@
 #include "introspect/stop_cache.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include "kvm/reg_id.hpp"
 
 namespace svedbg::introspect {
@@ -7,17 +10,57 @@ namespace svedbg::introspect {
 Result<const Bytes*> StopCache::get(unsigned vcpu, std::uint64_t id) {
   auto key = std::make_pair(vcpu, id);
   if (auto it = values_.find(key); it != values_.end()) return &it->second;
+  if (auto it = errors_.find(key); it != errors_.end()) return it->second;
   Bytes value(kvm::reg_size(id));
   ++fetches_;
+  ++batches_;
+  const auto t0 = std::chrono::steady_clock::now();
   auto st = backend_.get_one_reg(vcpu, id, value);
-  if (!st) return st.error();
+  backend_time_ += std::chrono::steady_clock::now() - t0;
+  if (!st) {
+    errors_.emplace(key, st.error());
+    return st.error();
+  }
   return &values_.emplace(key, std::move(value)).first->second;
+}
+
+void StopCache::prefetch(unsigned vcpu, std::span<const std::uint64_t> ids) {
+  std::vector<std::uint64_t> wanted;
+  for (std::uint64_t id : ids) {
+    const auto key = std::make_pair(vcpu, id);
+    if (values_.count(key) || errors_.count(key)) continue;
+    if (std::find(wanted.begin(), wanted.end(), id) != wanted.end()) continue;
+    wanted.push_back(id);
+  }
+  if (wanted.empty()) return;
+  std::vector<Bytes> buffers;
+  buffers.reserve(wanted.size());
+  std::vector<Backend::RegRead> reads;
+  reads.reserve(wanted.size());
+  for (std::uint64_t id : wanted) {
+    buffers.emplace_back(kvm::reg_size(id));
+    reads.push_back(Backend::RegRead{vcpu, id, buffers.back(), {}});
+  }
+  fetches_ += wanted.size();
+  ++batches_;
+  const auto t0 = std::chrono::steady_clock::now();
+  backend_.get_regs(reads);
+  backend_time_ += std::chrono::steady_clock::now() - t0;
+  for (std::size_t i = 0; i < reads.size(); ++i) {
+    const auto key = std::make_pair(vcpu, wanted[i]);
+    if (reads[i].status)
+      values_.emplace(key, std::move(buffers[i]));
+    else
+      errors_.emplace(key, reads[i].status.error());
+  }
 }
 
 Status StopCache::set(unsigned vcpu, std::uint64_t id, std::span<const std::byte> value) {
   auto st = backend_.set_one_reg(vcpu, id, value);
   if (!st) return st;
-  values_[std::make_pair(vcpu, id)] = Bytes(value.begin(), value.end());
+  const auto key = std::make_pair(vcpu, id);
+  errors_.erase(key);
+  values_[key] = Bytes(value.begin(), value.end());
   return {};
 }
 

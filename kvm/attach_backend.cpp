@@ -7,9 +7,11 @@
 #include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -28,6 +30,7 @@
 #include <fmt/format.h>
 
 #include "kvm/debug_exit.hpp"
+#include "kvm/inject_batch.hpp"
 #include "kvm/one_reg.hpp"
 #include "kvm/reg_id.hpp"
 #include "kvm/unique_fd.hpp"
@@ -89,6 +92,10 @@ std::vector<pid_t> list_tasks(pid_t pid) {
 }
 
 constexpr std::uint32_t kSvc0 = 0xd4000001;
+static_assert(batch::kKvmGetOneReg == KVM_GET_ONE_REG);
+static_assert(batch::kNrMmap == __NR_mmap && batch::kNrMunmap == __NR_munmap);
+static_assert(batch::kProtRwx == (PROT_READ | PROT_WRITE | PROT_EXEC));
+static_assert(batch::kMapPrivateAnon == (MAP_PRIVATE | MAP_ANONYMOUS));
 
 }  // namespace
 
@@ -276,6 +283,8 @@ struct AttachBackend::Impl {
     thread_fd.erase(tid);
     if (tid == b.pid_ || threads.empty()) {
       state = State::Exited;
+      scratch = 0;  // gone with the VMM
+      end_colocation();
       threads.clear();
       pending = BackendStop{0, StopReason::Exited, 0, 0};
       b.log(fmt::format("the VMM (pid {}) exited", b.pid_));
@@ -284,6 +293,7 @@ struct AttachBackend::Impl {
   }
 
   void handle(pid_t tid, int st) {
+    forget_thread_state();  // a thread's stop changed: choose and read afresh
     if (WIFEXITED(st) || WIFSIGNALED(st)) {
       on_exited(tid);
       return;
@@ -396,6 +406,7 @@ struct AttachBackend::Impl {
     pending.reset();
     first_vcpu.reset();
     threads.clear();
+    forget_thread_state();
     tracer = static_cast<pid_t>(::syscall(SYS_gettid));
     for (bool more = true; more;) {
       more = false;
@@ -453,6 +464,8 @@ struct AttachBackend::Impl {
         introspect::GuestDebug none;
         if (auto s = apply_debug(v, none); !s) b.log(s.error().message);
       }
+      unmap_scratch();
+      new_stop();
     }
     for (auto& [tid, t] : threads) {
       if (t.stop == Stop::Running) continue;  // the kernel detaches it when svedbg exits
@@ -461,69 +474,214 @@ struct AttachBackend::Impl {
       if (t.pending_sig && t.stop != Stop::Signal) ::syscall(SYS_tgkill, b.pid_, tid, t.pending_sig);
     }
     threads.clear();
+    forget_thread_state();
     trace_syscalls = false;
     if (state != State::Exited) state = State::Detached;
     arm(false);
   }
 
   // --- injection ---------------------------------------------------------
-  // A thread to run injected calls on. Not one at a syscall-exit stop whose
-  // call returned -ERESTART* (an interrupted futex, say): the kernel restarts
-  // that call after the stop from orig_x0, which an injected call would
-  // replace with its own first argument. Event stops come after that
-  // restart logic, so they are always safe.
-  Result<pid_t> injection_thread() {
-    pid_t exit_stop = 0, signal_stop = 0;
+  // Threads to run injected calls on, best first. Not one at a syscall-exit
+  // stop whose call returned -ERESTART* (an interrupted futex, say): the
+  // kernel restarts that call after the stop from orig_x0, which an
+  // injected call would replace with its own first argument. Event stops
+  // come after that restart logic, so they are always safe.
+  std::vector<pid_t> injection_threads() {
+    if (inject_candidates) return *inject_candidates;
+    std::vector<pid_t> events, exits, signals;
     for (const auto& [tid, t] : threads) {
-      if (t.stop == Stop::Event) return tid;
-      if (t.stop == Stop::SyscallExit && !exit_stop) {
+      if (t.stop == Stop::Event) events.push_back(tid);
+      if (t.stop == Stop::SyscallExit) {
         user_pt_regs r{};
         const auto rv = static_cast<std::int64_t>(get_regs(tid, r) ? r.regs[0] : 0);
-        if (rv != -512 && rv != -513 && rv != -514 && rv != -516) exit_stop = tid;  // ERESTARTSYS..RESTART_RESTARTBLOCK
+        if (rv != -512 && rv != -513 && rv != -514 && rv != -516) exits.push_back(tid);  // ERESTARTSYS..RESTART_RESTARTBLOCK
       }
-      if (t.stop == Stop::Signal && !signal_stop) signal_stop = tid;
+      if (t.stop == Stop::Signal) signals.push_back(tid);
     }
-    if (exit_stop) return exit_stop;
-    if (signal_stop) return signal_stop;
-    return make_error(EAGAIN, "no thread of the VMM is stopped where a system call can be injected");
+    events.insert(events.end(), exits.begin(), exits.end());
+    events.insert(events.end(), signals.begin(), signals.end());
+    inject_candidates = events;
+    return events;
   }
 
-  // ioctl(fd, req, SCRATCH) run by the VMM, with `block` copied to SCRATCH
-  // before and back after. When `self_ptr` is set, the u64 at that offset
-  // of `block` is made to point at SCRATCH + 16 (struct kvm_one_reg.addr).
-  Result<long> ioctl(int fd, unsigned long req, std::vector<std::byte>& block, bool self_ptr) {
-    if (state != State::Stopped) {
-      if (state == State::Exited) return make_error(ESRCH, "the VMM (pid {}) has exited", b.pid_);
-      return make_error(EBUSY, "the VMM is running; registers are read while it is stopped");
+  // Per stop, while no thread stops anew: the injection candidates, and
+  // each injecting thread's registers at its stop (every trip restores
+  // exactly these, so they stay valid).
+  struct Saved {
+    user_pt_regs regs{};
+    int nr = -1;
+    bool have_nr = false;
+  };
+  std::optional<std::vector<pid_t>> inject_candidates;
+  std::map<pid_t, Saved> saved_regs;
+  void forget_thread_state() {
+    inject_candidates.reset();
+    saved_regs.clear();
+  }
+  Result<Saved> saved_of(pid_t tid) {
+    if (auto it = saved_regs.find(tid); it != saved_regs.end()) return it->second;
+    Saved sv;
+    if (!get_regs(tid, sv.regs)) return make_error(errno, "thread {}: PTRACE_GETREGSET: {}", tid, std::strerror(errno));
+    iovec nr_iov{&sv.nr, sizeof sv.nr};
+    sv.have_nr = ::ptrace(PTRACE_GETREGSET, tid, NT_ARM_SYSTEM_CALL, &nr_iov) == 0;
+    saved_regs[tid] = sv;
+    return sv;
+  }
+  void restore_regs(pid_t tid, Saved& sv) {
+    (void)set_regs(tid, sv.regs);
+    iovec nr_iov{&sv.nr, sizeof sv.nr};
+    if (sv.have_nr) ::ptrace(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, &nr_iov);
+  }
+  Result<pid_t> injection_thread() {
+    auto all = injection_threads();
+    if (all.empty()) return make_error(EAGAIN, "no thread of the VMM is stopped where a system call can be injected");
+    return all.front();
+  }
+
+  Status check_stopped() const {
+    if (state == State::Stopped) return {};
+    if (state == State::Exited) return make_error(ESRCH, "the VMM (pid {}) has exited", b.pid_);
+    return make_error(EBUSY, "the VMM is running; registers are read while it is stopped");
+  }
+
+  // Counting: every trip into the VMM, the system calls it ran for us, and
+  // what register reads cost in the current stop (`monitor attach`).
+  struct StopCost {
+    std::uint64_t read_trips = 0;   // register reads, incl. mapping and unmapping the scratch page
+    std::uint64_t reg_ioctls = 0;   // KVM_GET_ONE_REG run
+    std::uint64_t other_trips = 0;  // KVM_SET_ONE_REG, KVM_SET_GUEST_DEBUG
+    std::chrono::nanoseconds read_time{0};
+  };
+  StopCost cost, last_cost;
+  bool have_last_cost = false;
+  bool reading = false;  // the trip being made is for a register read
+  void count_trip() {
+    ++b.trips_;
+    if (reading)
+      ++cost.read_trips;
+    else
+      ++cost.other_trips;
+  }
+  // Marks register-read work (trips counted as such) and adds its time.
+  struct ReadScope {
+    Impl& im;
+    bool was;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    explicit ReadScope(Impl& i) : im(i), was(i.reading) { im.reading = true; }
+    ~ReadScope() {
+      im.reading = was;
+      if (!was) im.cost.read_time += std::chrono::steady_clock::now() - t0;
     }
+    ReadScope(const ReadScope&) = delete;
+    ReadScope& operator=(const ReadScope&) = delete;
+  };
+  void new_stop() {  // the guest runs again: what this stop cost is kept for `monitor attach`
+    last_cost = cost;
+    have_last_cost = true;
+    cost = {};
+    trap_ok.clear();
+    forget_thread_state();
+    end_colocation();
+  }
+
+  // A trip wakes the stopped VMM thread and waits for it to stop again.
+  // Were the two on different CPUs, each trip would take two cross-CPU
+  // wake-ups, each an IPI to a possibly idle CPU (on nested KVM under TCG,
+  // waking a halted vCPU thread of QEMU: milliseconds on a busy host). So
+  // during a trip the tracer thread and the VMM thread it injects on share
+  // one CPU: the tracer is pinned to the CPU it is on for the whole stop
+  // (its own affinity back at resume and detach: end_colocation()), the
+  // VMM thread to the same CPU for the trip only (Colocated), so that no
+  // VMM thread is left pinned should svedbg die between trips. A thread
+  // that may not run there (its own mask, a cpuset) is left alone.
+  // `monitor attach colocate off` disables it (for comparison).
+  bool colocate_on = true;
+  int pin_cpu = -1;
+  std::optional<cpu_set_t> tracer_affinity;  // ours, before pinning
+  std::map<pid_t, cpu_set_t> pinned;         // VMM threads pinned now, with their affinity
+  struct Colocated {
+    Impl& im;
+    pid_t tid;
+    Colocated(Impl& i, pid_t t) : im(i), tid(t) { im.colocate(tid); }
+    ~Colocated() { im.release(tid); }
+    Colocated(const Colocated&) = delete;
+    Colocated& operator=(const Colocated&) = delete;
+  };
+  void release(pid_t tid) {
+    auto it = pinned.find(tid);
+    if (it == pinned.end()) return;
+    if (::sched_setaffinity(tid, sizeof it->second, &it->second) != 0 && errno != ESRCH)
+      b.log(fmt::format("thread {}: cannot restore its CPU affinity: {}", tid, std::strerror(errno)));
+    pinned.erase(it);
+  }
+  void colocate(pid_t tid) {
+    if (!colocate_on) return;
+    if (pin_cpu < 0) {
+      cpu_set_t ours;
+      const int cpu = ::sched_getcpu();
+      if (cpu < 0 || cpu >= CPU_SETSIZE || ::sched_getaffinity(0, sizeof ours, &ours) != 0) return;
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      if (::sched_setaffinity(0, sizeof one, &one) != 0) return;
+      tracer_affinity = ours;
+      pin_cpu = cpu;
+    }
+    if (pinned.count(tid)) return;
+    cpu_set_t theirs;
+    if (::sched_getaffinity(tid, sizeof theirs, &theirs) != 0 || !CPU_ISSET(pin_cpu, &theirs)) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(pin_cpu, &one);
+    if (::sched_setaffinity(tid, sizeof one, &one) == 0) pinned[tid] = theirs;
+  }
+  void end_colocation() {
+    while (!pinned.empty()) release(pinned.begin()->first);
+    if (tracer_affinity) (void)::sched_setaffinity(0, sizeof *tracer_affinity, &*tracer_affinity);
+    tracer_affinity.reset();
+    pin_cpu = -1;
+  }
+
+  // System call `nr` run by the VMM on a stopped thread (one trip): the
+  // registers (NT_PRSTATUS, and the syscall number NT_ARM_SYSTEM_CALL) are
+  // saved, pc pointed at an `svc #0` of the VMM's own code, x8/x0..x5 set,
+  // the call run (single-stepped, or with PTRACE_SYSCALL: below), x0 read
+  // and the registers restored. With `block`, it is copied to SCRATCH (a block
+  // 4 KiB below the thread's sp, whose bytes are put back after) before
+  // the call, x2 = SCRATCH, and copied back after; when `self_ptr` is set,
+  // the u64 at offset 8 of `block` is made to point at SCRATCH + 16 (struct
+  // kvm_one_reg.addr).
+  Result<long> inject_syscall(long nr, std::array<std::uint64_t, 6> args, std::vector<std::byte>* block, bool self_ptr) {
+    if (auto s = check_stopped(); !s) return s.error();
     auto tid_r = injection_thread();
     if (!tid_r) return tid_r.error();
     const pid_t tid = *tid_r;
+    Colocated on_one_cpu(*this, tid);
     auto& t = threads[tid];
     const Stop was = t.stop;
-    user_pt_regs saved{};
-    if (!get_regs(tid, saved)) return make_error(errno, "thread {}: PTRACE_GETREGSET: {}", tid, std::strerror(errno));
-    int saved_nr = -1;
-    iovec nr_iov{&saved_nr, sizeof saved_nr};
-    const bool have_nr = ::ptrace(PTRACE_GETREGSET, tid, NT_ARM_SYSTEM_CALL, &nr_iov) == 0;
-    const std::uint64_t base = (saved.sp - 4096 - block.size()) & ~std::uint64_t{15};
-    if (self_ptr) {
-      const std::uint64_t p = base + 16;
-      std::memcpy(block.data() + 8, &p, sizeof p);
+    auto sv = saved_of(tid);
+    if (!sv) return sv.error();
+    const user_pt_regs& saved = sv->regs;
+    std::uint64_t base = 0;
+    std::vector<std::byte> old;
+    if (block) {
+      base = (saved.sp - 4096 - block->size()) & ~std::uint64_t{15};
+      if (self_ptr) {
+        const std::uint64_t p = base + 16;
+        std::memcpy(block->data() + 8, &p, sizeof p);
+      }
+      old.resize(block->size());
+      if (!peek(base, old.data(), old.size()) || !poke(base, block->data(), block->size()))
+        return make_error(EFAULT, "thread {}: cannot use the stack below sp {:#x} as scratch", tid, saved.sp);
+      args[2] = base;
     }
-    std::vector<std::byte> old(block.size());
-    if (!peek(base, old.data(), old.size()) || !poke(base, block.data(), block.size()))
-      return make_error(EFAULT, "thread {}: cannot use the stack below sp {:#x} as scratch", tid, saved.sp);
     user_pt_regs r = saved;
     r.pc = svc;
-    r.regs[8] = kArm64NrIoctl;
-    r.regs[0] = static_cast<std::uint64_t>(fd);
-    r.regs[1] = req;
-    r.regs[2] = base;
+    r.regs[8] = static_cast<std::uint64_t>(nr);
+    for (unsigned i = 0; i < args.size(); ++i) r.regs[i] = args[i];
     auto restore = [&] {
-      (void)poke(base, old.data(), old.size());
-      (void)set_regs(tid, saved);
-      if (have_nr) ::ptrace(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, &nr_iov);
+      if (block) (void)poke(base, old.data(), old.size());
+      restore_regs(tid, *sv);
     };
     if (!set_regs(tid, r)) {
       const int err = errno;
@@ -532,7 +690,18 @@ struct AttachBackend::Impl {
     }
     long rval = 0;
     bool entered = false;
-    ::ptrace(PTRACE_SYSCALL, tid, nullptr, nullptr);
+    // One stop instead of two where the thread's SIGTRAP is safe to force
+    // (see trap_safe()): single-stepping the `svc` runs the call and stops
+    // right after it, at svc + 4, with a SIGTRAP (arm64 reports a step
+    // over a system call at its exit, before the thread returns to user
+    // space), which is taken like the batch loop's and never delivered.
+    // A VMM signal stops it at svc (before the call) or, queued beside the
+    // SIGTRAP, at svc + 4 (the SIGTRAP follows before any instruction
+    // runs); either is kept for the resume. The thread never steps past
+    // svc + 4. Otherwise PTRACE_SYSCALL: its entry and exit stops.
+    const bool step = trap_safe(tid);
+    const auto go = [&] { ::ptrace(step ? PTRACE_SINGLESTEP : PTRACE_SYSCALL, tid, nullptr, nullptr); };
+    go();
     for (;;) {
       int st = 0;
       const pid_t w = ::waitpid(tid, &st, __WALL);
@@ -543,6 +712,23 @@ struct AttachBackend::Impl {
       }
       if (!WIFSTOPPED(st)) continue;
       const int sig = WSTOPSIG(st);
+      if (step && (st >> 16) == 0 && sig != (SIGTRAP | 0x80)) {
+        user_pt_regs now{};
+        const bool have = get_regs(tid, now);
+        if (have && now.pc == svc + 4 && sig == SIGTRAP) {
+          rval = static_cast<long>(now.regs[0]);
+          break;
+        }
+        if (!have || (now.pc != svc && now.pc != svc + 4)) {
+          restore();
+          t.stop = was == Stop::Event ? Stop::Event : Stop::SyscallExit;
+          return make_error(EIO, "thread {}: injected system call {} stopped at {:#x}, not at the svc at {:#x}", tid, nr,
+                            now.pc, svc);
+        }
+        if (!t.pending_sig) t.pending_sig = sig;  // the VMM's signal: delivered on resume
+        go();
+        continue;
+      }
       if (sig == (SIGTRAP | 0x80)) {
         __ptrace_syscall_info info{};
         if (::ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info) > 0 && info.op == PTRACE_SYSCALL_INFO_EXIT &&
@@ -554,15 +740,244 @@ struct AttachBackend::Impl {
       } else if ((st >> 16) == 0) {
         if (!t.pending_sig) t.pending_sig = sig;  // the VMM's signal: delivered on resume
       }
-      ::ptrace(PTRACE_SYSCALL, tid, nullptr, nullptr);
+      go();
     }
     ++b.injected_;
-    if (!peek(base, block.data(), block.size())) rval = -EFAULT;
+    if (block && !peek(base, block->data(), block->size())) rval = -EFAULT;
     restore();
     // Registers and syscall number are as at the stop: an event stop stays
     // one as far as the kernel's restart logic is concerned.
     t.stop = was == Stop::Event ? Stop::Event : Stop::SyscallExit;
+    count_trip();
     return rval;
+  }
+
+  // ioctl(fd, req, SCRATCH) run by the VMM (see inject_syscall()).
+  Result<long> ioctl(int fd, unsigned long req, std::vector<std::byte>& block, bool self_ptr) {
+    auto r = inject_syscall(kArm64NrIoctl, {static_cast<std::uint64_t>(fd), req, 0, 0, 0, 0}, &block, self_ptr);
+    if (r) ++b.kvm_ioctls_;
+    return r;
+  }
+
+  // --- batched register reads (kvm/inject_batch.hpp) ----------------------
+  // The scratch mapping lives from the first batch of a stop until the
+  // guest runs again: unmap_scratch() runs before every resume and detach,
+  // so the VMM never runs with it. Batches of fewer than kMinBatch
+  // registers while nothing is mapped go one call per register (1 trip
+  // each, against 2 to map and run the loop plus 1 to unmap).
+  static constexpr std::size_t kMinBatch = 3;
+  std::uint64_t scratch = 0;   // VMM address of the mapping; 0: none
+  bool batching = true;        // off: `monitor attach batch off`, or the VMM refused the mapping
+  std::string batching_note;   // why it is off
+  std::map<pid_t, bool> trap_ok;  // this stop: a brk's SIGTRAP leaves the thread's signal state alone
+
+  // The loop ends in `brk #0` and a single-stepped `svc` in a step
+  // report, SIGTRAPs the kernel forces: were SIGTRAP blocked in the thread
+  // or ignored by the VMM, forcing one would unblock it and reset its
+  // handler to SIG_DFL. Such threads run neither.
+  bool trap_safe(pid_t tid) {
+    if (auto it = trap_ok.find(tid); it != trap_ok.end()) return it->second;
+    std::istringstream in(read_text(fmt::format("/proc/{}/task/{}/status", b.pid_, tid)));
+    std::string line;
+    std::optional<unsigned long long> blocked, ignored;
+    while (std::getline(in, line)) {
+      if (line.rfind("SigBlk:", 0) == 0) blocked = std::strtoull(line.c_str() + 7, nullptr, 16);
+      if (line.rfind("SigIgn:", 0) == 0) ignored = std::strtoull(line.c_str() + 7, nullptr, 16);
+    }
+    constexpr unsigned long long kTrap = 1ull << (SIGTRAP - 1);
+    const bool ok = blocked && ignored && !(*blocked & kTrap) && !(*ignored & kTrap);
+    trap_ok[tid] = ok;
+    return ok;
+  }
+
+  Status map_scratch() {
+    if (scratch) return {};
+    auto r = inject_syscall(batch::kNrMmap, {0, batch::kScratchBytes, batch::kProtRwx, batch::kMapPrivateAnon,
+                                      ~std::uint64_t{0}, 0}, nullptr, false);
+    if (!r) return r.error();
+    if (*r < 0 && *r >= -4095)
+      return make_error(static_cast<int>(-*r), "mmap of {} KiB RWX scratch memory in the VMM: {}",
+                        batch::kScratchBytes / 1024, std::strerror(static_cast<int>(-*r)));
+    scratch = static_cast<std::uint64_t>(*r);
+    const auto code = batch::code_bytes();
+    if (!poke(scratch, code.data(), code.size())) {
+      const int err = errno;
+      unmap_scratch();
+      return make_error(err, "cannot write the batch loop to the VMM's scratch memory at {:#x}: {}", scratch,
+                        std::strerror(err));
+    }
+    return {};
+  }
+
+  void unmap_scratch() {
+    if (!scratch) return;
+    const std::uint64_t at = scratch;
+    if (state == State::Stopped) {
+      ReadScope scope(*this);  // part of what register reads cost
+      auto r = inject_syscall(batch::kNrMunmap, {at, batch::kScratchBytes, 0, 0, 0, 0}, nullptr, false);
+      if (!r)
+        b.log(fmt::format("cannot unmap the scratch memory at {:#x} in the VMM: {}", at, r.error().message));
+      else if (*r != 0)
+        b.log(fmt::format("munmap of the scratch memory at {:#x} in the VMM: {}", at, std::strerror(static_cast<int>(-*r))));
+    }
+    scratch = 0;
+  }
+
+  // The thread to run the loop on: an injection thread whose SIGTRAP is safe.
+  std::optional<pid_t> loop_thread() {
+    for (pid_t c : injection_threads())
+      if (trap_safe(c)) return c;
+    return std::nullopt;
+  }
+  bool warned_no_loop_thread = false;
+
+  // One trip through the loop: the calls of `plan` (which fits the mapping).
+  // Returns the bytes at plan.table afterwards (entries, then values).
+  Result<std::vector<std::byte>> run_batch(const batch::Plan& plan) {
+    if (auto s = check_stopped(); !s) return s.error();
+    const auto picked = loop_thread();
+    if (!picked) return make_error(EAGAIN, "no stopped thread of the VMM can run the batch loop (SIGTRAP blocked or ignored)");
+    const pid_t tid = *picked;
+    Colocated on_one_cpu(*this, tid);
+    auto& t = threads[tid];
+    const Stop was = t.stop;
+    auto sv = saved_of(tid);
+    if (!sv) return sv.error();
+    const user_pt_regs& saved = sv->regs;
+    if (!poke(plan.table, plan.table_bytes.data(), plan.table_bytes.size()))
+      return make_error(EFAULT, "cannot write the batch table at {:#x} in the VMM", plan.table);
+    user_pt_regs r = saved;
+    r.pc = scratch;
+    r.regs[0] = 0;  // not an -ERESTART* value, whatever stop the thread was in
+    r.regs[19] = plan.table;
+    r.regs[20] = plan.count;
+    auto restore = [&] { restore_regs(tid, *sv); };
+    if (!set_regs(tid, r)) {
+      const int err = errno;
+      restore();
+      return make_error(err, "thread {}: PTRACE_SETREGSET: {}", tid, std::strerror(err));
+    }
+    const std::uint64_t brk = scratch + batch::kBrkOffset;
+    ::ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+    for (;;) {
+      int st = 0;
+      const pid_t w = ::waitpid(tid, &st, __WALL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+        on_exited(tid);  // forgets the mapping if the VMM is gone
+        return make_error(ESRCH, "the VMM (pid {}) exited during an injected batch of system calls", b.pid_);
+      }
+      if (!WIFSTOPPED(st)) continue;
+      const int sig = WSTOPSIG(st);
+      if ((st >> 16) != 0 || sig == (SIGTRAP | 0x80)) {  // an event stop (e.g. a group stop): run on
+        ::ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+        continue;
+      }
+      user_pt_regs now{};
+      siginfo_t si{};
+      const bool have_pc = get_regs(tid, now);
+      const bool from_kernel = ::ptrace(PTRACE_GETSIGINFO, tid, nullptr, &si) == 0 && si.si_code > 0;
+      if (sig == SIGTRAP && have_pc && now.pc == brk && from_kernel) break;  // the loop's end
+      if (from_kernel && have_pc && now.pc >= scratch && now.pc < scratch + batch::kTableOffset &&
+          (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGTRAP || sig == SIGFPE)) {
+        restore();
+        t.stop = was == Stop::Event ? Stop::Event : Stop::SyscallExit;
+        return make_error(EFAULT, "the batch loop faulted in the VMM (signal {} at pc {:#x})", sig, now.pc);
+      }
+      if (!t.pending_sig) t.pending_sig = sig;  // the VMM's signal: delivered on resume, not now
+      ::ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+    }
+    std::vector<std::byte> back(plan.read_bytes);
+    const bool read_ok = peek(plan.table, back.data(), back.size());
+    restore();
+    // As after inject_syscall(): the thread now sits in the brk's signal-delivery
+    // stop with the registers of its own stop; resumed without a signal
+    // (the SIGTRAP is dropped) it continues exactly where it was.
+    t.stop = was == Stop::Event ? Stop::Event : Stop::SyscallExit;
+    count_trip();
+    for (std::size_t i = 0; i < plan.count; ++i)
+      if (!read_ok || batch::result_of(back, i) != batch::kNotRun) {
+        ++b.injected_;
+        ++b.kvm_ioctls_;
+        ++cost.reg_ioctls;
+      }
+    if (!read_ok) return make_error(EFAULT, "cannot read the batch results at {:#x} in the VMM", plan.table);
+    return back;
+  }
+
+  // KVM_GET_ONE_REG for reads[i], i in `todo` (sizes checked), batched.
+  void read_regs(std::span<introspect::Backend::RegRead> reads, const std::vector<std::size_t>& todo) {
+    ReadScope scope(*this);
+    if (auto s = check_stopped(); !s) {
+      for (auto i : todo) reads[i].status = s.error();
+      return;
+    }
+    bool batched = batching && (scratch || todo.size() >= kMinBatch);
+    if (batched && !loop_thread()) {
+      if (!warned_no_loop_thread)
+        b.log("no stopped thread of the VMM can run the batch loop (SIGTRAP blocked or ignored in each); reading "
+              "one injected system call per register");
+      warned_no_loop_thread = true;
+      batched = false;
+    }
+    if (batched && !scratch) {
+      if (auto s = map_scratch(); !s) {
+        if (state == State::Exited) {
+          for (auto i : todo) reads[i].status = s.error();
+          return;
+        }
+        if (s.error().code == EACCES || s.error().code == EPERM) {
+          batching = false;
+          batching_note = fmt::format("the VMM refused RWX memory ({})", s.error().message);
+          b.log(fmt::format("{}; reading registers with one injected system call each from now on", batching_note));
+        } else {
+          b.log(fmt::format("{}; these registers are read one injected system call each", s.error().message));
+        }
+        batched = false;
+      }
+    }
+    std::size_t done = 0;
+    if (batched) {
+      std::vector<batch::Call> calls;
+      for (auto i : todo) calls.push_back(batch::Call{b.vcpus_[reads[i].vcpu].fd, reads[i].id, reads[i].out.size()});
+      while (done < calls.size()) {
+        const auto plan = batch::plan(scratch, batch::kScratchBytes, std::span(calls).subspan(done));
+        if (plan.count == 0) break;
+        auto back = run_batch(plan);
+        if (!back) {
+          if (back.error().code == ESRCH || state != State::Stopped) {  // the VMM is gone
+            for (std::size_t k = done; k < todo.size(); ++k) reads[todo[k]].status = back.error();
+            return;
+          }
+          // Whatever went wrong, the registers can still be read one by one.
+          if (back.error().code != EAGAIN) {
+            batching = false;
+            batching_note = back.error().message;
+          }
+          b.log(fmt::format("{}; reading one injected system call per register{}", back.error().message,
+                            batching ? "" : " from now on"));
+          break;
+        }
+        ++b.batches_;
+        b.batched_regs_ += plan.count;
+        for (std::size_t k = 0; k < plan.count; ++k) {
+          auto& rd = reads[todo[done + k]];
+          rd.status = batch::status_of(batch::result_of(*back, k), rd.vcpu, rd.id);
+          if (rd.status) {
+            const auto value = batch::value_of(plan, *back, k);
+            std::copy(value.begin(), value.end(), rd.out.begin());
+          }
+        }
+        done += plan.count;
+      }
+    }
+    for (std::size_t k = done; k < todo.size(); ++k) {
+      auto& rd = reads[todo[k]];
+      rd.status = one_reg(rd.vcpu, rd.id, rd.out, false);
+      if (rd.status || rd.status.error().code != ESRCH) continue;
+      for (std::size_t j = k + 1; j < todo.size(); ++j) reads[todo[j]].status = rd.status;  // the VMM is gone
+      return;
+    }
   }
 
   Status one_reg(unsigned v, std::uint64_t id, std::span<std::byte> data, bool write) {
@@ -574,6 +989,7 @@ struct AttachBackend::Impl {
     if (write) std::memcpy(block.data() + 16, data.data(), size);
     auto r = ioctl(b.vcpus_[v].fd, write ? KVM_SET_ONE_REG : KVM_GET_ONE_REG, block, true);
     if (!r) return r.error();
+    if (!write && reading) ++cost.reg_ioctls;
     if (*r < 0) return one_reg_error(v, id, write, static_cast<int>(-*r));
     if (!write) std::memcpy(data.data(), block.data() + 16, size);
     return {};
@@ -688,6 +1104,7 @@ Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOp
   }
   b->caps_ = host_debug_caps();
   im.pending.reset();  // the attach stop is not a gdb stop
+  im.cost = {};        // nor are its VLS reads part of what gdb's reads cost
   return b;
 }
 
@@ -699,17 +1116,38 @@ std::string AttachBackend::describe() const {
 }
 
 Status AttachBackend::get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) {
-  if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
-  if (id == sve_vls()) {
-    if (out.size() != kVlsBytes)
-      return make_error(EINVAL, "vCPU {}: {}-byte buffer for {} ({} bytes)", vcpu, out.size(), reg_name(id), kVlsBytes);
-    if (!vcpus_[vcpu].vls) return one_reg_error(vcpu, id, false, ENOENT);
-    vcpus_[vcpu].vls->to_bytes(out.first<kVlsBytes>());
-    return {};
-  }
-  impl_->pump();
-  return impl_->one_reg(vcpu, id, out, false);
+  RegRead read{vcpu, id, out, {}};
+  get_regs(std::span(&read, 1));
+  return read.status;
 }
+
+void AttachBackend::get_regs(std::span<RegRead> reads) {
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < reads.size(); ++i) {
+    auto& r = reads[i];
+    if (r.vcpu >= vcpus_.size()) {
+      r.status = make_error(ESRCH, "no vCPU {} (the guest has {})", r.vcpu, vcpus_.size());
+    } else if (r.out.size() != reg_size(r.id)) {
+      r.status = make_error(EINVAL, "vCPU {}: {}-byte buffer for {} ({} bytes)", r.vcpu, r.out.size(), reg_name(r.id),
+                            reg_size(r.id));
+    } else if (r.id == sve_vls()) {
+      // Frozen by finalization: served from the copy read at attach.
+      if (vcpus_[r.vcpu].vls) {
+        vcpus_[r.vcpu].vls->to_bytes(r.out.first<kVlsBytes>());
+        r.status = {};
+      } else {
+        r.status = one_reg_error(r.vcpu, r.id, false, ENOENT);
+      }
+    } else {
+      todo.push_back(i);
+    }
+  }
+  if (todo.empty()) return;
+  impl_->pump();
+  impl_->read_regs(reads, todo);
+}
+
+bool AttachBackend::batches_reads() const { return impl_->batching; }
 
 Status AttachBackend::set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) {
   if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
@@ -788,6 +1226,8 @@ Status AttachBackend::resume(std::span<const unsigned> step, bool others_run) {
       if (auto s = im.apply_debug(v, want); !s) return s;
     any_debug |= want.control != 0;
   }
+  im.unmap_scratch();  // the VMM never runs with it
+  im.new_stop();
   im.trace_syscalls = any_debug;
   im.reason.reset();
   im.pending.reset();
@@ -847,8 +1287,20 @@ void AttachBackend::set_stop_notifier(std::function<void()> notify) {
 }
 
 std::optional<Result<std::string>> AttachBackend::monitor(std::string_view command) {
-  if (command != "attach") return std::nullopt;
   auto& im = *impl_;
+  if (command == "attach batch on" || command == "attach batch off") {
+    im.batching = command == "attach batch on";
+    im.batching_note = im.batching ? "" : "monitor attach batch off";
+    if (!im.batching && im.state == Impl::State::Stopped) im.unmap_scratch();
+    return Result<std::string>(fmt::format("batched register reads: {}\n", im.batching ? "on" : "off"));
+  }
+  if (command == "attach colocate on" || command == "attach colocate off") {
+    im.colocate_on = command == "attach colocate on";
+    if (!im.colocate_on) im.end_colocation();
+    return Result<std::string>(fmt::format("tracer and VMM thread on one CPU during a stop: {}\n",
+                                           im.colocate_on ? "on" : "off"));
+  }
+  if (command != "attach") return std::nullopt;
   std::string out = describe() + "\n";
   for (unsigned v = 0; v < vcpus_.size(); ++v) {
     std::string thread = "?";
@@ -858,11 +1310,39 @@ std::optional<Result<std::string>> AttachBackend::monitor(std::string_view comma
                        vcpus_[v].run);
   }
   out += fmt::format("threads traced: {}; injected system calls: {}\n", im.threads.size(), injected_.load());
+  out += fmt::format("trips into the VMM: {}; KVM ioctls: {}; batches: {} ({} registers)\n", trips_.load(),
+                     kvm_ioctls_.load(), batches_.load(), batched_regs_.load());
+  const auto us = [](std::chrono::nanoseconds ns) { return static_cast<double>(ns.count()) / 1000.0; };
+  out += fmt::format("register reads in this stop: {} trips, {} KVM_GET_ONE_REG, {:.0f} us{}\n", im.cost.read_trips,
+                     im.cost.reg_ioctls, us(im.cost.read_time),
+                     im.scratch ? " (+1 trip to unmap the scratch memory before the VMM runs)" : "");
+  if (im.have_last_cost)
+    out += fmt::format("register reads in the previous stop: {} trips, {} KVM_GET_ONE_REG, {:.0f} us; other trips: {}\n",
+                       im.last_cost.read_trips, im.last_cost.reg_ioctls, us(im.last_cost.read_time),
+                       im.last_cost.other_trips);
+  if (im.batching)
+    out += im.scratch ? fmt::format("batched register reads: on; scratch memory at {:#x} ({} KiB, RWX)\n", im.scratch,
+                                    batch::kScratchBytes / 1024)
+                      : std::string("batched register reads: on; no scratch memory mapped\n");
+  else
+    out += fmt::format("batched register reads: off ({})\n", im.batching_note);
+  if (!im.colocate_on)
+    out += "CPU colocation: off\n";
+  else if (im.pin_cpu >= 0)
+    out += fmt::format("CPU colocation: on (svedbg on CPU {} in this stop, each trip's VMM thread too)\n", im.pin_cpu);
+  else
+    out += "CPU colocation: on\n";
   return Result<std::string>(out);
 }
 
 std::string AttachBackend::monitor_help() const {
-  return "attach -- the attached VMM: vCPU fds, threads, guest RAM, injected system calls\n";
+  // Same layout as GuestTarget's own lines ("monitor NAME   what it does").
+  return "monitor attach               the attached VMM: vCPU fds, threads, guest RAM, injected\n"
+         "                             system calls, trips into the VMM per stop\n"
+         "monitor attach batch on|off  many registers per trip into the VMM (default), or one\n"
+         "                             injected system call per register\n"
+         "monitor attach colocate on|off  svedbg and the VMM thread it injects on share one CPU\n"
+         "                             during a stop (default), or run where the scheduler puts them\n";
 }
 
 void AttachBackend::detach() {

@@ -19,11 +19,36 @@
 //    /proc/sys/kernel/yama/ptrace_scope), already traced, not a KVM VMM.
 //  - Injection: on a stopped thread, the registers (NT_PRSTATUS, and the
 //    syscall number NT_ARM_SYSTEM_CALL) are saved, pc is pointed at an
-//    `svc #0` of the VMM's own code, x8/x0..x2 set, the call is run with
-//    PTRACE_SYSCALL (entry, then exit stop), x0 read, and the registers
-//    restored. Arguments live in a scratch block 4 KiB below the thread's
-//    sp whose previous bytes are put back after the call. Each call counts
-//    in injected_syscalls() (`monitor attach` shows it).
+//    `svc #0` of the VMM's own code, x8/x0..x5 set, the call is run, x0
+//    read, and the registers restored. The call runs with PTRACE_SINGLESTEP
+//    (one stop, a SIGTRAP right after the `svc`, never delivered) on a
+//    thread whose SIGTRAP is neither blocked nor ignored (forcing one then
+//    changes nothing), else with PTRACE_SYSCALL (entry, then exit stop);
+//    a VMM signal arriving meanwhile is kept for the resume. Arguments
+//    live in a scratch block 4 KiB below the thread's sp whose previous
+//    bytes are put back after the call. Each call counts in
+//    injected_syscalls() (`monitor attach` shows it).
+//  - Batched reads (get_regs, kvm/inject_batch.hpp): many KVM_GET_ONE_REG
+//    in one trip into the VMM. On the first batch of a stop an injected
+//    mmap gives a 64 KiB RWX scratch mapping; a small loop written there
+//    (through /proc/PID/mem) runs the ioctls of a table and ends in `brk
+//    #0`. One stopped thread (whose SIGTRAP is neither blocked nor ignored,
+//    so the forced SIGTRAP changes nothing) runs it with PTRACE_CONT; its
+//    SIGTRAP is taken and never delivered, a VMM signal arriving meanwhile
+//    is kept for the resume, and the thread's registers are restored
+//    exactly. A failing ioctl fails only its register. The mapping is
+//    removed (injected munmap) before the VMM runs again: resume(),
+//    detach(), the destructor; a VMM that refuses RWX memory (EACCES/EPERM,
+//    a W^X policy) is read one call per register from then on (logged), as
+//    are batches of fewer than 3 registers while nothing is mapped.
+//    `monitor attach batch off|on` switches batching (for comparisons).
+//    trips() counts every trip into the VMM (an injected call or a run of
+//    the loop); `monitor attach` shows what register reads cost per stop.
+//  - During a trip, svedbg's tracer thread and the VMM thread it injects
+//    on are pinned to one CPU, so that a trip wakes nobody on another CPU
+//    (`monitor attach colocate off|on`): the VMM thread for the trip only,
+//    svedbg's thread until the VMM runs again; each gets its own CPU
+//    affinity back.
 //  - Memory: guest-physical ranges at the VMM's addresses, read and written
 //    through /proc/PID/mem: the `memory` option (--mem GPA:HVA:SIZE), else
 //    what the VMM's mappings tell (svedbg-vmm names its guest RAM memfd
@@ -83,12 +108,20 @@ class AttachBackend final : public introspect::Backend {
   ~AttachBackend() override;
 
   pid_t pid() const { return pid_; }
+  // System calls the VMM ran for svedbg: KVM ioctls, and the scratch
+  // mapping's mmap/munmap.
   std::uint64_t injected_syscalls() const { return injected_; }
+  std::uint64_t kvm_ioctls() const { return kvm_ioctls_; }
+  // Trips into the VMM: injected system calls run one at a time, and runs
+  // of the batch loop.
+  std::uint64_t trips() const { return trips_; }
   std::string describe() const;
 
   std::string name() const override { return "attach"; }
   unsigned vcpu_count() const override { return static_cast<unsigned>(vcpus_.size()); }
   Status get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) override;
+  void get_regs(std::span<RegRead> reads) override;
+  bool batches_reads() const override;
   Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override;
   Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override;
@@ -102,6 +135,7 @@ class AttachBackend final : public introspect::Backend {
   void set_stop_notifier(std::function<void()> notify) override;
   std::optional<Result<std::string>> monitor(std::string_view command) override;
   std::string monitor_help() const override;
+  bool monitor_changes_guest(std::string_view) const override { return false; }  // all report or tune svedbg
   void detach() override;
   void kill() override;
 
@@ -126,6 +160,10 @@ class AttachBackend final : public introspect::Backend {
   std::vector<RamRange> memory_;
   introspect::DebugCaps caps_;
   std::atomic<std::uint64_t> injected_{0};
+  std::atomic<std::uint64_t> kvm_ioctls_{0};
+  std::atomic<std::uint64_t> trips_{0};
+  std::atomic<std::uint64_t> batches_{0};       // runs of the batch loop
+  std::atomic<std::uint64_t> batched_regs_{0};  // registers read by them
   std::unique_ptr<Impl> impl_;
 };
 
