@@ -434,8 +434,12 @@ Status GuestTarget::attach() {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (backend_.running()) return make_error(ETIMEDOUT, "{}: vCPUs did not stop within 5 s", backend_.name());
   }
-  // A stop nobody collected belongs to the previous client.
-  (void)backend_.poll_stop();
+  // A stop nobody collected belongs to the previous client, unless the
+  // guest is gone: then every client hears so (an X reply to `?`).
+  if (auto s = backend_.poll_stop(); s && s->reason == StopReason::Exited) {
+    last_stop_ = to_stop(*s);
+    return {};
+  }
   // Like gdbserver after attaching: report SIGTRAP on the first thread.
   last_stop_ = StopEvent{1, Signal::Trap};
   return {};

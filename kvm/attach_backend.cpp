@@ -1058,24 +1058,46 @@ Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOp
   if (b->vcpus_.empty())
     return make_error(ENODEV, "pid {} ({}) is not a KVM VMM: it has no vCPU fds (anon_inode:kvm-vcpu:N in {}){}", pid,
                       comm, fd_dir, vm_fd ? "; it has a VM fd but no vCPUs yet" : "");
-  std::sort(b->vcpus_.begin(), b->vcpus_.end(), [](const Vcpu& x, const Vcpu& y) { return x.id < y.id; });
+  std::sort(b->vcpus_.begin(), b->vcpus_.end(),
+            [](const Vcpu& x, const Vcpu& y) { return x.id != y.id ? x.id < y.id : x.fd < y.fd; });
+  // A VMM may hold a vCPU twice (a dup()'ed fd, e.g. for its own mmap):
+  // one vCPU, served once, through its lowest fd.
+  for (std::size_t i = 1; i < b->vcpus_.size();) {
+    if (b->vcpus_[i].id == b->vcpus_[i - 1].id) {
+      b->log(fmt::format("pid {}: kvm-vcpu:{} is open as fd {} and fd {}; using fd {}", pid, b->vcpus_[i].id,
+                         b->vcpus_[i - 1].fd, b->vcpus_[i].fd, b->vcpus_[i - 1].fd));
+      b->vcpus_.erase(b->vcpus_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
 
   b->impl_ = std::make_unique<Impl>(*b);
   auto& im = *b->impl_;
   im.applied.assign(b->vcpus_.size(), introspect::GuestDebug{});
+  // The VMM's memory and each vCPU's kvm_run mapping, known before the
+  // first stop so that it can rewind an interrupted KVM_RUN (see
+  // maybe_rewind). Opening /proc/PID/mem needs ptrace rights; where only a
+  // tracer has them (Yama ptrace_scope 1), it is opened after seizing and
+  // the first stop cannot rewind (logged there).
+  auto learn = [&] {
+    if (!im.mem.valid()) im.mem.reset(::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC));
+    auto maps = parse_maps(read_text(fmt::format("/proc/{}/maps", pid)));
+    for (auto& v : b->vcpus_) {
+      const std::string name = fmt::format("anon_inode:kvm-vcpu:{}", v.id);
+      for (const auto& m : maps)
+        if (m.path == name && m.offset == 0) v.run = m.start;
+    }
+    return maps;
+  };
+  (void)learn();
   if (auto s = im.seize_and_stop(); !s) {
     im.detach_all();
     return s.error();
   }
   // From here on every error path detaches (the destructor).
-  im.mem.reset(::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC));
+  const auto maps = learn();
   if (!im.mem.valid()) return make_error(errno, "cannot open /proc/{}/mem: {}", pid, std::strerror(errno));
-  const auto maps = parse_maps(read_text(fmt::format("/proc/{}/maps", pid)));
-  for (auto& v : b->vcpus_) {
-    const std::string name = fmt::format("anon_inode:kvm-vcpu:{}", v.id);
-    for (const auto& m : maps)
-      if (m.path == name && m.offset == 0) v.run = m.start;
-  }
   // An `svc #0` to run injected calls from: the VMM's own code.
   for (const auto& m : maps) {
     if (!m.exec || !m.read || im.svc) continue;
@@ -1088,11 +1110,19 @@ Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOp
   }
   if (!im.svc) return make_error(ENOEXEC, "pid {}: no `svc #0` instruction found in its executable mappings", pid);
 
-  b->memory_ = b->options_.memory.empty() ? guest_ram_from_maps(maps) : b->options_.memory;
+  if (b->options_.memory.empty()) {
+    b->memory_ = guest_ram_from_maps(maps);
+  } else {
+    for (const auto& spec : b->options_.memory) {  // --mem: HVA checked, or found by size
+      auto r = resolve_guest_ram(spec, maps);
+      if (!r) return make_error(r.error().code, "pid {}: {}", pid, r.error().message);
+      b->memory_.push_back(*r);
+    }
+  }
   std::sort(b->memory_.begin(), b->memory_.end(), [](const auto& x, const auto& y) { return x.gpa < y.gpa; });
   if (b->memory_.empty())
     b->log(fmt::format("pid {}: guest RAM not found in its mappings; memory reads fail until given with "
-                       "--mem GPA:HVA:SIZE", pid));
+                       "--mem GPA:SIZE[@HVA]", pid));
 
   for (unsigned i = 0; i < b->vcpus_.size(); ++i) {
     std::array<std::byte, kVlsBytes> buf{};
@@ -1170,7 +1200,7 @@ Result<std::size_t> AttachBackend::read_phys(std::uint64_t gpa, std::span<std::b
     if (static_cast<std::size_t>(got) < n) break;
   }
   if (done == 0 && !out.empty())
-    return make_error(EFAULT, "no guest RAM at {:#x}{}", gpa, memory_.empty() ? " (guest RAM unknown: --mem GPA:HVA:SIZE)" : "");
+    return make_error(EFAULT, "no guest RAM at {:#x}{}", gpa, memory_.empty() ? " (guest RAM unknown: --mem GPA:SIZE[@HVA])" : "");
   return done;
 }
 
@@ -1271,6 +1301,8 @@ std::optional<introspect::BackendStop> AttachBackend::poll_stop() {
     im.pending.reset();
     return s;
   }
+  // A VMM that is gone stays gone: every later poll (a new client's) says so.
+  if (im.state == Impl::State::Exited) return introspect::BackendStop{0, StopReason::Exited, 0, 0};
   if (im.state == Impl::State::Running || im.state == Impl::State::Stopping) im.arm(true);
   return std::nullopt;
 }

@@ -50,8 +50,10 @@
 //    svedbg's thread until the VMM runs again; each gets its own CPU
 //    affinity back.
 //  - Memory: guest-physical ranges at the VMM's addresses, read and written
-//    through /proc/PID/mem: the `memory` option (--mem GPA:HVA:SIZE), else
-//    what the VMM's mappings tell (svedbg-vmm names its guest RAM memfd
+//    through /proc/PID/mem: the `memory` option (--mem GPA:SIZE[@HVA]; a
+//    given HVA is checked against the VMM's mappings, a missing one is the
+//    one mapping of exactly SIZE, as QEMU's -m RAM), else what the VMM's
+//    mappings tell (svedbg-vmm names its guest RAM memfd
 //    "svedbg-guest-ram@gpa=0x..."; kvm/proc_parse.hpp). No ranges: memory
 //    accesses fail with EFAULT (and a hint).
 //  - Run control (all-stop): resume() PTRACE_CONTs the threads (vCPU

@@ -1,6 +1,8 @@
 // /proc text parsers for attaching to a VMM (see proc_parse.hpp).
 #include "kvm/proc_parse.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -133,32 +135,80 @@ std::vector<RamRange> guest_ram_from_maps(const std::vector<MapEntry>& maps) {
 
 Result<RamRange> parse_mem_spec(std::string_view spec) {
   auto bad = [&](const char* why) {
-    return make_error(EINVAL, "--mem '{}': {} (expected GPA:HVA:SIZE, e.g. 0x40000000:0xffff80000000:16M)", spec, why);
+    return make_error(EINVAL,
+                      "--mem '{}': {} (expected GPA:SIZE, GPA:SIZE@HVA or GPA:HVA:SIZE, e.g. 0x40000000:64M@0xffff80000000)",
+                      spec, why);
   };
-  auto c1 = spec.find(':');
-  auto c2 = c1 == std::string_view::npos ? c1 : spec.find(':', c1 + 1);
-  if (c2 == std::string_view::npos || spec.find(':', c2 + 1) != std::string_view::npos) return bad("three fields");
-  auto gpa = parse_u64(spec.substr(0, c1));
-  auto hva = parse_u64(spec.substr(c1 + 1, c2 - c1 - 1));
-  std::string_view size_text = spec.substr(c2 + 1);
-  std::uint64_t mult = 1;
-  if (!size_text.empty()) {
-    switch (size_text.back()) {
-      case 'K': case 'k': mult = 1ULL << 10; break;
-      case 'M': case 'm': mult = 1ULL << 20; break;
-      case 'G': case 'g': mult = 1ULL << 30; break;
-      default: break;
+  auto parse_size = [](std::string_view text) -> std::optional<std::uint64_t> {
+    std::uint64_t mult = 1;
+    if (!text.empty()) {
+      switch (text.back()) {
+        case 'K': case 'k': mult = 1ULL << 10; break;
+        case 'M': case 'm': mult = 1ULL << 20; break;
+        case 'G': case 'g': mult = 1ULL << 30; break;
+        default: break;
+      }
+      if (mult != 1) text.remove_suffix(1);
     }
-    if (mult != 1) size_text.remove_suffix(1);
-  }
-  auto size = parse_u64(size_text);
+    auto n = parse_u64(text);
+    if (!n || *n == 0 || *n > ~0ULL / mult) return std::nullopt;
+    return *n * mult;
+  };
+  const auto c1 = spec.find(':');
+  if (c1 == std::string_view::npos) return bad("no SIZE");
+  auto gpa = parse_u64(spec.substr(0, c1));
   if (!gpa) return bad("bad GPA");
+  std::string_view rest = spec.substr(c1 + 1);
+  std::optional<std::uint64_t> hva = 0, size;
+  if (const auto c2 = rest.find(':'); c2 != std::string_view::npos) {  // GPA:HVA:SIZE
+    if (rest.find(':', c2 + 1) != std::string_view::npos || rest.find('@') != std::string_view::npos)
+      return bad("too many fields");
+    hva = parse_u64(rest.substr(0, c2));
+    size = parse_size(rest.substr(c2 + 1));
+    if (hva && *hva == 0) return bad("HVA 0");
+  } else if (const auto at = rest.find('@'); at != std::string_view::npos) {  // GPA:SIZE@HVA
+    size = parse_size(rest.substr(0, at));
+    hva = parse_u64(rest.substr(at + 1));
+    if (hva && *hva == 0) return bad("HVA 0");
+  } else {  // GPA:SIZE, HVA from the VMM's mappings
+    size = parse_size(rest);
+  }
   if (!hva) return bad("bad HVA");
-  if (!size || *size == 0) return bad("bad SIZE");
-  if (*size > ~0ULL / mult) return bad("SIZE too large");
-  const std::uint64_t bytes = *size * mult;
-  if (*gpa + bytes < *gpa || *hva + bytes < *hva) return bad("range wraps around");
-  return RamRange{*gpa, *hva, bytes};
+  if (!size) return bad("bad SIZE");
+  if (*gpa + *size < *gpa || *hva + *size < *hva) return bad("range wraps around");
+  return RamRange{*gpa, *hva, *size};
+}
+
+Result<RamRange> resolve_guest_ram(const RamRange& spec, const std::vector<MapEntry>& maps) {
+  const std::string what = fmt::format("guest RAM {:#x}+{:#x}", spec.gpa, spec.size);
+  if (spec.hva != 0) {
+    // Given: it must lie in readable, writable mappings without a gap.
+    std::uint64_t at = spec.hva;
+    const std::uint64_t end = spec.hva + spec.size;
+    for (const auto& m : maps) {
+      if (at >= end) break;
+      if (m.end <= at || m.start > at) continue;
+      if (!m.read || !m.write) break;
+      at = m.end;
+    }
+    if (at < end)
+      return make_error(EFAULT, "{} at VMM address {:#x}: {:#x} is not in a readable, writable mapping of the VMM",
+                        what, spec.hva, at);
+    return spec;
+  }
+  // Not given: the one readable, writable mapping of exactly that size
+  // (QEMU's `-m` RAM is an anonymous mapping of the RAM size).
+  std::vector<const MapEntry*> same;
+  for (const auto& m : maps)
+    if (m.read && m.write && m.end - m.start == spec.size) same.push_back(&m);
+  if (same.size() == 1) return RamRange{spec.gpa, same[0]->start, spec.size};
+  if (same.empty())
+    return make_error(ENOENT, "{}: the VMM has no readable, writable mapping of exactly {:#x} bytes; give its "
+                      "address as --mem GPA:SIZE@HVA", what, spec.size);
+  std::string list;
+  for (const auto* m : same) list += fmt::format(" {:#x}", m->start);
+  return make_error(EEXIST, "{}: {} mappings of the VMM have that size (at{}); give the address as --mem GPA:SIZE@HVA",
+                    what, same.size(), list);
 }
 
 std::optional<std::size_t> find_svc(std::span<const std::byte> code) {

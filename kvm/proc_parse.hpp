@@ -17,8 +17,13 @@
 //    mapping of a memfd named "svedbg-guest-ram@gpa=0xGPA" (svedbg-vmm's
 //    convention, shown as "/memfd:svedbg-guest-ram@gpa=0x... (deleted)")
 //    is guest-physical GPA + file offset at its start address.
-//  - parse_mem_spec(): "GPA:HVA:SIZE" (each a C integer literal: 0x hex or
-//    decimal; SIZE also with a K/M/G suffix), the --mem option.
+//  - parse_mem_spec(): the --mem option: "GPA:SIZE", "GPA:SIZE@HVA" or
+//    "GPA:HVA:SIZE" (each a C integer literal: 0x hex or decimal; SIZE also
+//    with a K/M/G suffix). Without an HVA the range's hva is 0 (unknown).
+//  - resolve_guest_ram(): checks a given HVA range against the VMM's
+//    mappings (readable, writable, no gap), or finds an unknown HVA: the one
+//    readable, writable mapping of exactly SIZE bytes (QEMU's `-m` RAM);
+//    none or several is an error saying to give @HVA.
 //  - find_svc(): offset of the first 4-byte aligned `svc #0` (0xd4000001,
 //    little-endian) in a block of code, for syscall injection.
 #pragma once
@@ -72,6 +77,7 @@ struct RamRange {
 inline constexpr std::string_view kGuestRamMemfdName = "svedbg-guest-ram@gpa=";
 std::vector<RamRange> guest_ram_from_maps(const std::vector<MapEntry>& maps);
 Result<RamRange> parse_mem_spec(std::string_view spec);
+Result<RamRange> resolve_guest_ram(const RamRange& spec, const std::vector<MapEntry>& maps);
 
 std::optional<std::size_t> find_svc(std::span<const std::byte> code);
 

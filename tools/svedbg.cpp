@@ -1,6 +1,6 @@
 // svedbg: the daemon's command line.
 //
-//   svedbg serve (--sim | --core FILE | --pid PID [--mem GPA:HVA:SIZE ...]) [--listen HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
+//   svedbg serve (--sim | --core FILE | --pid PID [--mem GPA:SIZE[@HVA] ...]) [--vcpus LIST] [--listen HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
 //                [--sim-vcpus N] [--sim-max-vl BITS] [--sim-vl BITS[,BITS...]] [--sim-mem MIB]
 //   svedbg dump (--sim [sim options] | --core FILE | --pid PID [--mem ...]) --format json|elf [--memory]
 //               [--sve-notes gdb13|uniform|effective] -o FILE
@@ -22,6 +22,7 @@
 #include "introspect/dump.hpp"
 #include "introspect/guest_target.hpp"
 #include "introspect/sim_backend.hpp"
+#include "introspect/vcpu_subset.hpp"
 #include "kvm/proc_parse.hpp"
 #include "kvm/vmm_scan.hpp"
 #if defined(__aarch64__)
@@ -79,9 +80,10 @@ struct GuestArgs {
   bool sim = false;
   std::string core;
   long pid = 0;                  // --pid: attach to a running VMM
-  std::vector<std::string> mem;  // --mem GPA:HVA:SIZE (with --pid)
+  std::vector<std::string> mem;  // --mem GPA:SIZE[@HVA] (with --pid)
   unsigned vcpus = 4, max_vl = 2048, ram_mib = 1;
   std::string sim_vl;
+  std::string vcpu_list;  // --vcpus: serve a subset
 
   void add_to(CLI::App* cmd, const char* sim_help) {
     cmd->add_flag("--sim", sim, sim_help);
@@ -90,8 +92,12 @@ struct GuestArgs {
                     "Attach to the running KVM VMM with this pid (ptrace; arm64 builds). It is stopped while a "
                     "gdb client is connected and runs on unchanged after");
     cmd->add_option("--mem", mem,
-                    "With --pid: guest RAM GPA:HVA:SIZE (the VMM's address HVA; repeatable). Default: found in "
-                    "the VMM's mappings where it names its RAM (svedbg-vmm does)");
+                    "With --pid: guest RAM as GPA:SIZE@HVA (HVA: the VMM's address of it), or GPA:SIZE to find "
+                    "the VMM's one mapping of that size (QEMU's -m RAM); repeatable. Default: found in the VMM's "
+                    "mappings where it names its RAM (svedbg-vmm does)");
+    cmd->add_option("--vcpus", vcpu_list,
+                    "Only these vCPUs, e.g. 0,2 or 0-3 (gdb threads 1.. are them in this order; the others run and "
+                    "stop with them but are not shown)");
     cmd->add_option("--sim-vcpus", vcpus, "Simulated vCPUs")->check(CLI::Range(1, 64))->capture_default_str();
     cmd->add_option("--sim-max-vl", max_vl, "Largest enabled VL in bits (VLS = 128..BITS)")
         ->check(CLI::Range(128, 2048))
@@ -113,7 +119,7 @@ struct OpenedGuest {
   std::string description;
 };
 
-std::optional<OpenedGuest> open_guest(const GuestArgs& a, const char* command, int& failure) {
+std::optional<OpenedGuest> open_whole_guest(const GuestArgs& a, const char* command, int& failure) {
   failure = 2;
   if (int(a.sim) + int(!a.core.empty()) + int(a.pid != 0) != 1) {
     std::fprintf(stderr,
@@ -177,6 +183,32 @@ std::optional<OpenedGuest> open_guest(const GuestArgs& a, const char* command, i
   for (const auto& w : (*core)->warnings()) std::fprintf(stderr, "svedbg: warning: %s\n", w.c_str());
   std::string description = (*core)->describe() + " (read-only)";
   return OpenedGuest{std::move(*core), std::move(description)};
+}
+
+// The guest, or with --vcpus the listed vCPUs of it (gdb thread N = the
+// N-th listed vCPU).
+std::optional<OpenedGuest> open_guest(const GuestArgs& a, const char* command, int& failure) {
+  std::vector<unsigned> subset;
+  if (!a.vcpu_list.empty()) {
+    auto list = introspect::parse_vcpu_list(a.vcpu_list);
+    if (!list) {
+      std::fprintf(stderr, "svedbg %s: %s\n", command, list.error().message.c_str());
+      failure = 2;
+      return std::nullopt;
+    }
+    subset = std::move(*list);
+  }
+  auto guest = open_whole_guest(a, command, failure);
+  if (!guest || subset.empty()) return guest;
+  auto served = introspect::VcpuSubset::create(std::move(guest->backend), subset);
+  if (!served) {  // the backend (and an attachment) is released here
+    std::fprintf(stderr, "svedbg %s: %s\n", command, served.error().message.c_str());
+    failure = 2;
+    return std::nullopt;
+  }
+  guest->backend = std::move(*served);
+  guest->description += fmt::format("; serving vCPUs {} as threads 1-{}", a.vcpu_list, subset.size());
+  return guest;
 }
 
 // The options of `dump` besides the guest.

@@ -97,13 +97,46 @@ TEST_CASE("mem option GPA:HVA:SIZE", "[proc_parse]") {
   REQUIRE(d);
   CHECK(*d == kvm::RamRange{4096, 8192, 4096});
   CHECK(kvm::parse_mem_spec("0x1000:0x2000:4k")->size == 4096);
-  for (const char* bad : {"", "0x1000", "0x1000:0x2000", "0x1000:0x2000:0", "0x1000:0x2000:0x10:5", "zz:0x2000:1",
-                          "0x1000:0x2000:1T", "0xffffffffffffffff:0:2", "0:0:0xffffffffffffffffG"}) {
+  CHECK(*kvm::parse_mem_spec("0x40000000:64M@0xffff7c000000") == kvm::RamRange{0x40000000, 0xffff7c000000, 64u << 20});
+  CHECK(*kvm::parse_mem_spec("0x40000000:64M") == kvm::RamRange{0x40000000, 0, 64u << 20});  // HVA from the maps
+  for (const char* bad : {"", "0x1000", "0x1000:0", "0x1000:0x2000:0", "0x1000:0x2000:0x10:5", "zz:0x2000:1",
+                          "0x1000:0x2000:1T", "0xffffffffffffffff:0:2", "0:0:0xffffffffffffffffG", "0x1000:0:16",
+                          "0x1000:16@", "0x1000:16@0", "0x1000:16@zz", "0x1000:0x2000:16@0x3000", ":16"}) {
     INFO(bad);
     auto e = kvm::parse_mem_spec(bad);
     REQUIRE_FALSE(e);
     CHECK(e.error().code == EINVAL);
   }
+}
+
+TEST_CASE("resolve_guest_ram: a given HVA is checked, a missing one found by size", "[proc_parse]") {
+  const auto maps = kvm::parse_maps(
+      "aaaac0000000-aaaac0100000 r-xp 00000000 08:01 123 /usr/bin/qemu-system-aarch64\n"
+      "ffff70000000-ffff74000000 rw-p 00000000 00:00 0 \n"
+      "ffff74000000-ffff74001000 ---p 00000000 00:00 0 \n"
+      "ffff75000000-ffff75800000 rw-p 00000000 00:00 0 \n"
+      "ffff75800000-ffff76000000 rw-s 00000000 00:01 9 /memfd:ram (deleted)\n"
+      "ffff76000000-ffff76800000 rw-p 00000000 00:00 0 \n");
+  // Found: the one rw mapping of exactly 64 MiB.
+  auto r = kvm::resolve_guest_ram({0x40000000, 0, 64u << 20}, maps);
+  REQUIRE(r);
+  CHECK(r->hva == 0xffff70000000);
+  // Several of 8 MiB: refused, listing them.
+  r = kvm::resolve_guest_ram({0x40000000, 0, 8u << 20}, maps);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("3 mappings") != std::string::npos);
+  CHECK(r.error().message.find("0xffff75800000") != std::string::npos);
+  // None of 1 GiB.
+  r = kvm::resolve_guest_ram({0x40000000, 0, 1u << 30}, maps);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("@HVA") != std::string::npos);
+  // Given: inside rw mappings, also across adjacent ones; not over a gap,
+  // a no-access page or outside.
+  CHECK(kvm::resolve_guest_ram({0, 0xffff75000000, 24u << 20}, maps));
+  CHECK(kvm::resolve_guest_ram({0, 0xffff70001000, 0x1000}, maps));
+  CHECK_FALSE(kvm::resolve_guest_ram({0, 0xffff73fff000, 0x2000}, maps));
+  CHECK_FALSE(kvm::resolve_guest_ram({0, 0xaaaac0000000, 0x1000}, maps));
+  CHECK_FALSE(kvm::resolve_guest_ram({0, 0xffff76000000, 16u << 20}, maps));
 }
 
 TEST_CASE("find_svc: first aligned svc #0", "[proc_parse]") {

@@ -1,0 +1,72 @@
+// introspect::VcpuSubset: serves some of a backend's vCPUs (`svedbg serve
+// --vcpus 0,2`), as if the guest had only those.
+//
+// Contract: wraps (and owns) another Backend. Served vCPU i is the inner
+// backend's vCPU `vcpus[i]` (indices ascending, unique, each < the inner
+// vcpu_count(); create() refuses anything else with a message naming the
+// valid range). Registers, guest debug and stops are translated both ways;
+// memory, monitor commands and run control pass through. Run control stays
+// all-stop over the *whole* guest: vCPUs that are not served run and stop
+// with the others (a VMM cannot stop half its vCPUs for long without the
+// guest noticing lockups either way) but are never reported, and guest
+// debug (breakpoints, stepping) is only set on served vCPUs, so a software
+// breakpoint hit by an unserved vCPU is the guest's own BRK exception. A
+// stop that an unserved vCPU reports (an interrupt) is reported on served
+// vCPU 0; the reason is kept.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "introspect/backend.hpp"
+
+namespace svedbg::introspect {
+
+class VcpuSubset final : public Backend {
+ public:
+  static Result<std::unique_ptr<VcpuSubset>> create(std::unique_ptr<Backend> inner, std::vector<unsigned> vcpus);
+
+  // The inner backend's index of served vCPU `i`.
+  unsigned inner_index(unsigned i) const { return vcpus_.at(i); }
+
+  std::string name() const override { return inner_->name(); }
+  unsigned vcpu_count() const override { return static_cast<unsigned>(vcpus_.size()); }
+  Status get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) override;
+  Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override;
+  void get_regs(std::span<RegRead> reads) override;
+  bool batches_reads() const override { return inner_->batches_reads(); }
+  Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override {
+    return inner_->read_phys(gpa, out);
+  }
+  Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override {
+    return inner_->write_phys(gpa, in);
+  }
+  std::vector<MemoryRange> memory_map() const override { return inner_->memory_map(); }
+  Status set_guest_debug(unsigned vcpu, const GuestDebug& debug) override;
+  DebugCaps debug_caps() const override { return inner_->debug_caps(); }
+  Status resume(std::span<const unsigned> step, bool others_run) override;
+  void interrupt() override { inner_->interrupt(); }
+  std::optional<BackendStop> poll_stop() override;
+  bool running() const override { return inner_->running(); }
+  void set_stop_notifier(std::function<void()> notify) override { inner_->set_stop_notifier(std::move(notify)); }
+  std::optional<Result<std::string>> monitor(std::string_view command) override { return inner_->monitor(command); }
+  std::string monitor_help() const override { return inner_->monitor_help(); }
+  bool monitor_changes_guest(std::string_view command) const override {
+    return inner_->monitor_changes_guest(command);
+  }
+  void detach() override { inner_->detach(); }
+  void kill() override { inner_->kill(); }
+
+ private:
+  VcpuSubset(std::unique_ptr<Backend> inner, std::vector<unsigned> vcpus)
+      : inner_(std::move(inner)), vcpus_(std::move(vcpus)) {}
+  Result<unsigned> inner_of(unsigned vcpu) const;
+
+  std::unique_ptr<Backend> inner_;
+  std::vector<unsigned> vcpus_;
+};
+
+// "0,2,5-7" -> {0, 2, 5, 6, 7}: the --vcpus option. Ascending, no repeats.
+Result<std::vector<unsigned>> parse_vcpu_list(std::string_view text);
+
+}  // namespace svedbg::introspect
