@@ -1187,35 +1187,45 @@ Status AttachBackend::set_one_reg(unsigned vcpu, std::uint64_t id, std::span<con
   return impl_->one_reg(vcpu, id, copy, true);
 }
 
-Result<std::size_t> AttachBackend::read_phys(std::uint64_t gpa, std::span<std::byte> out) {
+namespace {
+
+// Guest-physical [gpa, gpa + len) through the VMM's RAM ranges: io(hva,
+// offset, n) moves n bytes at buffer offset `offset` and returns how many it
+// moved. Stops at the first byte outside guest RAM or a short transfer;
+// returns the bytes done.
+template <typename Io>
+std::size_t walk_ram(const std::vector<RamRange>& memory, std::uint64_t gpa, std::size_t len, Io io) {
   std::size_t done = 0;
-  while (done < out.size()) {
+  while (done < len) {
     const std::uint64_t a = gpa + done;
-    auto it = std::find_if(memory_.begin(), memory_.end(), [&](const RamRange& r) { return a >= r.gpa && a - r.gpa < r.size; });
-    if (it == memory_.end()) break;
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done, it->size - (a - it->gpa)));
-    const ssize_t got = ::pread(impl_->mem.get(), out.data() + done, n, static_cast<off_t>(it->hva + (a - it->gpa)));
-    if (got <= 0) break;
-    done += static_cast<std::size_t>(got);
-    if (static_cast<std::size_t>(got) < n) break;
+    auto it = std::find_if(memory.begin(), memory.end(), [&](const RamRange& r) { return a >= r.gpa && a - r.gpa < r.size; });
+    if (it == memory.end()) break;
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(len - done, it->size - (a - it->gpa)));
+    const ssize_t moved = io(it->hva + (a - it->gpa), done, n);
+    if (moved <= 0) break;
+    done += static_cast<std::size_t>(moved);
+    if (static_cast<std::size_t>(moved) < n) break;
   }
+  return done;
+}
+
+}  // namespace
+
+Result<std::size_t> AttachBackend::read_phys(std::uint64_t gpa, std::span<std::byte> out) {
+  const int fd = impl_->mem.get();
+  const std::size_t done = walk_ram(memory_, gpa, out.size(), [&](std::uint64_t hva, std::size_t at, std::size_t n) {
+    return ::pread(fd, out.data() + at, n, static_cast<off_t>(hva));
+  });
   if (done == 0 && !out.empty())
     return make_error(EFAULT, "no guest RAM at {:#x}{}", gpa, memory_.empty() ? " (guest RAM unknown: --mem GPA:SIZE[@HVA])" : "");
   return done;
 }
 
 Result<std::size_t> AttachBackend::write_phys(std::uint64_t gpa, std::span<const std::byte> in) {
-  std::size_t done = 0;
-  while (done < in.size()) {
-    const std::uint64_t a = gpa + done;
-    auto it = std::find_if(memory_.begin(), memory_.end(), [&](const RamRange& r) { return a >= r.gpa && a - r.gpa < r.size; });
-    if (it == memory_.end()) break;
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size() - done, it->size - (a - it->gpa)));
-    const ssize_t put = ::pwrite(impl_->mem.get(), in.data() + done, n, static_cast<off_t>(it->hva + (a - it->gpa)));
-    if (put <= 0) break;
-    done += static_cast<std::size_t>(put);
-    if (static_cast<std::size_t>(put) < n) break;
-  }
+  const int fd = impl_->mem.get();
+  const std::size_t done = walk_ram(memory_, gpa, in.size(), [&](std::uint64_t hva, std::size_t at, std::size_t n) {
+    return ::pwrite(fd, in.data() + at, n, static_cast<off_t>(hva));
+  });
   if (done == 0 && !in.empty()) return make_error(EFAULT, "no guest RAM at {:#x}", gpa);
   return done;
 }
