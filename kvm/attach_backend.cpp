@@ -29,6 +29,7 @@
 
 #include <fmt/format.h>
 
+#include "kvm/code_cave.hpp"
 #include "kvm/debug_exit.hpp"
 #include "kvm/inject_batch.hpp"
 #include "kvm/one_reg.hpp"
@@ -93,9 +94,6 @@ std::vector<pid_t> list_tasks(pid_t pid) {
 
 constexpr std::uint32_t kSvc0 = 0xd4000001;
 static_assert(batch::kKvmGetOneReg == KVM_GET_ONE_REG);
-static_assert(batch::kNrMmap == __NR_mmap && batch::kNrMunmap == __NR_munmap);
-static_assert(batch::kProtRwx == (PROT_READ | PROT_WRITE | PROT_EXEC));
-static_assert(batch::kMapPrivateAnon == (MAP_PRIVATE | MAP_ANONYMOUS));
 
 }  // namespace
 
@@ -281,9 +279,11 @@ struct AttachBackend::Impl {
   void on_exited(pid_t tid) {
     threads.erase(tid);
     thread_fd.erase(tid);
+    stack_mapping.erase(tid);
     if (tid == b.pid_ || threads.empty()) {
       state = State::Exited;
-      scratch = 0;  // gone with the VMM
+      loop_in_cave = false;  // gone with the VMM
+      stack_mapping.clear();
       end_colocation();
       threads.clear();
       pending = BackendStop{0, StopReason::Exited, 0, 0};
@@ -464,7 +464,7 @@ struct AttachBackend::Impl {
         introspect::GuestDebug none;
         if (auto s = apply_debug(v, none); !s) b.log(s.error().message);
       }
-      unmap_scratch();
+      put_cave_back();
       new_stop();
     }
     for (auto& [tid, t] : threads) {
@@ -547,7 +547,7 @@ struct AttachBackend::Impl {
   // Counting: every trip into the VMM, the system calls it ran for us, and
   // what register reads cost in the current stop (`monitor attach`).
   struct StopCost {
-    std::uint64_t read_trips = 0;   // register reads, incl. mapping and unmapping the scratch page
+    std::uint64_t read_trips = 0;   // register reads
     std::uint64_t reg_ioctls = 0;   // KVM_GET_ONE_REG run
     std::uint64_t other_trips = 0;  // KVM_SET_ONE_REG, KVM_SET_GUEST_DEBUG
     std::chrono::nanoseconds read_time{0};
@@ -760,16 +760,70 @@ struct AttachBackend::Impl {
   }
 
   // --- batched register reads (kvm/inject_batch.hpp) ----------------------
-  // The scratch mapping lives from the first batch of a stop until the
-  // guest runs again: unmap_scratch() runs before every resume and detach,
-  // so the VMM never runs with it. Batches of fewer than kMinBatch
-  // registers while nothing is mapped go one call per register (1 trip
-  // each, against 2 to map and run the loop plus 1 to unmap).
-  static constexpr std::size_t kMinBatch = 3;
-  std::uint64_t scratch = 0;   // VMM address of the mapping; 0: none
-  bool batching = true;        // off: `monitor attach batch off`, or the VMM refused the mapping
+  // The loop's code goes into the code cave found at attach
+  // (kvm/code_cave.hpp: executable bytes the VMM never runs) at the first
+  // batch of a stop, and the cave's own bytes go back before the VMM runs
+  // again (put_cave_back() in every resume and detach). Both are writes
+  // through /proc/PID/mem, not trips; were svedbg killed in between, the
+  // loop would stay only where the VMM never runs. Each trip's table goes
+  // on the loop thread's stack below its sp (stack_room()), whose bytes are
+  // put back after the trip. So a stop's register reads cost one trip per
+  // batch and nothing else (an injected mmap and munmap of RWX scratch
+  // memory were two more trips per stop, and munmap's TLB flush the
+  // slowest of them).
+  CodeCave cave;                      // addr 0: none found, batching off
+  std::vector<std::byte> cave_bytes;  // the cave's own bytes, put back
+  bool loop_in_cave = false;          // the loop is there (this stop)
+  bool batching = true;        // off: `monitor attach batch off`, no code cave, or the loop failed
   std::string batching_note;   // why it is off
   std::map<pid_t, bool> trap_ok;  // this stop: a brk's SIGTRAP leaves the thread's signal state alone
+
+  Status write_loop() {
+    if (loop_in_cave) return {};
+    const auto code = batch::code_bytes();
+    loop_in_cave = true;  // even a partial write is put back
+    if (!poke(cave.addr, code.data(), code.size())) {
+      const int err = errno;
+      put_cave_back();
+      return make_error(err, "cannot write the batch loop to the VMM at {:#x} ({}): {}", cave.addr, cave.path,
+                        std::strerror(err));
+    }
+    return {};
+  }
+
+  void put_cave_back() {
+    if (!loop_in_cave) return;
+    loop_in_cave = false;
+    if (!poke(cave.addr, cave_bytes.data(), cave_bytes.size()))
+      b.log(fmt::format("cannot put the VMM's own bytes back at {:#x} ({}) over the batch loop: {} (harmless: the VMM "
+                        "never runs them)", cave.addr, cave.path, std::strerror(errno)));
+  }
+
+  // Where a trip's table may go on thread `tid`'s stack: below `top`, 4 KiB
+  // under sp (the gap inject_syscall()'s block keeps too), down to the
+  // bottom of the mapping that holds sp (16-aligned), at most
+  // kMaxTableBytes. The mapping is the one /proc/PID/maps showed when sp
+  // was last seen outside the known one (stacks only grow).
+  std::map<pid_t, std::pair<std::uint64_t, std::uint64_t>> stack_mapping;  // per thread: [start, end)
+  struct StackRoom {
+    std::uint64_t top = 0;
+    std::size_t bytes = 0;
+  };
+  Result<StackRoom> stack_room(pid_t tid, std::uint64_t sp) {
+    auto it = stack_mapping.find(tid);
+    if (it == stack_mapping.end() || sp < it->second.first || sp >= it->second.second) {
+      stack_mapping.erase(tid);
+      for (const auto& m : parse_maps(read_text(fmt::format("/proc/{}/maps", b.pid_))))
+        if (m.read && m.write && m.start <= sp && sp < m.end) stack_mapping[tid] = {m.start, m.end};
+      it = stack_mapping.find(tid);
+      if (it == stack_mapping.end())
+        return make_error(EFAULT, "thread {}: sp {:#x} is in no writable mapping of the VMM", tid, sp);
+    }
+    const std::uint64_t low = (it->second.first + 15) & ~std::uint64_t{15};
+    const std::uint64_t top = (sp - 4096) & ~std::uint64_t{15};
+    if (sp < 4096 || top <= low) return make_error(ENOSPC, "thread {}: no room below sp {:#x} for a batch", tid, sp);
+    return StackRoom{top, static_cast<std::size_t>(std::min<std::uint64_t>(top - low, batch::kMaxTableBytes))};
+  }
 
   // The loop ends in `brk #0` and a single-stepped `svc` in a step
   // report, SIGTRAPs the kernel forces: were SIGTRAP blocked in the thread
@@ -790,39 +844,6 @@ struct AttachBackend::Impl {
     return ok;
   }
 
-  Status map_scratch() {
-    if (scratch) return {};
-    auto r = inject_syscall(batch::kNrMmap, {0, batch::kScratchBytes, batch::kProtRwx, batch::kMapPrivateAnon,
-                                      ~std::uint64_t{0}, 0}, nullptr, false);
-    if (!r) return r.error();
-    if (*r < 0 && *r >= -4095)
-      return make_error(static_cast<int>(-*r), "mmap of {} KiB RWX scratch memory in the VMM: {}",
-                        batch::kScratchBytes / 1024, std::strerror(static_cast<int>(-*r)));
-    scratch = static_cast<std::uint64_t>(*r);
-    const auto code = batch::code_bytes();
-    if (!poke(scratch, code.data(), code.size())) {
-      const int err = errno;
-      unmap_scratch();
-      return make_error(err, "cannot write the batch loop to the VMM's scratch memory at {:#x}: {}", scratch,
-                        std::strerror(err));
-    }
-    return {};
-  }
-
-  void unmap_scratch() {
-    if (!scratch) return;
-    const std::uint64_t at = scratch;
-    if (state == State::Stopped) {
-      ReadScope scope(*this);  // part of what register reads cost
-      auto r = inject_syscall(batch::kNrMunmap, {at, batch::kScratchBytes, 0, 0, 0, 0}, nullptr, false);
-      if (!r)
-        b.log(fmt::format("cannot unmap the scratch memory at {:#x} in the VMM: {}", at, r.error().message));
-      else if (*r != 0)
-        b.log(fmt::format("munmap of the scratch memory at {:#x} in the VMM: {}", at, std::strerror(static_cast<int>(-*r))));
-    }
-    scratch = 0;
-  }
-
   // The thread to run the loop on: an injection thread whose SIGTRAP is safe.
   std::optional<pid_t> loop_thread() {
     for (pid_t c : injection_threads())
@@ -831,10 +852,16 @@ struct AttachBackend::Impl {
   }
   bool warned_no_loop_thread = false;
 
-  // One trip through the loop: the calls of `plan` (which fits the mapping).
-  // Returns the bytes at plan.table afterwards (entries, then values).
-  Result<std::vector<std::byte>> run_batch(const batch::Plan& plan) {
+  // One trip through the loop: as many of `calls` (from the front) as the
+  // loop thread's stack has room for. Returns the plan and the bytes at
+  // plan.table afterwards (entries, then values).
+  struct BatchRun {
+    batch::Plan plan;
+    std::vector<std::byte> back;
+  };
+  Result<BatchRun> run_batch(std::span<const batch::Call> calls) {
     if (auto s = check_stopped(); !s) return s.error();
+    if (auto s = write_loop(); !s) return s.error();
     const auto picked = loop_thread();
     if (!picked) return make_error(EAGAIN, "no stopped thread of the VMM can run the batch loop (SIGTRAP blocked or ignored)");
     const pid_t tid = *picked;
@@ -844,27 +871,44 @@ struct AttachBackend::Impl {
     auto sv = saved_of(tid);
     if (!sv) return sv.error();
     const user_pt_regs& saved = sv->regs;
-    if (!poke(plan.table, plan.table_bytes.data(), plan.table_bytes.size()))
-      return make_error(EFAULT, "cannot write the batch table at {:#x} in the VMM", plan.table);
+    auto room = stack_room(tid, saved.sp);
+    if (!room) return make_error(EAGAIN, "{}", room.error().message);
+    // Sized first, then placed right under the top, close to sp.
+    const auto sizing = batch::plan(0, room->bytes, calls);
+    if (sizing.count == 0)
+      return make_error(EAGAIN, "thread {}: {} bytes below sp {:#x} hold no batch", tid, room->bytes, saved.sp);
+    const std::uint64_t table = (room->top - sizing.read_bytes) & ~std::uint64_t{15};
+    BatchRun run{batch::plan(table, static_cast<std::size_t>(room->top - table), calls), {}};
+    const auto& plan = run.plan;
+    std::vector<std::byte> old(plan.read_bytes);
+    if (!peek(plan.table, old.data(), old.size()))
+      return make_error(EFAULT, "thread {}: cannot read the stack at {:#x} for the batch table", tid, plan.table);
+    auto restore = [&] {
+      (void)poke(plan.table, old.data(), old.size());
+      restore_regs(tid, *sv);
+    };
+    if (!poke(plan.table, plan.table_bytes.data(), plan.table_bytes.size())) {
+      restore();
+      return make_error(EFAULT, "thread {}: cannot write the batch table at {:#x} in the VMM", tid, plan.table);
+    }
     user_pt_regs r = saved;
-    r.pc = scratch;
+    r.pc = cave.addr;
     r.regs[0] = 0;  // not an -ERESTART* value, whatever stop the thread was in
     r.regs[19] = plan.table;
     r.regs[20] = plan.count;
-    auto restore = [&] { restore_regs(tid, *sv); };
     if (!set_regs(tid, r)) {
       const int err = errno;
       restore();
       return make_error(err, "thread {}: PTRACE_SETREGSET: {}", tid, std::strerror(err));
     }
-    const std::uint64_t brk = scratch + batch::kBrkOffset;
+    const std::uint64_t brk = cave.addr + batch::kBrkOffset;
     ::ptrace(PTRACE_CONT, tid, nullptr, nullptr);
     for (;;) {
       int st = 0;
       const pid_t w = ::waitpid(tid, &st, __WALL);
       if (w < 0 && errno == EINTR) continue;
       if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
-        on_exited(tid);  // forgets the mapping if the VMM is gone
+        on_exited(tid);
         return make_error(ESRCH, "the VMM (pid {}) exited during an injected batch of system calls", b.pid_);
       }
       if (!WIFSTOPPED(st)) continue;
@@ -878,7 +922,7 @@ struct AttachBackend::Impl {
       const bool have_pc = get_regs(tid, now);
       const bool from_kernel = ::ptrace(PTRACE_GETSIGINFO, tid, nullptr, &si) == 0 && si.si_code > 0;
       if (sig == SIGTRAP && have_pc && now.pc == brk && from_kernel) break;  // the loop's end
-      if (from_kernel && have_pc && now.pc >= scratch && now.pc < scratch + batch::kTableOffset &&
+      if (from_kernel && have_pc && now.pc >= cave.addr && now.pc < cave.addr + 4 * batch::kLoopCode.size() &&
           (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGTRAP || sig == SIGFPE)) {
         restore();
         t.stop = was == Stop::Event ? Stop::Event : Stop::SyscallExit;
@@ -902,7 +946,8 @@ struct AttachBackend::Impl {
         ++cost.reg_ioctls;
       }
     if (!read_ok) return make_error(EFAULT, "cannot read the batch results at {:#x} in the VMM", plan.table);
-    return back;
+    run.back = std::move(back);
+    return run;
   }
 
   // KVM_GET_ONE_REG for reads[i], i in `todo` (sizes checked), batched.
@@ -912,7 +957,7 @@ struct AttachBackend::Impl {
       for (auto i : todo) reads[i].status = s.error();
       return;
     }
-    bool batched = batching && (scratch || todo.size() >= kMinBatch);
+    bool batched = batching;
     if (batched && !loop_thread()) {
       if (!warned_no_loop_thread)
         b.log("no stopped thread of the VMM can run the batch loop (SIGTRAP blocked or ignored in each); reading "
@@ -920,51 +965,35 @@ struct AttachBackend::Impl {
       warned_no_loop_thread = true;
       batched = false;
     }
-    if (batched && !scratch) {
-      if (auto s = map_scratch(); !s) {
-        if (state == State::Exited) {
-          for (auto i : todo) reads[i].status = s.error();
-          return;
-        }
-        if (s.error().code == EACCES || s.error().code == EPERM) {
-          batching = false;
-          batching_note = fmt::format("the VMM refused RWX memory ({})", s.error().message);
-          b.log(fmt::format("{}; reading registers with one injected system call each from now on", batching_note));
-        } else {
-          b.log(fmt::format("{}; these registers are read one injected system call each", s.error().message));
-        }
-        batched = false;
-      }
-    }
     std::size_t done = 0;
     if (batched) {
       std::vector<batch::Call> calls;
       for (auto i : todo) calls.push_back(batch::Call{b.vcpus_[reads[i].vcpu].fd, reads[i].id, reads[i].out.size()});
       while (done < calls.size()) {
-        const auto plan = batch::plan(scratch, batch::kScratchBytes, std::span(calls).subspan(done));
-        if (plan.count == 0) break;
-        auto back = run_batch(plan);
-        if (!back) {
-          if (back.error().code == ESRCH || state != State::Stopped) {  // the VMM is gone
-            for (std::size_t k = done; k < todo.size(); ++k) reads[todo[k]].status = back.error();
+        auto run = run_batch(std::span<const batch::Call>(calls).subspan(done));
+        if (!run) {
+          if (run.error().code == ESRCH || state != State::Stopped) {  // the VMM is gone
+            for (std::size_t k = done; k < todo.size(); ++k) reads[todo[k]].status = run.error();
             return;
           }
           // Whatever went wrong, the registers can still be read one by one.
-          if (back.error().code != EAGAIN) {
+          if (run.error().code != EAGAIN) {
             batching = false;
-            batching_note = back.error().message;
+            batching_note = run.error().message;
           }
-          b.log(fmt::format("{}; reading one injected system call per register{}", back.error().message,
+          b.log(fmt::format("{}; reading one injected system call per register{}", run.error().message,
                             batching ? "" : " from now on"));
           break;
         }
+        const auto& plan = run->plan;
+        const auto& back = run->back;
         ++b.batches_;
         b.batched_regs_ += plan.count;
         for (std::size_t k = 0; k < plan.count; ++k) {
           auto& rd = reads[todo[done + k]];
-          rd.status = batch::status_of(batch::result_of(*back, k), rd.vcpu, rd.id);
+          rd.status = batch::status_of(batch::result_of(back, k), rd.vcpu, rd.id);
           if (rd.status) {
-            const auto value = batch::value_of(plan, *back, k);
+            const auto value = batch::value_of(plan, back, k);
             std::copy(value.begin(), value.end(), rd.out.begin());
           }
         }
@@ -1109,6 +1138,20 @@ Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOp
     }
   }
   if (!im.svc) return make_error(ENOEXEC, "pid {}: no `svc #0` instruction found in its executable mappings", pid);
+  // Where the batch loop runs (kvm/code_cave.hpp); none: one injected
+  // system call per register.
+  const auto peek = [&im](std::uint64_t a, void* out, std::size_t n) { return im.peek(a, out, n); };
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  if (auto cave = find_code_cave(maps, 4 * batch::kLoopCode.size(), page, peek)) {
+    im.cave = *cave;
+    im.cave_bytes.resize(4 * batch::kLoopCode.size());
+    if (!im.peek(im.cave.addr, im.cave_bytes.data(), im.cave_bytes.size())) im.cave = {};
+  }
+  if (!im.cave.addr) {
+    im.batching = false;
+    im.batching_note = "no room for the batch loop past the end of an executable segment of the VMM";
+    b->log(fmt::format("pid {}: {}; reading one injected system call per register", pid, im.batching_note));
+  }
 
   if (b->options_.memory.empty()) {
     b->memory_ = guest_ram_from_maps(maps);
@@ -1266,7 +1309,7 @@ Status AttachBackend::resume(std::span<const unsigned> step, bool others_run) {
       if (auto s = im.apply_debug(v, want); !s) return s;
     any_debug |= want.control != 0;
   }
-  im.unmap_scratch();  // the VMM never runs with it
+  im.put_cave_back();  // the VMM never runs with the loop
   im.new_stop();
   im.trace_syscalls = any_debug;
   im.reason.reset();
@@ -1331,9 +1374,11 @@ void AttachBackend::set_stop_notifier(std::function<void()> notify) {
 std::optional<Result<std::string>> AttachBackend::monitor(std::string_view command) {
   auto& im = *impl_;
   if (command == "attach batch on" || command == "attach batch off") {
+    if (command == "attach batch on" && !im.cave.addr)
+      return Result<std::string>(fmt::format("batched register reads: off ({})\n", im.batching_note));
     im.batching = command == "attach batch on";
     im.batching_note = im.batching ? "" : "monitor attach batch off";
-    if (!im.batching && im.state == Impl::State::Stopped) im.unmap_scratch();
+    if (!im.batching && im.state == Impl::State::Stopped) im.put_cave_back();
     return Result<std::string>(fmt::format("batched register reads: {}\n", im.batching ? "on" : "off"));
   }
   if (command == "attach colocate on" || command == "attach colocate off") {
@@ -1355,17 +1400,15 @@ std::optional<Result<std::string>> AttachBackend::monitor(std::string_view comma
   out += fmt::format("trips into the VMM: {}; KVM ioctls: {}; batches: {} ({} registers)\n", trips_.load(),
                      kvm_ioctls_.load(), batches_.load(), batched_regs_.load());
   const auto us = [](std::chrono::nanoseconds ns) { return static_cast<double>(ns.count()) / 1000.0; };
-  out += fmt::format("register reads in this stop: {} trips, {} KVM_GET_ONE_REG, {:.0f} us{}\n", im.cost.read_trips,
-                     im.cost.reg_ioctls, us(im.cost.read_time),
-                     im.scratch ? " (+1 trip to unmap the scratch memory before the VMM runs)" : "");
+  out += fmt::format("register reads in this stop: {} trips, {} KVM_GET_ONE_REG, {:.0f} us\n", im.cost.read_trips,
+                     im.cost.reg_ioctls, us(im.cost.read_time));
   if (im.have_last_cost)
     out += fmt::format("register reads in the previous stop: {} trips, {} KVM_GET_ONE_REG, {:.0f} us; other trips: {}\n",
                        im.last_cost.read_trips, im.last_cost.reg_ioctls, us(im.last_cost.read_time),
                        im.last_cost.other_trips);
   if (im.batching)
-    out += im.scratch ? fmt::format("batched register reads: on; scratch memory at {:#x} ({} KiB, RWX)\n", im.scratch,
-                                    batch::kScratchBytes / 1024)
-                      : std::string("batched register reads: on; no scratch memory mapped\n");
+    out += fmt::format("batched register reads: on; loop at {:#x} ({}, past its code; {} this stop), tables on the "
+                       "stack\n", im.cave.addr, im.cave.path, im.loop_in_cave ? "written" : "not written");
   else
     out += fmt::format("batched register reads: off ({})\n", im.batching_note);
   if (!im.colocate_on)

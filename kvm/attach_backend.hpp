@@ -29,18 +29,20 @@
 //    bytes are put back after the call. Each call counts in
 //    injected_syscalls() (`monitor attach` shows it).
 //  - Batched reads (get_regs, kvm/inject_batch.hpp): many KVM_GET_ONE_REG
-//    in one trip into the VMM. On the first batch of a stop an injected
-//    mmap gives a 64 KiB RWX scratch mapping; a small loop written there
-//    (through /proc/PID/mem) runs the ioctls of a table and ends in `brk
-//    #0`. One stopped thread (whose SIGTRAP is neither blocked nor ignored,
-//    so the forced SIGTRAP changes nothing) runs it with PTRACE_CONT; its
-//    SIGTRAP is taken and never delivered, a VMM signal arriving meanwhile
-//    is kept for the resume, and the thread's registers are restored
-//    exactly. A failing ioctl fails only its register. The mapping is
-//    removed (injected munmap) before the VMM runs again: resume(),
-//    detach(), the destructor; a VMM that refuses RWX memory (EACCES/EPERM,
-//    a W^X policy) is read one call per register from then on (logged), as
-//    are batches of fewer than 3 registers while nothing is mapped.
+//    in one trip into the VMM. A small loop that runs the ioctls of a table
+//    and ends in `brk #0` is written (through /proc/PID/mem) into a code
+//    cave found at attach: the bytes past the end of an executable ELF
+//    segment of the VMM up to its page end, mapped but never run
+//    (kvm/code_cave.hpp); the table goes on the stack of one stopped
+//    thread, below its sp, and those stack bytes are put back after the
+//    trip. That thread (whose SIGTRAP is neither blocked nor ignored, so
+//    the forced SIGTRAP changes nothing) runs the loop with PTRACE_CONT;
+//    its SIGTRAP is taken and never delivered, a VMM signal arriving
+//    meanwhile is kept for the resume, and the thread's registers are
+//    restored exactly. A failing ioctl fails only its register. The cave's
+//    own bytes are put back before the VMM runs again (resume(), detach(),
+//    the destructor). No cave found (logged at attach), or a loop that
+//    fails: one injected system call per register.
 //    `monitor attach batch off|on` switches batching (for comparisons).
 //    trips() counts every trip into the VMM (an injected call or a run of
 //    the loop); `monitor attach` shows what register reads cost per stop.
@@ -110,8 +112,7 @@ class AttachBackend final : public introspect::Backend {
   ~AttachBackend() override;
 
   pid_t pid() const { return pid_; }
-  // System calls the VMM ran for svedbg: KVM ioctls, and the scratch
-  // mapping's mmap/munmap.
+  // System calls the VMM ran for svedbg (all KVM ioctls).
   std::uint64_t injected_syscalls() const { return injected_; }
   std::uint64_t kvm_ioctls() const { return kvm_ioctls_; }
   // Trips into the VMM: injected system calls run one at a time, and runs

@@ -29,11 +29,9 @@ std::array<std::byte, 4 * kLoopCode.size()> code_bytes() {
   return out;
 }
 
-Plan plan(std::uint64_t base, std::size_t scratch_bytes, std::span<const Call> calls) {
+Plan plan(std::uint64_t table, std::size_t room, std::span<const Call> calls) {
   Plan p;
-  p.table = base + kTableOffset;
-  if (scratch_bytes <= kTableOffset) return p;
-  const std::size_t room = scratch_bytes - kTableOffset;
+  p.table = table;
   // Each call takes an entry and an 8-aligned value slot.
   std::size_t used = 0;
   while (p.count < calls.size()) {

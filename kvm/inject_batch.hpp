@@ -1,11 +1,12 @@
 // kvm/inject_batch: many KVM_GET_ONE_REG calls in one trip into an attached
 // VMM (issue 5/8), the arch-independent part: the machine code the VMM runs
-// and the layout of its scratch memory. kvm::AttachBackend does the ptrace
-// side (attach_backend.hpp).
+// and the layout of its table. kvm::AttachBackend does the ptrace side
+// (attach_backend.hpp).
 //
-// Contract: the attach backend maps kScratchBytes of anonymous RWX memory in
-// the VMM (an injected mmap), writes kLoopCode at its start once, and per
-// trip writes a table of Entry records (plan()), points one stopped VMM
+// Contract: the attach backend writes kLoopCode into a code cave of the
+// VMM (kvm/code_cave.hpp: executable bytes the VMM never runs) for the
+// length of a stop, and per trip writes a table of Entry records (plan())
+// on the stack of one stopped VMM thread, below its sp, points that
 // thread's pc at the code with x19 = the table and x20 = the number of
 // entries, and lets it run (PTRACE_CONT). The loop issues
 // ioctl(entry.fd, entry.request, entry.arg) for each entry in order, stores
@@ -48,18 +49,13 @@ inline constexpr std::array<std::uint32_t, 10> kLoopCode = {
 inline constexpr std::uint64_t kBrkOffset = 36;  // where the loop stops
 static_assert(kLoopCode[kBrkOffset / 4] == kLoopBrk);
 
-// arm64 system call numbers (asm-generic/unistd.h) and arguments.
-inline constexpr long kNrMunmap = 215;
-inline constexpr long kNrMmap = 222;
-inline constexpr std::uint64_t kProtRwx = 0x7;        // PROT_READ | PROT_WRITE | PROT_EXEC
-inline constexpr std::uint64_t kMapPrivateAnon = 0x22;  // MAP_PRIVATE | MAP_ANONYMOUS
 // KVM_GET_ONE_REG = _IOW(KVMIO, 0xab, struct kvm_one_reg): the same number
 // on every architecture (attach_backend.cpp checks it against <linux/kvm.h>).
 inline constexpr std::uint64_t kKvmGetOneReg = 0x4010aeab;
 
-// The scratch mapping: code, then the table, then the value slots.
-inline constexpr std::size_t kScratchBytes = 64 * 1024;
-inline constexpr std::size_t kTableOffset = 64;  // after the code, 16-aligned
+// Most bytes of table and values one trip puts below a thread's sp (a
+// full register set at VL 2048 is about 15 KiB).
+inline constexpr std::size_t kMaxTableBytes = 64 * 1024;
 
 // One table entry as the loop and KVM see it (48 bytes, little-endian).
 struct Entry {
@@ -84,7 +80,7 @@ struct Call {
   std::size_t size = 0;    // kvm::reg_size(id)
 };
 
-// One trip: the first `count` calls, at VMM address `base` (the mapping).
+// One trip: the first `count` calls, their table at VMM address `table`.
 struct Plan {
   std::size_t count = 0;
   std::uint64_t table = 0;               // VMM address of the table (x19)
@@ -93,9 +89,10 @@ struct Plan {
   std::vector<std::size_t> value_size;   // per call: its size
   std::size_t read_bytes = 0;            // table plus values, read back from `table` after it
 };
-// As many calls from the front of `calls` as fit in `scratch_bytes`; at
-// least one if any call fits at all (count 0: the first call is too big).
-Plan plan(std::uint64_t base, std::size_t scratch_bytes, std::span<const Call> calls);
+// As many calls from the front of `calls` as fit in `room` bytes of table
+// and values from `table` on (8-aligned); count 0: the first call does not
+// fit.
+Plan plan(std::uint64_t table, std::size_t room, std::span<const Call> calls);
 
 // After the trip, from the `plan.read_bytes` read back at plan.table:
 // call i's raw return value and value bytes.

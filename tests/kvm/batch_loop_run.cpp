@@ -62,7 +62,10 @@ std::uint64_t get(std::uint64_t at) {
 }  // namespace
 
 int main() {
-  void* mem = ::mmap(nullptr, batch::kScratchBytes, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // The code at the start of an RWX mapping (a code cave in the VMM), the
+  // table after it (a thread's stack in the VMM).
+  constexpr std::size_t kTableAt = 64;
+  void* mem = ::mmap(nullptr, kTableAt + batch::kMaxTableBytes, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) {
     std::perror("mmap");
     return 1;
@@ -84,7 +87,7 @@ int main() {
   // (arg = the entry's own kvm_one_reg, i.e. its id field), with a bad fd,
   // on the pipe again, and on the pipe writing into the value slot.
   std::vector<batch::Call> calls{{p[0], 1, 8}, {-1, 2, 8}, {p[0], 3, 8}, {p[0], 4, 256}};
-  const auto plan = batch::plan(base, batch::kScratchBytes, calls);
+  const auto plan = batch::plan(base + kTableAt, batch::kMaxTableBytes, calls);
   check(plan.count == 4, "plan fits four calls");
   std::memcpy(reinterpret_cast<void*>(plan.table), plan.table_bytes.data(), plan.table_bytes.size());
   for (std::size_t i = 0; i < 4; ++i) put(plan.table + i * batch::kEntryBytes + 8, FIONREAD);

@@ -279,15 +279,14 @@ TEST_CASE("a snapshot reads a vCPU's registers in one batch with the same values
   CHECK_THAT(bad.error().message, Catch::Contains("fails"));
 }
 
-TEST_CASE("batch plan: entries, kvm_one_reg pointers and value slots in the scratch memory", "[batch]") {
+TEST_CASE("batch plan: entries, kvm_one_reg pointers and value slots from the table address", "[batch]") {
   using namespace kvm::batch;
   const std::uint64_t base = 0x7f0000000000;
   std::vector<Call> calls{{11, kvm::core_x(0), 8}, {11, kvm::sve_zreg(1), 256}, {12, kvm::core_fpsr(), 4},
                           {12, kvm::sve_preg(2), 32}};
-  const Plan p = plan(base, kScratchBytes, calls);
+  const Plan p = plan(base, kMaxTableBytes, calls);
   REQUIRE(p.count == 4);
-  CHECK(p.table == base + kTableOffset);
-  CHECK(p.table % 16 == 0);
+  CHECK(p.table == base);
   REQUIRE(p.table_bytes.size() == 4 * kEntryBytes);
   std::uint64_t value = 4 * kEntryBytes;
   for (std::size_t i = 0; i < 4; ++i) {
@@ -303,7 +302,9 @@ TEST_CASE("batch plan: entries, kvm_one_reg pointers and value slots in the scra
     value += (calls[i].size + 7) / 8 * 8;
   }
   CHECK(p.read_bytes == value);
-  CHECK(kTableOffset + p.read_bytes <= kScratchBytes);
+  CHECK(p.read_bytes <= kMaxTableBytes);
+  CHECK(plan(base, p.read_bytes, calls).count == 4);      // exactly enough room
+  CHECK(plan(base, p.read_bytes - 1, calls).count == 3);  // one byte less: the last waits
 
   // After the trip: results and values as the VMM left them.
   std::vector<std::byte> back(p.read_bytes);
@@ -324,20 +325,19 @@ TEST_CASE("batch plan: entries, kvm_one_reg pointers and value slots in the scra
 TEST_CASE("batch plan: what does not fit goes to the next trip", "[batch]") {
   using namespace kvm::batch;
   std::vector<Call> calls(300, Call{5, kvm::sve_zreg(0), 256});  // 300 x (48 + 256) bytes > 64 KiB
-  const Plan first = plan(0x10000, kScratchBytes, calls);
-  CHECK(first.count == (kScratchBytes - kTableOffset) / (kEntryBytes + 256));
-  CHECK(kTableOffset + first.read_bytes <= kScratchBytes);
-  const Plan rest = plan(0x10000, kScratchBytes, std::span(calls).subspan(first.count));
+  const Plan first = plan(0x10000, kMaxTableBytes, calls);
+  CHECK(first.count == kMaxTableBytes / (kEntryBytes + 256));
+  CHECK(first.read_bytes <= kMaxTableBytes);
+  const Plan rest = plan(0x10000, kMaxTableBytes, std::span(calls).subspan(first.count));
   CHECK(rest.count == 300 - first.count);
-  CHECK(plan(0x10000, kTableOffset + 100, calls).count == 0);  // not even one fits
-  CHECK(plan(0x10000, kScratchBytes, {}).count == 0);
+  CHECK(plan(0x10000, 100, calls).count == 0);  // not even one fits
+  CHECK(plan(0x10000, kMaxTableBytes, {}).count == 0);
 }
 
 TEST_CASE("batch loop code: little-endian words, ending in brk at kBrkOffset", "[batch]") {
   using namespace kvm::batch;
   const auto code = code_bytes();
   CHECK(code.size() == 40);
-  CHECK(code.size() <= kTableOffset);
   CHECK(std::to_integer<unsigned>(code[0]) == (kLoopTest & 0xff));
   CHECK(std::to_integer<unsigned>(code[3]) == (kLoopTest >> 24));
   std::uint32_t brk = 0;

@@ -10,8 +10,7 @@ p $p1
 p $ffr
 p/x $x21
 monitor stats
-# A new stop: `monitor attach` reports what the first one cost in all,
-# unmapping the scratch memory included.
+# A new stop: `monitor attach` reports what the first one cost in all.
 stepi
 monitor attach
 # The same registers with one injected system call each.
@@ -29,7 +28,7 @@ stepi
 info all-registers
 p/x $z31.b.u[63]
 monitor attach
-# The scratch memory is gone before the VMM runs: it runs on after detach.
+# The code cave has its own bytes back before the VMM runs: it runs on after detach.
 set $x20a = $x20
 python addr = gdb.selected_inferior().connection.details
 detach

@@ -4,6 +4,10 @@
 # Each time the VMM must be left untraced and running, with its state as
 # before: the hash of every register but the spin counter x20 and pc (and
 # of the guest's RAM) is the same before and after, and x20 has moved on.
+# The VMM's executable memory (where the batch loop runs during a stop,
+# kvm/code_cave.hpp) is as before after TERM and INT; after KILL, which
+# svedbg cannot catch, only the loop's bytes past the end of its code may
+# differ. KILL comes last, so that TERM and INT start from the VMM's own.
 # run-guest (RUN_GUEST_SCRIPT) prefixes each output line with "vm: ".
 set -u
 svedbg=/bin/svedbg
@@ -15,10 +19,17 @@ reg_hash() {  # everything but x20 and pc, which the spin loop changes
 x20() { sed -n 's/.*"x20": "\(0x[0-9a-f]*\)".*/\1/p' "$1"; }
 status() { sed -n "s/^$1:[[:space:]]*//p" "/proc/$VMM_PID/status" | cut -c1; }
 tracer() { sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$VMM_PID/status"; }
+text() {  # the VMM's executable file mappings, as it runs them, into $1
+  grep ' r-xp .* /' "/proc/$VMM_PID/maps" | while read -r range _; do
+    s=$((0x${range%-*})) e=$((0x${range#*-}))
+    dd if="/proc/$VMM_PID/mem" bs=4096 skip=$((s / 4096)) count=$(((e - s) / 4096)) 2>/dev/null
+  done >"$1"
+}
 
 port=1240
-for sig in KILL TERM INT; do
+for sig in TERM INT KILL; do
   dump /tmp/before.json
+  text /tmp/before.text
   port=$((port + 1))
   rm -f /tmp/serve.out /tmp/client.out
   "$svedbg" serve --pid "$VMM_PID" --listen 127.0.0.1:$port >/tmp/serve.out 2>&1 &
@@ -40,6 +51,11 @@ for sig in KILL TERM INT; do
   sleep 1
   echo "$sig: svedbg exited with status $rc; TracerPid now $(tracer); VMM state $(grep '^State:' /proc/$VMM_PID/status | cut -f2)"
   dump /tmp/after.json
+  text /tmp/after.text
+  n=$(cmp -l /tmp/before.text /tmp/after.text 2>/dev/null | wc -l)
+  if [ ! -s /tmp/before.text ]; then echo "$sig: executable memory NOT READ";
+  elif [ "$n" -eq 0 ]; then echo "$sig: executable memory unchanged ($(wc -c </tmp/before.text) bytes)";
+  else echo "$sig: executable memory differs in $n bytes"; fi
   a=$(reg_hash /tmp/before.json) b=$(reg_hash /tmp/after.json)
   if [ -n "$a" ] && [ "$a" = "$b" ]; then echo "$sig: register hash unchanged ($a)"; else echo "$sig: register hash CHANGED: $a -> $b"; fi
   x0=$(x20 /tmp/before.json) x1=$(x20 /tmp/after.json)

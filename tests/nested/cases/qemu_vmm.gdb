@@ -149,6 +149,11 @@ python
 # Not `info threads`: it asks every connection, and QEMU is stopped by svedbg.
 out = gdb.execute("maint packet qThreadExtraInfo,1", to_string=True)
 print("svedbg: thread 1: %s" % bytes.fromhex(re.search(r'received: "([0-9a-fA-F]*)"', out).group(1)).decode())
+# How svedbg read QEMU's registers: batched, the loop in a code cave of
+# QEMU or one of its libraries (kvm/code_cave.hpp).
+for line in gdb.execute("monitor attach", to_string=True).splitlines():
+    if line.startswith(("batched register reads", "register reads in this stop")):
+        print("svedbg: " + line)
 end
 detach
 
