@@ -22,10 +22,12 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -114,6 +116,11 @@ struct AttachBackend::Impl {
   std::map<pid_t, int> thread_fd;  // learned: thread -> vCPU fd it runs KVM_RUN on
   UniqueFd mem;
   std::uint64_t svc = 0;
+  // Fault injection for tests (issue 9), from the environment at attach:
+  // SVEDBG_FAULT_INJECT=kill-vmm-in-batch:N sends the VMM SIGKILL right
+  // after the Nth run of the batch loop has been started, so that the VMM
+  // dies in the middle of a trip. 0: off.
+  std::uint64_t kill_vmm_at_batch = 0;
   bool trace_syscalls = false;
   std::optional<BackendStop> reason;   // debug exit that started a stop
   std::optional<BackendStop> pending;  // completed stop for poll_stop()
@@ -280,6 +287,7 @@ struct AttachBackend::Impl {
     threads.erase(tid);
     thread_fd.erase(tid);
     stack_mapping.erase(tid);
+    if (state == State::Exited) return;  // already reported
     if (tid == b.pid_ || threads.empty()) {
       state = State::Exited;
       loop_in_cave = false;  // gone with the VMM
@@ -371,18 +379,48 @@ struct AttachBackend::Impl {
 
   void pump() {
     if (state == State::Detached || state == State::Exited) return;
-    for (;;) {
+    bool gone = false;
+    for (const auto& [tid, st] : std::exchange(deferred, {}))
+      if (!gone) gone = !dispatch(tid, st);
+    while (!gone) {
       int st = 0;
       const pid_t tid = ::waitpid(-1, &st, __WALL | WNOHANG);
       if (tid <= 0) break;
-      if (!threads.count(tid) && !(WIFSTOPPED(st) && tid > 0)) {
-        if (tid == b.pid_) on_exited(tid);
-        continue;
-      }
-      handle(tid, st);
-      if (state == State::Exited) break;
+      gone = !dispatch(tid, st);
     }
     complete_if_stopped();
+  }
+
+  // One waitpid() event; false once the VMM is gone.
+  bool dispatch(pid_t tid, int st) {
+    if (!threads.count(tid) && !WIFSTOPPED(st)) {
+      if (tid == b.pid_) on_exited(tid);
+    } else {
+      handle(tid, st);
+    }
+    return state != State::Exited;
+  }
+
+  // The next event of thread `tid` during a trip, into `st`; false: the
+  // thread is gone (waitpid failed) or the VMM is. Every other thread is
+  // in a ptrace stop and can only die meanwhile (the VMM killed), and
+  // their exits are reaped here: the kernel reports a dying thread group's
+  // leader only after its tracer has reaped every other thread
+  // (kernel/exit.c, delay_group_leader), so waiting for the leader alone
+  // would never end. Any other event of another thread is kept for pump().
+  std::vector<std::pair<pid_t, int>> deferred;
+  bool wait_trip(pid_t tid, int& st) {
+    for (;;) {
+      const pid_t w = ::waitpid(-1, &st, __WALL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return false;
+      if (w == tid) return true;
+      if (WIFEXITED(st) || WIFSIGNALED(st))
+        on_exited(w);
+      else
+        deferred.emplace_back(w, st);
+      if (state == State::Exited) return false;
+    }
   }
 
   // Waits until `pred` holds (pumping events) or `ms` pass.
@@ -704,9 +742,7 @@ struct AttachBackend::Impl {
     go();
     for (;;) {
       int st = 0;
-      const pid_t w = ::waitpid(tid, &st, __WALL);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+      if (!wait_trip(tid, st) || WIFEXITED(st) || WIFSIGNALED(st)) {
         on_exited(tid);
         return make_error(ESRCH, "the VMM (pid {}) exited during an injected system call", b.pid_);
       }
@@ -903,11 +939,13 @@ struct AttachBackend::Impl {
     }
     const std::uint64_t brk = cave.addr + batch::kBrkOffset;
     ::ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+    if (kill_vmm_at_batch && b.batches_ + 1 == kill_vmm_at_batch) {
+      b.log(fmt::format("fault injection: SIGKILL to the VMM (pid {}) during batch {}", b.pid_, kill_vmm_at_batch));
+      ::kill(b.pid_, SIGKILL);
+    }
     for (;;) {
       int st = 0;
-      const pid_t w = ::waitpid(tid, &st, __WALL);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+      if (!wait_trip(tid, st) || WIFEXITED(st) || WIFSIGNALED(st)) {
         on_exited(tid);
         return make_error(ESRCH, "the VMM (pid {}) exited during an injected batch of system calls", b.pid_);
       }
@@ -1104,6 +1142,14 @@ Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOp
   b->impl_ = std::make_unique<Impl>(*b);
   auto& im = *b->impl_;
   im.applied.assign(b->vcpus_.size(), introspect::GuestDebug{});
+  if (const char* fault = std::getenv("SVEDBG_FAULT_INJECT")) {
+    constexpr std::string_view kKillInBatch = "kill-vmm-in-batch:";
+    const std::string_view f(fault);
+    if (f.rfind(kKillInBatch, 0) == 0) im.kill_vmm_at_batch = std::strtoull(fault + kKillInBatch.size(), nullptr, 10);
+    if (!im.kill_vmm_at_batch)
+      return make_error(EINVAL, "SVEDBG_FAULT_INJECT={}: expected kill-vmm-in-batch:N (N >= 1)", fault);
+    b->log(fmt::format("fault injection: the VMM gets SIGKILL during batch {}", im.kill_vmm_at_batch));
+  }
   // The VMM's memory and each vCPU's kvm_run mapping, known before the
   // first stop so that it can rewind an interrupted KVM_RUN (see
   // maybe_rewind). Opening /proc/PID/mem needs ptrace rights; where only a
@@ -1296,7 +1342,11 @@ Status AttachBackend::set_guest_debug(unsigned vcpu, const introspect::GuestDebu
 Status AttachBackend::resume(std::span<const unsigned> step, bool others_run) {
   auto& im = *impl_;
   im.pump();
-  if (im.state == Impl::State::Exited) return make_error(ESRCH, "the VMM (pid {}) has exited", pid_);
+  // Gone while stopped (killed during a stop, even in the middle of a
+  // register read): the resume "runs" into the exit, which poll_stop()
+  // reports, so the client hears it as when the VMM dies running (an X
+  // stop reply) rather than as a failed resume.
+  if (im.state == Impl::State::Exited) return {};
   if (im.state != Impl::State::Stopped) return make_error(EBUSY, "the guest is not stopped");
   for (unsigned v : step)
     if (v >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", v, vcpus_.size());

@@ -67,7 +67,9 @@
 //    rewound to re-enter KVM_RUN) and reported as the stop, the reason from
 //    ESR_EL2.EC as in the in-process backend; every other exit goes to the
 //    VMM. Signals to the VMM are passed on. A VMM that exits is reported
-//    as StopReason::Exited and every later call fails with ESRCH.
+//    as StopReason::Exited (by every later poll_stop()); every later call
+//    fails with ESRCH but resume(), which succeeds into that exit, so that
+//    a VMM that died during a stop is heard as an exit stop reply too.
 //  - detach(): clears guest debug, lets every thread run on exactly as it
 //    was (PTRACE_DETACH); the destructor does the same. If svedbg dies, the
 //    kernel detaches the threads (no PTRACE_O_EXITKILL): a rewound KVM_RUN
