@@ -5,6 +5,7 @@
 # svedbg must report the reads as failed, notice the exit, stay up, and
 # tell a new client the guest is gone.
 set -u
+. /guest/lib.sh
 svedbg=/bin/svedbg
 spid_file=/tmp/svedbg.pid
 (
@@ -13,15 +14,7 @@ spid_file=/tmp/svedbg.pid
   i=0; while kill -0 "$VMM_PID" 2>/dev/null && [ $i -lt 1200 ]; do usleep 100000; i=$((i + 1)); done
   if kill -0 "$VMM_PID" 2>/dev/null; then echo "watcher: the VMM is still alive"; exit 0; fi
   echo "watcher: the VMM is gone"
-  sleep 5
-  if kill -0 "$spid" 2>/dev/null; then
-    echo "watcher: svedbg still runs; a new client sends '?'"
-    { printf '+$?#3f'; sleep 3; } | nc 127.0.0.1 1234 >/tmp/reply 2>&1 &
-    sleep 5
-    echo "watcher: the new client got: $(tr -d '\n' </tmp/reply)"
-  else
-    echo "watcher: svedbg exited"
-  fi
+  ask_after_vmm_exit "$spid"
 ) &
 SVEDBG_FAULT_INJECT=kill-vmm-in-batch:2 "$svedbg" serve --pid "$VMM_PID" --listen 0.0.0.0:1234 &
 echo $! >"$spid_file"

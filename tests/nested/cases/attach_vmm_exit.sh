@@ -4,6 +4,7 @@
 # A watcher kills the VMM once gdb has connected (TracerPid set) and resumed
 # the guest (the VMM's threads leave the tracing stop).
 set -u
+. /guest/lib.sh
 svedbg=/bin/svedbg
 spid_file=/tmp/svedbg.pid
 (
@@ -15,15 +16,7 @@ spid_file=/tmp/svedbg.pid
   sleep 2
   echo "watcher: VMM running under svedbg ($(grep '^State:' /proc/$VMM_PID/status | cut -f2)); kill -9 $VMM_PID"
   kill -9 "$VMM_PID"
-  sleep 5
-  if kill -0 "$spid" 2>/dev/null; then
-    echo "watcher: svedbg still runs; a new client sends '?'"
-    { printf '+$?#3f'; sleep 3; } | nc 127.0.0.1 1234 >/tmp/reply 2>&1 &
-    sleep 5
-    echo "watcher: the new client got: $(tr -d '\n' </tmp/reply)"
-  else
-    echo "watcher: svedbg exited"
-  fi
+  ask_after_vmm_exit "$spid"
 ) &
 # Not exec: the watcher needs svedbg's pid.
 "$svedbg" serve --pid "$VMM_PID" --listen 0.0.0.0:1234 &
