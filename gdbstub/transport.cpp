@@ -239,9 +239,12 @@ struct Server::Impl {
       log(fmt::format("client {} stopped reading replies (over {} bytes pending): disconnected", peer,
                       kMaxPendingOutput));
     if (!conn->closed_by_client()) {
-      // Dropped without `D`: leave the guest as it was before gdb came.
+      // Dropped without `D`: leave the guest as it was before gdb came. gdb
+      // hangs up this way after an X stop reply too (`target remote` forgets
+      // a process that exited), and then there is nothing left to resume.
+      const bool exited = target.last_stop().exited;
       target.detach();
-      log(fmt::format("client {} dropped; guest resumed", peer));
+      log(fmt::format("client {} dropped; {}", peer, exited ? "the guest had exited" : "guest resumed"));
     } else {
       log(fmt::format("client {} finished", peer));
     }

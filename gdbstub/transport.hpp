@@ -6,8 +6,9 @@
 // time, served by one C++20 coroutine: a second client gets an error packet
 // saying the stub is busy and is disconnected. When a client detaches, kills
 // or drops, the target is detached (the guest runs on as before gdb came) and
-// the server waits for the next client. This is the only file that includes
-// Asio; everything above it is the pure Session.
+// the server waits for the next client; the log says whether a dropped
+// client's guest ran on or had exited (its last stop was an exit). This is
+// the only file that includes Asio; everything above it is the pure Session.
 #pragma once
 
 #include <functional>

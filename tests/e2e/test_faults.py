@@ -65,6 +65,7 @@ with Svedbg(env=daemon_env) as stub:
     c.expect(value_of(out, "vg") == "32", "the daemon serves the next client after a non-reading one", out)
     c.expect(stub.alive(), "daemon alive after faults")
 c.expect_in("stopped reading replies", stub.stderr, "the non-reading client was disconnected, with a log line")
+c.expect_re(r"client 127\.0\.0\.1:\d+ dropped; guest resumed$", stub.stderr, "a drop is logged as resuming the guest")
 
 # The VMM exits under the debugger: gdb is told the process is gone (X09)
 # and the daemon keeps serving.
@@ -74,6 +75,10 @@ with Svedbg() as stub:
     c.expect_in("No threads.", out, "VMM exit: gdb forgets the threads")
     time.sleep(0.2)
     c.expect(stub.alive(), "the daemon survives the VMM's exit")
+# gdb hangs up after X09 without `D`: nothing was left to resume.
+c.expect_re(r"client 127\.0\.0\.1:\d+ dropped; the guest had exited$", stub.stderr,
+            "VMM exit: the drop is logged as the guest having exited")
+c.expect("guest resumed" not in stub.stderr, "VMM exit: the log does not claim the guest was resumed", stub.stderr)
 
 # --read-only: writes are refused with a clear error, reads and stepping work.
 with Svedbg("--read-only") as stub:
