@@ -129,7 +129,8 @@ class Backend {
   virtual std::optional<Result<std::string>> monitor(std::string_view command) = 0;
   virtual std::string monitor_help() const = 0;
   // Whether `command` (one that monitor() runs) may change guest state, so
-  // that registers read before it must be read again. Default: it may.
+  // that registers read before it must be read again and --read-only
+  // refuses it. Default: it may.
   virtual bool monitor_changes_guest(std::string_view command) const {
     (void)command;
     return true;

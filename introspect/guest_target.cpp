@@ -638,14 +638,15 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
   }
   if (cmd == "phys") return std::string(phys_mode_ ? "phys on\n" : "phys off\n");
   if (cmd.rfind("translate", 0) == 0) return translate_report(cmd.substr(9));
-  // Backend commands exist to change the guest (e.g. ZCR_EL1 with sim
-  // set-vl): none of them runs in read-only mode.
-  if (options_.read_only) return make_error(EROFS, "'{}' not run: svedbg runs --read-only", cmd);
+  // A backend command may change guest state (e.g. ZCR_EL1 with sim
+  // set-vl): read-only mode refuses it, and after it registers are read
+  // again. One that only reports or tunes svedbg (`monitor attach batch
+  // off`) runs in read-only mode too and keeps the stop's registers.
+  const bool changes_guest = backend_.monitor_changes_guest(cmd);
+  if (options_.read_only && changes_guest) return make_error(EROFS, "'{}' not run: svedbg runs --read-only", cmd);
   auto r = backend_.monitor(cmd);
   if (!r) return make_error(EINVAL, "unknown monitor command '{}'; try 'monitor help'", cmd);
-  // A backend command may change guest state (e.g. ZCR_EL1): refetch.
-  // One that only reports (`monitor attach`) keeps the stop's registers.
-  if (backend_.monitor_changes_guest(cmd)) cache_.invalidate();
+  if (changes_guest) cache_.invalidate();
   return std::move(*r);
 }
 

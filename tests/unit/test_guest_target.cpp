@@ -1,8 +1,11 @@
 // GuestTarget over the simulated guest: the register map, the per-stop
-// cache, the description modes and the KVM error paths as gdb sees them.
+// cache, the description modes and the KVM error paths as gdb sees them;
+// over a fake backend for what --read-only lets backend monitor commands do.
 #include <catch2/catch.hpp>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "introspect/guest_target.hpp"
 #include "introspect/sim_backend.hpp"
@@ -24,6 +27,41 @@ std::unique_ptr<GuestTarget> make(SimBackend& sim, TdescVl mode = {}) {
   REQUIRE(t.value()->attach());
   return std::move(t).value();
 }
+
+// A one-vCPU guest (no SVE, no memory) with two monitor commands: `fake
+// stats` only reports and `fake poke` changes the guest, like the attach
+// backend's `monitor attach` beside the simulated guest's `sim set-vl`.
+class MonitorBackend final : public introspect::Backend {
+ public:
+  std::string name() const override { return "fake"; }
+  unsigned vcpu_count() const override { return 1; }
+  Status get_one_reg(unsigned, std::uint64_t, std::span<std::byte>) override {
+    return make_error(ENOENT, "no such register");
+  }
+  Status set_one_reg(unsigned, std::uint64_t, std::span<const std::byte>) override {
+    return make_error(ENOENT, "no such register");
+  }
+  Result<std::size_t> read_phys(std::uint64_t, std::span<std::byte>) override { return make_error(EFAULT, "no RAM"); }
+  Result<std::size_t> write_phys(std::uint64_t, std::span<const std::byte>) override {
+    return make_error(EFAULT, "no RAM");
+  }
+  Status resume(std::span<const unsigned>, bool) override { return {}; }
+  void interrupt() override {}
+  std::optional<introspect::BackendStop> poll_stop() override { return std::nullopt; }
+  bool running() const override { return false; }
+  void set_stop_notifier(std::function<void()>) override {}
+  std::optional<Result<std::string>> monitor(std::string_view command) override {
+    if (command != "fake stats" && command != "fake poke") return std::nullopt;
+    ran.emplace_back(command);
+    return Result<std::string>(std::string(command) + ": done\n");
+  }
+  std::string monitor_help() const override { return {}; }
+  bool monitor_changes_guest(std::string_view command) const override { return command != "fake stats"; }
+  void detach() override {}
+  void kill() override {}
+
+  std::vector<std::string> ran;  // the monitor commands run, in order
+};
 
 std::uint64_t u64(const gdbstub::Bytes& b) {
   std::uint64_t v = 0;
@@ -254,6 +292,23 @@ TEST_CASE("monitor: help, vls, sim commands, unknown", "[target]") {
   auto bad = t->monitor("frobnicate");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("unknown monitor command 'frobnicate'") != std::string::npos);
+}
+
+TEST_CASE("read-only mode runs backend monitor commands that leave the guest alone, refuses the others", "[target]") {
+  MonitorBackend fake;
+  auto made = GuestTarget::create(fake, {TdescVl{}, false, /*read_only=*/true});
+  REQUIRE(made);
+  auto& t = **made;
+  REQUIRE(t.attach());
+  const auto stats = t.monitor("fake stats");
+  INFO((stats ? *stats : stats.error().message));
+  REQUIRE(stats);
+  CHECK(*stats == "fake stats: done\n");
+  const auto poke = t.monitor("fake poke");
+  REQUIRE_FALSE(poke);
+  CHECK(poke.error().code == EROFS);
+  CHECK(poke.error().message == "'fake poke' not run: svedbg runs --read-only");
+  CHECK(fake.ran == std::vector<std::string>{"fake stats"});
 }
 
 TEST_CASE("system registers are served read-only unless writes are allowed", "[target]") {
