@@ -209,8 +209,8 @@ std::string Session::threads_xml() {
         default: escaped += c;
       }
     }
-    xml += fmt::format("  <thread id=\"{:x}\" core=\"{}\" name=\"vCPU {}\">{}</thread>\n", t, t - 1,
-                       t - 1, escaped);
+    const unsigned cpu = target_.thread_cpu(t);
+    xml += fmt::format("  <thread id=\"{:x}\" core=\"{}\" name=\"vCPU {}\">{}</thread>\n", t, cpu, cpu, escaped);
   }
   xml += "</threads>\n";
   return xml;

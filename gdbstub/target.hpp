@@ -63,6 +63,10 @@ class Target {
   virtual bool thread_alive(ThreadId tid) = 0;
   // Short text for qThreadExtraInfo / qXfer:threads, e.g. "vCPU 2, VL 512 bits".
   virtual std::string thread_extra_info(ThreadId tid) = 0;
+  // The guest CPU that thread `tid` (one of threads()) is, for its name
+  // ("vCPU N") and core in qXfer:threads: tid - 1 unless only some of the
+  // guest's CPUs are threads.
+  virtual unsigned thread_cpu(ThreadId tid) = 0;
 
   // Whole documents for qXfer:features:read (annex "target.xml", ...).
   // The session does offset/length chunking.

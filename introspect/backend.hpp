@@ -70,6 +70,10 @@ class Backend {
 
   virtual std::string name() const = 0;  // "sim", "kvm", "core", for logs
   virtual unsigned vcpu_count() const = 0;
+  // The VMM's own index of vCPU `vcpu` (< vcpu_count()), which is what
+  // users call it (`--vcpus`, dumps, gdb's thread names): `vcpu` itself
+  // unless the backend serves only some of the VMM's vCPUs.
+  virtual unsigned vmm_index(unsigned vcpu) const { return vcpu; }
 
   // KVM_GET_ONE_REG / KVM_SET_ONE_REG on vCPU `vcpu` (0-based).
   virtual Status get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) = 0;

@@ -3,7 +3,8 @@
 // Contract: open() reads an ELF64 little-endian ET_CORE for EM_AARCH64 with
 // libelf: svedbg's own dumps (core_writer.hpp) and cores svedbg did not
 // write (gdb `gcore`, the Linux kernel). Each NT_PRSTATUS starts a vCPU
-// (vCPU i = the i-th thread, gdb thread i+1); the notes that follow it
+// (vCPU i = the i-th thread, gdb thread i+1, named by the VMM's index the
+// SVEDBG note recorded, else i: vmm_index()); the notes that follow it
 // until the next NT_PRSTATUS belong to it: NT_FPREGSET, NT_ARM_SVE (SVE or
 // FPSIMD payload), svedbg's "SVEDBG" note. get_one_reg answers the KVM
 // register IDs from them with KVM's sizes and errnos: core x0..x30, sp, pc,
@@ -49,6 +50,7 @@ class CoreBackend final : public Backend {
 
   std::string name() const override { return "core"; }
   unsigned vcpu_count() const override { return static_cast<unsigned>(core_.vcpus.size()); }
+  unsigned vmm_index(unsigned vcpu) const override { return core_.vcpus.at(vcpu).vmm_index; }
   Status get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) override;
   Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override;
   Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;

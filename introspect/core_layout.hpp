@@ -75,7 +75,8 @@ inline constexpr std::size_t kSvePtSizeFpsimd = kSvePtRegsOffset + kFpsimdSize;
 
 // The "SVEDBG" note of type kSvedbgVcpuNote, one per vCPU, after the vCPU's
 // NT_PRSTATUS (all fields little-endian):
-//   u32 version (1), u32 vcpu index, u32 flags (bit 0: the vCPU has SVE),
+//   u32 version (1), u32 vcpu index (the VMM's: with --vcpus not the
+//   thread's position, which pr_pid - 1 is), u32 flags (bit 0: SVE),
 //   u32 effective vq, u64 vls[8] (KVM_REG_ARM64_SVE_VLS), u32 note_vq (the
 //   vq the NT_ARM_SVE payload is laid out at; 0 without one), u32 count,
 //   then count pairs {u64 KVM register ID, u64 value}: 64-bit registers a

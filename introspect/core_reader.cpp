@@ -68,6 +68,7 @@ struct Decoder {
   Result<CoreVcpu> decode(std::size_t i, const RawThread& t) const {
     CoreVcpu v;
     v.pid = load_le<std::uint32_t>(t.prstatus, cl::kPrPid);
+    v.vmm_index = static_cast<unsigned>(i);
     const std::string who = thread_name(i, v);
     std::copy_n(t.prstatus.begin() + cl::kPrReg, cl::kUserPtRegsSize, v.core.begin() + layout::kRegs);
 
@@ -79,6 +80,7 @@ struct Decoder {
     if (t.svedbg) {
       const Bytes d = *t.svedbg;
       v.svedbg_note = true;
+      v.vmm_index = load_le<std::uint32_t>(d, 4);
       v.sve = load_le<std::uint32_t>(d, 8) & cl::kSvedbgFlagSve;
       for (unsigned w = 0; w < 8; ++w) v.vls.words[w] = load_le<std::uint64_t>(d, 16 + 8 * w);
       v.effective_vq = load_le<std::uint32_t>(d, 12);

@@ -8,9 +8,10 @@
 // unknown notes are skipped) and its PT_LOAD segments into CoreSegments.
 // Register state is stored as KVM presents it: a struct kvm_regs image for
 // the core registers (x, sp, pc, pstate, V registers, fpsr, fpcr) and the
-// Z/P/FFR containers with the recorded bytes and zeros above. Vector
-// lengths: from the SVEDBG note when present (VLS, effective vq, payload
-// vq); otherwise effective vq = the SVE header's vl / 16 and VLS = vq
+// Z/P/FFR containers with the recorded bytes and zeros above. The VMM's
+// vCPU index and the vector lengths come from the SVEDBG note when present
+// (index, VLS, effective vq, payload vq); otherwise the index is the
+// thread's position, effective vq = the SVE header's vl / 16 and VLS = vq
 // 1..max_vl/16. Refused, with a message naming the file, the thread (vCPU
 // index and LWP) and what is wrong: not ELF / not 64-bit LE / not a core /
 // not AArch64; notes that lie outside the file or are malformed; a known
@@ -37,6 +38,7 @@ namespace svedbg::introspect {
 
 struct CoreVcpu {
   std::uint32_t pid = 0;     // pr_pid (LWP)
+  unsigned vmm_index = 0;    // the VMM's vCPU index: SVEDBG's, else the thread's position
   bool sve = false;
   bool svedbg_note = false;  // written by svedbg
   kvm::VqSet vls;

@@ -88,7 +88,7 @@ Buf svedbg_note(const VcpuSnapshot& v, unsigned layout_vq) {
   Buf d(cl::kSvedbgFixedSize + cl::kSvedbgPairSize * v.sysregs.size());
   std::span<std::byte> b(d);
   store_le<std::uint32_t>(b, 0, cl::kSvedbgNoteVersion);
-  store_le<std::uint32_t>(b, 4, v.index);
+  store_le<std::uint32_t>(b, 4, v.vmm_index);
   store_le<std::uint32_t>(b, 8, v.sve ? cl::kSvedbgFlagSve : 0);
   store_le<std::uint32_t>(b, 12, v.effective_vq);
   for (unsigned w = 0; w < 8; ++w) store_le(b, 16 + 8 * w, v.vls.words[w]);

@@ -57,7 +57,7 @@ std::string hex_list(const auto& regs, std::size_t n) {
 }
 
 std::string vcpu_json(const VcpuSnapshot& v) {
-  std::string s = fmt::format("    {{\n      \"index\": {},\n      \"sve\": {},\n      \"vls\": [", v.index,
+  std::string s = fmt::format("    {{\n      \"index\": {},\n      \"sve\": {},\n      \"vls\": [", v.vmm_index,
                               v.sve ? "true" : "false");
   bool first = true;
   for (unsigned vq : v.vls.list()) {

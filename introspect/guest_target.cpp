@@ -86,7 +86,7 @@ Result<std::unique_ptr<GuestTarget>> GuestTarget::create(Backend& backend, Guest
         st.vls.words[w] = load_u64(std::span(raw).subspan(8 * w, 8));
       if (st.vls.empty()) {
         st.sve = false;
-        st.probe_error = fmt::format("vCPU {}: SVE_VLS is empty", v);
+        st.probe_error = fmt::format("vCPU {}: SVE_VLS is empty", backend.vmm_index(v));
       } else {
         union_max = std::max(union_max, st.vls.max());
         for (unsigned vq : st.vls.list()) any.set(vq);
@@ -156,10 +156,16 @@ bool GuestTarget::thread_alive(ThreadId tid) { return tid >= 1 && tid <= backend
 std::string GuestTarget::thread_extra_info(ThreadId tid) {
   auto v = vcpu_of(tid);
   if (!v) return v.error().message;
+  const unsigned n = backend_.vmm_index(*v);
   auto vl = vcpu_vl(*v);
-  if (!vl) return fmt::format("vCPU {}, VL unknown ({})", *v, vl.error().message);
-  if (!vl->sve) return fmt::format("vCPU {}, no SVE", *v);
-  return fmt::format("vCPU {}, VL {} bits", *v, vl->effective_vq * 128);
+  if (!vl) return fmt::format("vCPU {}, VL unknown ({})", n, vl.error().message);
+  if (!vl->sve) return fmt::format("vCPU {}, no SVE", n);
+  return fmt::format("vCPU {}, VL {} bits", n, vl->effective_vq * 128);
+}
+
+unsigned GuestTarget::thread_cpu(ThreadId tid) {
+  auto v = vcpu_of(tid);
+  return v ? backend_.vmm_index(*v) : static_cast<unsigned>(tid - 1);
 }
 
 Result<std::string> GuestTarget::features_document(std::string_view annex) {
@@ -197,22 +203,24 @@ Status GuestTarget::write_reg(unsigned vcpu, const xml::RegSpec& spec, const Vcp
   if (spec.cls == RegClass::Vg) {
     // The guest chooses its VL by writing ZCR_EL1; vg only reflects it.
     if (load_u64(data) == (vl.sve ? 2u * vl.effective_vq : 2u)) return {};
-    return make_error(EPERM, "vCPU {}: vg is read-only (the guest sets its VL through ZCR_EL1)", vcpu);
+    return make_error(EPERM, "vCPU {}: vg is read-only (the guest sets its VL through ZCR_EL1)",
+                      backend_.vmm_index(vcpu));
   }
   auto id = kvm_id_for(spec, vl.sve);
   if (!id) {
     if (std::all_of(data.begin(), data.end(), [](std::byte b) { return b == std::byte{0}; })) return {};
-    return make_error(ENOENT, "vCPU {} has no SVE ({})", vcpu, spec.name);
+    return make_error(ENOENT, "vCPU {} has no SVE ({})", backend_.vmm_index(vcpu), spec.name);
   }
   auto raw = cache_.get(vcpu, *id);
   if (!raw) return raw.error();
   Bytes merged = **raw;
   from_gdb(spec, data, vl, merged);
   if (merged == **raw) return {};  // unchanged: don't touch the vCPU
-  if (options_.read_only) return make_error(EROFS, "vCPU {}: {} not written: svedbg runs --read-only", vcpu, spec.name);
+  if (options_.read_only)
+    return make_error(EROFS, "vCPU {}: {} not written: svedbg runs --read-only", backend_.vmm_index(vcpu), spec.name);
   if (spec.cls == RegClass::Sys && !options_.allow_sysreg_writes)
-    return make_error(EPERM, "vCPU {}: {} is read-only (start svedbg with --allow-sysreg-writes)", vcpu,
-                      spec.name);
+    return make_error(EPERM, "vCPU {}: {} is read-only (start svedbg with --allow-sysreg-writes)",
+                      backend_.vmm_index(vcpu), spec.name);
   return cache_.set(vcpu, *id, merged);
 }
 
@@ -554,7 +562,7 @@ Result<std::string> GuestTarget::translate_report(std::string_view arg) {
   if (!regs) return regs.error();
   std::vector<WalkLevel> trace;
   auto t = translate(*regs, va, backend_phys_reader(backend_), &trace);
-  std::string out = fmt::format("vCPU {}: ", vcpu);
+  std::string out = fmt::format("vCPU {}: ", backend_.vmm_index(vcpu));
   // The verdict first, on the vCPU's line, then the levels walked.
   if (!t) return out + t.error().message + "\n" + format_levels(trace);
   return out + format_walk(*t);
@@ -569,18 +577,19 @@ std::string GuestTarget::vls_report() {
     out += "target description: FPSIMD (no vCPU has SVE)\n";
   for (unsigned v = 0; v < vcpus_.size(); ++v) {
     const auto& st = vcpus_[v];
+    const unsigned n = backend_.vmm_index(v);
     if (!st.sve) {
-      out += fmt::format("vCPU {}: no SVE{}\n", v, st.probe_error.empty() ? "" : " (" + st.probe_error + ")");
+      out += fmt::format("vCPU {}: no SVE{}\n", n, st.probe_error.empty() ? "" : " (" + st.probe_error + ")");
       continue;
     }
     auto zcr = cache_.get(v, kvm::zcr_el1());
     if (!zcr) {
-      out += fmt::format("vCPU {}: enabled VLs {}; max {} bits; effective VL unknown: {}\n", v,
+      out += fmt::format("vCPU {}: enabled VLs {}; max {} bits; effective VL unknown: {}\n", n,
                          st.vls.to_string(), st.vls.max() * 128, zcr.error().message);
       continue;
     }
     const std::uint64_t z = load_u64(**zcr);
-    out += fmt::format("vCPU {}: enabled VLs {}; max {} bits; effective VL {} bits (ZCR_EL1.LEN={})\n", v,
+    out += fmt::format("vCPU {}: enabled VLs {}; max {} bits; effective VL {} bits (ZCR_EL1.LEN={})\n", n,
                        st.vls.to_string(), st.vls.max() * 128, kvm::effective_vq(st.vls, z) * 128, z & 0xf);
   }
   return out;

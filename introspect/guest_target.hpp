@@ -1,6 +1,7 @@
 // introspect::GuestTarget: the gdbstub::Target of a VM, over any Backend.
 //
-// Contract: threads are vCPUs (gdb thread N = vCPU N-1). Registers are read
+// Contract: threads are vCPUs (gdb thread N = the backend's vCPU N-1, named
+// by the VMM's index, Backend::vmm_index, in every text). Registers are read
 // through the KVM register IDs of regmap.hpp from the backend, via a
 // StopCache (each register at most once per stop, only on demand), in
 // batches where the set is known (Backend::get_regs): a `g` packet's
@@ -65,6 +66,7 @@ class GuestTarget final : public gdbstub::Target {
   std::vector<gdbstub::ThreadId> threads() override;
   bool thread_alive(gdbstub::ThreadId tid) override;
   std::string thread_extra_info(gdbstub::ThreadId tid) override;
+  unsigned thread_cpu(gdbstub::ThreadId tid) override;
   Result<std::string> features_document(std::string_view annex) override;
   Result<Bytes> read_register(gdbstub::ThreadId tid, unsigned regnum) override;
   Status write_register(gdbstub::ThreadId tid, unsigned regnum, std::span<const std::byte> data) override;

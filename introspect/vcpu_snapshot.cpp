@@ -64,12 +64,13 @@ class Prefetched {
 Result<VcpuSnapshot> take_snapshot(Backend& backend, unsigned vcpu) {
   VcpuSnapshot s;
   s.index = vcpu;
+  s.vmm_index = backend.vmm_index(vcpu);
 
   std::array<std::byte, kvm::kVlsBytes> vls{};
   if (auto st = backend.get_one_reg(vcpu, kvm::sve_vls(), vls); st) {
     s.vls = kvm::VqSet::from_bytes(vls);
     s.sve = !s.vls.empty();
-    if (!s.sve) return make_error(EINVAL, "vCPU {}: SVE_VLS is empty", vcpu);
+    if (!s.sve) return make_error(EINVAL, "vCPU {}: SVE_VLS is empty", s.vmm_index);
   } else if (st.error().code != ENOENT) {
     return st.error();
   }

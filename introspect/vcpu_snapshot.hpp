@@ -40,7 +40,8 @@ struct SysregError {
 };
 
 struct VcpuSnapshot {
-  unsigned index = 0;
+  unsigned index = 0;      // the backend's vCPU: the dump's order, gdb thread index - 1
+  unsigned vmm_index = 0;  // the VMM's own index of it (Backend::vmm_index; differs with --vcpus)
   bool sve = false;
   kvm::VqSet vls;             // empty without SVE
   unsigned max_vq = 1;        // largest vq in vls (1 without SVE: 128-bit V registers)

@@ -4,12 +4,14 @@
 // Contract: wraps (and owns) another Backend. Served vCPU i is the inner
 // backend's vCPU `vcpus[i]` (indices ascending, unique, each < the inner
 // vcpu_count(); create() refuses anything else with a message naming the
-// valid range). Registers, guest debug and stops are translated both ways;
-// memory, monitor commands and run control pass through. Run control stays
-// all-stop over the *whole* guest: vCPUs that are not served run and stop
-// with the others (a VMM cannot stop half its vCPUs for long without the
-// guest noticing lockups either way) but are never reported, and guest
-// debug (breakpoints, stepping) is only set on served vCPUs, so a software
+// valid range) and keeps its name: vmm_index(i) is the inner backend's
+// vmm_index(vcpus[i]). Registers, guest debug and stops are translated both
+// ways; memory, monitor commands (whose vCPU numbers are the inner
+// backend's) and run control pass through. Run control stays all-stop over
+// the *whole* guest: vCPUs that are not served run and stop with the others
+// (a VMM cannot stop half its vCPUs for long without the guest noticing
+// lockups either way) but are never reported, and guest debug
+// (breakpoints, stepping) is only set on served vCPUs, so a software
 // breakpoint hit by an unserved vCPU is the guest's own BRK exception. A
 // stop that an unserved vCPU reports (an interrupt) is reported on served
 // vCPU 0; the reason is kept.
@@ -31,6 +33,7 @@ class VcpuSubset final : public Backend {
 
   std::string name() const override { return inner_->name(); }
   unsigned vcpu_count() const override { return static_cast<unsigned>(vcpus_.size()); }
+  unsigned vmm_index(unsigned vcpu) const override { return inner_->vmm_index(inner_index(vcpu)); }
   Status get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) override;
   Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override;
   void get_regs(std::span<RegRead> reads) override;

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "introspect/guest_target.hpp"
 #include "introspect/sim_backend.hpp"
 #include "introspect/vcpu_subset.hpp"
 #include "kvm/reg_id.hpp"
@@ -113,4 +114,26 @@ TEST_CASE("steps and stops are translated; unserved vCPUs follow all-stop", "[su
   REQUIRE(stop.has_value());
   CHECK(stop->vcpu == 0);
   CHECK(stop->reason == StopReason::Stepped);
+}
+
+TEST_CASE("served vCPUs keep the VMM's numbers in what users read: thread text, monitor vls, JSON", "[subset]") {
+  auto b = subset({2, 3});
+  auto made = GuestTarget::create(*b, {});
+  REQUIRE(made);
+  auto& t = **made;
+  REQUIRE(t.attach());
+  CHECK(t.threads() == std::vector<gdbstub::ThreadId>{1, 2});
+  // The fixture's effective VLs: 128 bits on vCPU 2, 256 on vCPU 3.
+  CHECK(t.thread_extra_info(1) == "vCPU 2, VL 128 bits");
+  CHECK(t.thread_extra_info(2) == "vCPU 3, VL 256 bits");
+  const auto vls = t.monitor("vls");
+  REQUIRE(vls);
+  CHECK(vls->find("vCPU 2: enabled VLs") != std::string::npos);
+  CHECK(vls->find("vCPU 3: enabled VLs") != std::string::npos);
+  CHECK(vls->find("vCPU 0:") == std::string::npos);
+  const auto json = t.monitor("dump json");
+  REQUIRE(json);
+  CHECK(json->find("\"index\": 2,") < json->find("\"index\": 3,"));
+  CHECK(json->find("\"index\": 3,") != std::string::npos);
+  CHECK(json->find("\"index\": 0,") == std::string::npos);
 }
