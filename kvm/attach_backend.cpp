@@ -286,12 +286,11 @@ struct AttachBackend::Impl {
   void on_exited(pid_t tid) {
     threads.erase(tid);
     thread_fd.erase(tid);
-    stack_mapping.erase(tid);
     if (state == State::Exited) return;  // already reported
     if (tid == b.pid_ || threads.empty()) {
       state = State::Exited;
       loop_in_cave = false;  // gone with the VMM
-      stack_mapping.clear();
+      writable.clear();
       end_colocation();
       threads.clear();
       pending = BackendStop{0, StopReason::Exited, 0, 0};
@@ -838,24 +837,33 @@ struct AttachBackend::Impl {
   // Where a trip's table may go on thread `tid`'s stack: below `top`, 4 KiB
   // under sp (the gap inject_syscall()'s block keeps too), down to the
   // bottom of the mapping that holds sp (16-aligned), at most
-  // kMaxTableBytes. The mapping is the one /proc/PID/maps showed when sp
-  // was last seen outside the known one (stacks only grow).
-  std::map<pid_t, std::pair<std::uint64_t, std::uint64_t>> stack_mapping;  // per thread: [start, end)
+  // kMaxTableBytes. The VMM's writable mappings are read from
+  // /proc/PID/maps (1 to 5 ms on nested KVM: as much as a trip) only when
+  // sp is in none of those read before; a mapping holding a live thread's
+  // sp does not go away, and stacks only grow. forget_writable() after a
+  // failed access.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> writable;  // [start, end), sorted
+  void forget_writable() { writable.clear(); }
+  const std::pair<std::uint64_t, std::uint64_t>* writable_at(std::uint64_t addr) const {
+    auto it = std::upper_bound(writable.begin(), writable.end(), addr,
+                               [](std::uint64_t a, const auto& m) { return a < m.first; });
+    if (it == writable.begin() || addr >= std::prev(it)->second) return nullptr;
+    return &*std::prev(it);
+  }
   struct StackRoom {
     std::uint64_t top = 0;
     std::size_t bytes = 0;
   };
   Result<StackRoom> stack_room(pid_t tid, std::uint64_t sp) {
-    auto it = stack_mapping.find(tid);
-    if (it == stack_mapping.end() || sp < it->second.first || sp >= it->second.second) {
-      stack_mapping.erase(tid);
-      for (const auto& m : parse_maps(read_text(fmt::format("/proc/{}/maps", b.pid_))))
-        if (m.read && m.write && m.start <= sp && sp < m.end) stack_mapping[tid] = {m.start, m.end};
-      it = stack_mapping.find(tid);
-      if (it == stack_mapping.end())
-        return make_error(EFAULT, "thread {}: sp {:#x} is in no writable mapping of the VMM", tid, sp);
+    const auto* m = writable_at(sp);
+    if (!m) {
+      writable.clear();
+      for (const auto& e : parse_maps(read_text(fmt::format("/proc/{}/maps", b.pid_))))
+        if (e.read && e.write) writable.emplace_back(e.start, e.end);  // /proc lists them in order
+      m = writable_at(sp);
+      if (!m) return make_error(EFAULT, "thread {}: sp {:#x} is in no writable mapping of the VMM", tid, sp);
     }
-    const std::uint64_t low = (it->second.first + 15) & ~std::uint64_t{15};
+    const std::uint64_t low = (m->first + 15) & ~std::uint64_t{15};
     const std::uint64_t top = (sp - 4096) & ~std::uint64_t{15};
     if (sp < 4096 || top <= low) return make_error(ENOSPC, "thread {}: no room below sp {:#x} for a batch", tid, sp);
     return StackRoom{top, static_cast<std::size_t>(std::min<std::uint64_t>(top - low, batch::kMaxTableBytes))};
@@ -917,15 +925,18 @@ struct AttachBackend::Impl {
     BatchRun run{batch::plan(table, static_cast<std::size_t>(room->top - table), calls), {}};
     const auto& plan = run.plan;
     std::vector<std::byte> old(plan.read_bytes);
-    if (!peek(plan.table, old.data(), old.size()))
-      return make_error(EFAULT, "thread {}: cannot read the stack at {:#x} for the batch table", tid, plan.table);
+    if (!peek(plan.table, old.data(), old.size())) {
+      forget_writable();
+      return make_error(EAGAIN, "thread {}: cannot read the stack at {:#x} for the batch table", tid, plan.table);
+    }
     auto restore = [&] {
       (void)poke(plan.table, old.data(), old.size());
       restore_regs(tid, *sv);
     };
     if (!poke(plan.table, plan.table_bytes.data(), plan.table_bytes.size())) {
       restore();
-      return make_error(EFAULT, "thread {}: cannot write the batch table at {:#x} in the VMM", tid, plan.table);
+      forget_writable();
+      return make_error(EAGAIN, "thread {}: cannot write the batch table at {:#x} in the VMM", tid, plan.table);
     }
     user_pt_regs r = saved;
     r.pc = cave.addr;

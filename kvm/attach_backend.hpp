@@ -124,6 +124,9 @@ class AttachBackend final : public introspect::Backend {
 
   std::string name() const override { return "attach"; }
   unsigned vcpu_count() const override { return static_cast<unsigned>(vcpus_.size()); }
+  // The VMM's own number for served vCPU i: its KVM vCPU id (kvm-vcpu:N),
+  // which differs from i where the VMM's ids have gaps.
+  unsigned vmm_index(unsigned vcpu) const override { return vcpu < vcpus_.size() ? vcpus_[vcpu].id : vcpu; }
   Status get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) override;
   void get_regs(std::span<RegRead> reads) override;
   bool batches_reads() const override;
