@@ -63,6 +63,7 @@ class CoreBackend final : public Backend {
   void set_stop_notifier(std::function<void()>) override {}
   std::optional<Result<std::string>> monitor(std::string_view) override { return std::nullopt; }
   std::string monitor_help() const override { return {}; }
+  bool monitor_changes_guest(std::string_view) const override { return false; }  // no commands
   void detach() override {}
   void kill() override {}
 

@@ -167,6 +167,9 @@ class SimBackend final : public Backend {
   // nullopt.
   std::optional<Result<std::string>> monitor(std::string_view command) override;
   std::string monitor_help() const override;
+  // Its commands (`sim set-vl`, `sim vmm-exit`) change the guest; any
+  // other is not one of them (so --read-only reports it as unknown).
+  bool monitor_changes_guest(std::string_view command) const override { return command.rfind("sim ", 0) == 0; }
   // Resumes the guest unchanged (running, no pending stop).
   void detach() override;
   // gdb's kill ends the debugged guest; the sim then stands in a fresh one

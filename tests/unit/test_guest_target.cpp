@@ -311,6 +311,22 @@ TEST_CASE("read-only mode runs backend monitor commands that leave the guest alo
   CHECK(fake.ran == std::vector<std::string>{"fake stats"});
 }
 
+TEST_CASE("read-only mode over the simulated guest: sim commands refused, unknown ones reported unknown", "[target]") {
+  SimBackend sim(SimConfig{});
+  auto made = GuestTarget::create(sim, {TdescVl{}, false, /*read_only=*/true});
+  REQUIRE(made);
+  auto& t = **made;
+  REQUIRE(t.attach());
+  const auto set_vl = t.monitor("sim set-vl 0 256");
+  REQUIRE_FALSE(set_vl);
+  CHECK(set_vl.error().code == EROFS);
+  const auto bogus = t.monitor("bogus 1");
+  REQUIRE_FALSE(bogus);
+  CHECK(bogus.error().code == EINVAL);
+  CHECK_THAT(bogus.error().message, Catch::Contains("unknown monitor command 'bogus 1'"));
+  CHECK(t.monitor("phys"));  // svedbg's own queries run
+}
+
 TEST_CASE("system registers are served read-only unless writes are allowed", "[target]") {
   constexpr unsigned kZcr = 86, kSctlr = 87, kElr = 95, kMidr = 98, kMpidr = 99;
   SimBackend sim(SimConfig{});
