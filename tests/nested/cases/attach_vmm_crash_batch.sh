@@ -9,8 +9,7 @@ set -u
 svedbg=/bin/svedbg
 spid_file=/tmp/svedbg.pid
 (
-  i=0; while [ ! -s "$spid_file" ] && [ $i -lt 600 ]; do usleep 100000; i=$((i + 1)); done
-  spid=$(cat "$spid_file")
+  spid=$(pid_from "$spid_file")
   i=0; while kill -0 "$VMM_PID" 2>/dev/null && [ $i -lt 1200 ]; do usleep 100000; i=$((i + 1)); done
   if kill -0 "$VMM_PID" 2>/dev/null; then echo "watcher: the VMM is still alive"; exit 0; fi
   echo "watcher: the VMM is gone"

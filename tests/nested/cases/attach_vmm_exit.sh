@@ -8,8 +8,7 @@ set -u
 svedbg=/bin/svedbg
 spid_file=/tmp/svedbg.pid
 (
-  i=0; while [ ! -s "$spid_file" ] && [ $i -lt 600 ]; do usleep 100000; i=$((i + 1)); done
-  spid=$(cat "$spid_file")
+  spid=$(pid_from "$spid_file")
   i=0; while [ "$(sed -n 's/^TracerPid:[[:space:]]*//p' /proc/$VMM_PID/status)" != "$spid" ] && [ $i -lt 1200 ]; do
     usleep 100000; i=$((i + 1)); done
   i=0; while grep -q '^State:.*t (tracing stop)' /proc/$VMM_PID/status && [ $i -lt 1200 ]; do usleep 100000; i=$((i + 1)); done

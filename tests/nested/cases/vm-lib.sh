@@ -15,3 +15,9 @@ ask_after_vmm_exit() {
     echo "watcher: svedbg exited"
   fi
 }
+
+# The pid written to file $1 by the script's main part, once it is there.
+pid_from() {
+  i=0; while [ ! -s "$1" ] && [ $i -lt 600 ]; do usleep 100000; i=$((i + 1)); done
+  cat "$1"
+}
