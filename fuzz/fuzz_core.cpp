@@ -33,6 +33,7 @@ void exercise(introspect::Backend& backend) {
   const auto threads = t.threads();
   for (std::size_t i = 0; i < std::min<std::size_t>(threads.size(), 4); ++i) {
     (void)t.thread_extra_info(threads[i]);
+    (void)t.thread_cpu(threads[i]);  // the vCPU index a core recorded
     (void)t.read_all_registers(threads[i]);
     for (unsigned regnum = 0; regnum < 200; ++regnum) (void)t.read_register(threads[i], regnum);
   }
