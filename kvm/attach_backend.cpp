@@ -11,7 +11,6 @@
 #include <linux/kvm.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -401,7 +400,8 @@ struct AttachBackend::Impl {
   }
 
   // The next event of thread `tid` during a trip, into `st`; false: the
-  // thread is gone (waitpid failed) or the VMM is. Every other thread is
+  // thread is gone (its exit is recorded with on_exited()) or the VMM is.
+  // Every other thread is
   // in a ptrace stop and can only die meanwhile (the VMM killed), and
   // their exits are reaped here: the kernel reports a dying thread group's
   // leader only after its tracer has reaped every other thread
@@ -412,9 +412,13 @@ struct AttachBackend::Impl {
     for (;;) {
       const pid_t w = ::waitpid(-1, &st, __WALL);
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return false;
-      if (w == tid) return true;
-      if (WIFEXITED(st) || WIFSIGNALED(st))
+      const bool died = w < 0 || WIFEXITED(st) || WIFSIGNALED(st);
+      if (w < 0 || w == tid) {
+        if (!died) return true;
+        on_exited(tid);
+        return false;
+      }
+      if (died)
         on_exited(w);
       else
         deferred.emplace_back(w, st);
@@ -679,16 +683,16 @@ struct AttachBackend::Impl {
     pin_cpu = -1;
   }
 
-  // System call `nr` run by the VMM on a stopped thread (one trip): the
-  // registers (NT_PRSTATUS, and the syscall number NT_ARM_SYSTEM_CALL) are
-  // saved, pc pointed at an `svc #0` of the VMM's own code, x8/x0..x5 set,
-  // the call run (single-stepped, or with PTRACE_SYSCALL: below), x0 read
-  // and the registers restored. With `block`, it is copied to SCRATCH (a block
-  // 4 KiB below the thread's sp, whose bytes are put back after) before
-  // the call, x2 = SCRATCH, and copied back after; when `self_ptr` is set,
-  // the u64 at offset 8 of `block` is made to point at SCRATCH + 16 (struct
-  // kvm_one_reg.addr).
-  Result<long> inject_syscall(long nr, std::array<std::uint64_t, 6> args, std::vector<std::byte>* block, bool self_ptr) {
+  // ioctl(fd, req, SCRATCH) run by the VMM on a stopped thread (one
+  // trip): the registers (NT_PRSTATUS, and the syscall number
+  // NT_ARM_SYSTEM_CALL) are saved, pc pointed at an `svc #0` of the VMM's
+  // own code, x8/x0..x2 set, the call run (single-stepped, or with
+  // PTRACE_SYSCALL: below), x0 read and the registers restored. `block` is
+  // copied to SCRATCH (a block 4 KiB below the thread's sp, whose bytes are
+  // put back after) before the call and copied back after; when `self_ptr`
+  // is set, the u64 at offset 8 of `block` is made to point at SCRATCH + 16
+  // (struct kvm_one_reg.addr).
+  Result<long> ioctl(int fd, unsigned long req, std::vector<std::byte>& block, bool self_ptr) {
     if (auto s = check_stopped(); !s) return s.error();
     auto tid_r = injection_thread();
     if (!tid_r) return tid_r.error();
@@ -699,25 +703,22 @@ struct AttachBackend::Impl {
     auto sv = saved_of(tid);
     if (!sv) return sv.error();
     const user_pt_regs& saved = sv->regs;
-    std::uint64_t base = 0;
-    std::vector<std::byte> old;
-    if (block) {
-      base = (saved.sp - 4096 - block->size()) & ~std::uint64_t{15};
-      if (self_ptr) {
-        const std::uint64_t p = base + 16;
-        std::memcpy(block->data() + 8, &p, sizeof p);
-      }
-      old.resize(block->size());
-      if (!peek(base, old.data(), old.size()) || !poke(base, block->data(), block->size()))
-        return make_error(EFAULT, "thread {}: cannot use the stack below sp {:#x} as scratch", tid, saved.sp);
-      args[2] = base;
+    const std::uint64_t base = (saved.sp - 4096 - block.size()) & ~std::uint64_t{15};
+    if (self_ptr) {
+      const std::uint64_t p = base + 16;
+      std::memcpy(block.data() + 8, &p, sizeof p);
     }
+    std::vector<std::byte> old(block.size());
+    if (!peek(base, old.data(), old.size()) || !poke(base, block.data(), block.size()))
+      return make_error(EFAULT, "thread {}: cannot use the stack below sp {:#x} as scratch", tid, saved.sp);
     user_pt_regs r = saved;
     r.pc = svc;
-    r.regs[8] = static_cast<std::uint64_t>(nr);
-    for (unsigned i = 0; i < args.size(); ++i) r.regs[i] = args[i];
+    r.regs[8] = kArm64NrIoctl;
+    r.regs[0] = static_cast<std::uint64_t>(fd);
+    r.regs[1] = req;
+    r.regs[2] = base;
     auto restore = [&] {
-      if (block) (void)poke(base, old.data(), old.size());
+      (void)poke(base, old.data(), old.size());
       restore_regs(tid, *sv);
     };
     if (!set_regs(tid, r)) {
@@ -741,10 +742,7 @@ struct AttachBackend::Impl {
     go();
     for (;;) {
       int st = 0;
-      if (!wait_trip(tid, st) || WIFEXITED(st) || WIFSIGNALED(st)) {
-        on_exited(tid);
-        return make_error(ESRCH, "the VMM (pid {}) exited during an injected system call", b.pid_);
-      }
+      if (!wait_trip(tid, st)) return make_error(ESRCH, "the VMM (pid {}) exited during an injected system call", b.pid_);
       if (!WIFSTOPPED(st)) continue;
       const int sig = WSTOPSIG(st);
       if (step && (st >> 16) == 0 && sig != (SIGTRAP | 0x80)) {
@@ -757,8 +755,7 @@ struct AttachBackend::Impl {
         if (!have || (now.pc != svc && now.pc != svc + 4)) {
           restore();
           t.stop = was == Stop::Event ? Stop::Event : Stop::SyscallExit;
-          return make_error(EIO, "thread {}: injected system call {} stopped at {:#x}, not at the svc at {:#x}", tid, nr,
-                            now.pc, svc);
+          return make_error(EIO, "thread {}: injected ioctl stopped at {:#x}, not at the svc at {:#x}", tid, now.pc, svc);
         }
         if (!t.pending_sig) t.pending_sig = sig;  // the VMM's signal: delivered on resume
         go();
@@ -778,20 +775,14 @@ struct AttachBackend::Impl {
       go();
     }
     ++b.injected_;
-    if (block && !peek(base, block->data(), block->size())) rval = -EFAULT;
+    ++b.kvm_ioctls_;
+    if (!peek(base, block.data(), block.size())) rval = -EFAULT;
     restore();
     // Registers and syscall number are as at the stop: an event stop stays
     // one as far as the kernel's restart logic is concerned.
     t.stop = was == Stop::Event ? Stop::Event : Stop::SyscallExit;
     count_trip();
     return rval;
-  }
-
-  // ioctl(fd, req, SCRATCH) run by the VMM (see inject_syscall()).
-  Result<long> ioctl(int fd, unsigned long req, std::vector<std::byte>& block, bool self_ptr) {
-    auto r = inject_syscall(kArm64NrIoctl, {static_cast<std::uint64_t>(fd), req, 0, 0, 0, 0}, &block, self_ptr);
-    if (r) ++b.kvm_ioctls_;
-    return r;
   }
 
   // --- batched register reads (kvm/inject_batch.hpp) ----------------------
@@ -835,7 +826,7 @@ struct AttachBackend::Impl {
   }
 
   // Where a trip's table may go on thread `tid`'s stack: below `top`, 4 KiB
-  // under sp (the gap inject_syscall()'s block keeps too), down to the
+  // under sp (the gap ioctl()'s block keeps too), down to the
   // bottom of the mapping that holds sp (16-aligned), at most
   // kMaxTableBytes. The VMM's writable mappings are read from
   // /proc/PID/maps (1 to 5 ms on nested KVM: as much as a trip) only when
@@ -844,6 +835,11 @@ struct AttachBackend::Impl {
   // failed access.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> writable;  // [start, end), sorted
   void forget_writable() { writable.clear(); }
+  void learn_writable(const std::vector<MapEntry>& maps) {
+    writable.clear();
+    for (const auto& e : maps)
+      if (e.read && e.write) writable.emplace_back(e.start, e.end);  // /proc lists them in order
+  }
   const std::pair<std::uint64_t, std::uint64_t>* writable_at(std::uint64_t addr) const {
     auto it = std::upper_bound(writable.begin(), writable.end(), addr,
                                [](std::uint64_t a, const auto& m) { return a < m.first; });
@@ -857,9 +853,7 @@ struct AttachBackend::Impl {
   Result<StackRoom> stack_room(pid_t tid, std::uint64_t sp) {
     const auto* m = writable_at(sp);
     if (!m) {
-      writable.clear();
-      for (const auto& e : parse_maps(read_text(fmt::format("/proc/{}/maps", b.pid_))))
-        if (e.read && e.write) writable.emplace_back(e.start, e.end);  // /proc lists them in order
+      learn_writable(parse_maps(read_text(fmt::format("/proc/{}/maps", b.pid_))));
       m = writable_at(sp);
       if (!m) return make_error(EFAULT, "thread {}: sp {:#x} is in no writable mapping of the VMM", tid, sp);
     }
@@ -956,10 +950,8 @@ struct AttachBackend::Impl {
     }
     for (;;) {
       int st = 0;
-      if (!wait_trip(tid, st) || WIFEXITED(st) || WIFSIGNALED(st)) {
-        on_exited(tid);
+      if (!wait_trip(tid, st))
         return make_error(ESRCH, "the VMM (pid {}) exited during an injected batch of system calls", b.pid_);
-      }
       if (!WIFSTOPPED(st)) continue;
       const int sig = WSTOPSIG(st);
       if ((st >> 16) != 0 || sig == (SIGTRAP | 0x80)) {  // an event stop (e.g. a group stop): run on
@@ -983,7 +975,7 @@ struct AttachBackend::Impl {
     std::vector<std::byte> back(plan.read_bytes);
     const bool read_ok = peek(plan.table, back.data(), back.size());
     restore();
-    // As after inject_syscall(): the thread now sits in the brk's signal-delivery
+    // As after ioctl(): the thread now sits in the brk's signal-delivery
     // stop with the registers of its own stop; resumed without a signal
     // (the SIGTRAP is dropped) it continues exactly where it was.
     t.stop = was == Stop::Event ? Stop::Event : Stop::SyscallExit;
@@ -1183,6 +1175,7 @@ Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOp
   }
   // From here on every error path detaches (the destructor).
   const auto maps = learn();
+  im.learn_writable(maps);  // where batch tables can go (stack_room())
   if (!im.mem.valid()) return make_error(errno, "cannot open /proc/{}/mem: {}", pid, std::strerror(errno));
   // An `svc #0` to run injected calls from: the VMM's own code.
   for (const auto& m : maps) {
