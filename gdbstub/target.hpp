@@ -42,6 +42,10 @@ struct StopEvent {
   bool exited = false;
 };
 
+// What detach() found: the guest runs on, it is gone (its VMM exited), or
+// the target never runs (a core file).
+enum class Detached { Resumed, GuestGone, NeverRuns };
+
 // Z/z types (Packets, 'Z0'..'Z4').
 enum class BreakpointType : unsigned { Software = 0, Hardware = 1, Write = 2, Read = 3, Access = 4 };
 
@@ -108,9 +112,10 @@ class Target {
   // `monitor ...` text; output is printed by gdb as is.
   virtual Result<std::string> monitor(std::string_view command) = 0;
 
-  // Session end: detach leaves the guest running as it was before gdb came;
-  // kill is gdb's `kill` (the backend decides what that means).
-  virtual void detach() = 0;
+  // Session end: detach leaves the guest running as it was before gdb came
+  // and says what became of it (logged when a client drops); kill is gdb's
+  // `kill` (the backend decides what that means).
+  virtual Detached detach() = 0;
   virtual void kill() = 0;
 };
 

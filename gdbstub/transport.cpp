@@ -91,6 +91,19 @@ constexpr std::size_t kMaxPendingOutput = 8 * 2 * kMaxPacketSize;
 constexpr const char* kBusyMessage =
     "E.svedbg: another gdb client is already connected (one client at a time)";
 
+// The end of the log line for a client that hung up without `D`.
+const char* describe(Detached d) {
+  switch (d) {
+    case Detached::Resumed:
+      return "guest resumed";
+    case Detached::GuestGone:
+      return "the guest had exited";
+    case Detached::NeverRuns:
+      return "nothing to resume (the target never runs)";
+  }
+  return "guest resumed";
+}
+
 // One client: a reader coroutine feeding the Session, and a write queue so
 // replies from the reader and stop notifications from the target never
 // interleave on the socket.
@@ -242,9 +255,7 @@ struct Server::Impl {
       // Dropped without `D`: leave the guest as it was before gdb came. gdb
       // hangs up this way after an X stop reply too (`target remote` forgets
       // a process that exited), and then there is nothing left to resume.
-      const bool exited = target.last_stop().exited;
-      target.detach();
-      log(fmt::format("client {} dropped; {}", peer, exited ? "the guest had exited" : "guest resumed"));
+      log(fmt::format("client {} dropped; {}", peer, describe(target.detach())));
     } else {
       log(fmt::format("client {} finished", peer));
     }

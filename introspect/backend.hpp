@@ -36,6 +36,10 @@ struct MemoryRange {
   std::uint64_t size = 0;
 };
 
+// What detach() found: the guest runs on, the guest (its VMM) is gone, or
+// nothing of it ever runs (a core file).
+enum class Detached { Resumed, GuestGone, NeverRuns };
+
 struct BackendStop {
   unsigned vcpu = 0;  // 0-based index of the vCPU that reported the stop
   StopReason reason = StopReason::Interrupted;
@@ -140,8 +144,9 @@ class Backend {
     return true;
   }
 
-  // gdb detached / killed. Detach resumes the guest as it was.
-  virtual void detach() = 0;
+  // gdb detached / killed. Detach resumes the guest as it was and says what
+  // became of it (for the log: a drop must not claim a dead VMM resumed).
+  virtual Detached detach() = 0;
   virtual void kill() = 0;
 };
 

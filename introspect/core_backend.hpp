@@ -64,7 +64,7 @@ class CoreBackend final : public Backend {
   std::optional<Result<std::string>> monitor(std::string_view) override { return std::nullopt; }
   std::string monitor_help() const override { return {}; }
   bool monitor_changes_guest(std::string_view) const override { return false; }  // no commands
-  void detach() override {}
+  Detached detach() override { return Detached::NeverRuns; }
   void kill() override {}
 
  private:

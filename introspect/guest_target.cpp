@@ -659,10 +659,18 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
   return std::move(*r);
 }
 
-void GuestTarget::detach() {
+gdbstub::Detached GuestTarget::detach() {
   clear_debug_state();
   cache_.invalidate();
-  backend_.detach();
+  switch (backend_.detach()) {
+    case Detached::Resumed:
+      return gdbstub::Detached::Resumed;
+    case Detached::GuestGone:
+      return gdbstub::Detached::GuestGone;
+    case Detached::NeverRuns:
+      return gdbstub::Detached::NeverRuns;
+  }
+  return gdbstub::Detached::Resumed;
 }
 
 void GuestTarget::kill() {

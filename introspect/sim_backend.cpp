@@ -623,13 +623,15 @@ void SimBackend::set_stop_notifier(std::function<void()> notify) {
   notify_ = std::move(notify);
 }
 
-void SimBackend::detach() {
+Detached SimBackend::detach() {
   {
     std::lock_guard lock(mu_);
     pending_.reset();
+    if (vmm_gone_) return Detached::GuestGone;
     running_ = true;
   }
   wake_.notify_all();
+  return Detached::Resumed;
 }
 
 void SimBackend::kill() {

@@ -171,7 +171,7 @@ class SimBackend final : public Backend {
   // other is not one of them (so --read-only reports it as unknown).
   bool monitor_changes_guest(std::string_view command) const override { return command.rfind("sim ", 0) == 0; }
   // Resumes the guest unchanged (running, no pending stop).
-  void detach() override;
+  Detached detach() override;
   // gdb's kill ends the debugged guest; the sim then stands in a fresh one
   // for the next client: state, RAM and run state return to what the
   // constructor produced (the stop notifier is kept).

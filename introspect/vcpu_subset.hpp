@@ -57,7 +57,7 @@ class VcpuSubset final : public Backend {
   bool monitor_changes_guest(std::string_view command) const override {
     return inner_->monitor_changes_guest(command);
   }
-  void detach() override { inner_->detach(); }
+  Detached detach() override { return inner_->detach(); }
   void kill() override { inner_->kill(); }
 
  private:

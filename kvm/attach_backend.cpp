@@ -1484,8 +1484,9 @@ std::string AttachBackend::monitor_help() const {
          "                             during a stop (default), or run where the scheduler puts them\n";
 }
 
-void AttachBackend::detach() {
-  impl_->detach_all();
+introspect::Detached AttachBackend::detach() {
+  impl_->detach_all();  // finds a VMM that died while it ran: stopping it reaps the exits
+  return impl_->state == Impl::State::Exited ? introspect::Detached::GuestGone : introspect::Detached::Resumed;
 }
 
 void AttachBackend::kill() {

@@ -28,7 +28,10 @@ class Svedbg:
         self.banner = ""
 
     def __enter__(self):
-        cmd = [SVEDBG, "serve", "--sim", "--listen", self.listen] + self.args
+        return self.start([SVEDBG, "serve", "--sim", "--listen", self.listen] + self.args)
+
+    def start(self, cmd):
+        """Runs `svedbg serve ...` and reads where it listens from its banner."""
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
         line = self.proc.stdout.readline()
         self.banner = line
@@ -123,15 +126,7 @@ class CoreStub(Svedbg):
         self.core = core
 
     def __enter__(self):
-        cmd = [SVEDBG, "serve", "--core", self.core, "--listen", self.listen]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.banner = self.proc.stdout.readline()
-        m = re.search(r" on (\S+)$", self.banner.strip())
-        if not m:
-            raise AssertionError(f"svedbg serve --core did not start: {self.banner!r} {self.proc.stderr.read()!r}")
-        self.address = m.group(1)
-        self.proc.stdout.readline()
-        return self
+        return self.start([SVEDBG, "serve", "--core", self.core, "--listen", self.listen])
 
 
 def free_port():

@@ -95,6 +95,15 @@ with tempfile.TemporaryDirectory() as tmp:
     c.expect(value_of(out, "X0") == want[(THREADS, "x0")], "serve --core: a refused write changes nothing")
     c.expect_re(r"Remote failure reply: E\.a core file cannot run", out,
                 "serve --core: continue is refused, and gdb prints why")
+    # A client that hangs up without `D`: nothing was running or resumed.
+    with CoreStub(core) as stub:
+        s = socket.create_connection(("127.0.0.1", stub.port), timeout=10)
+        s.sendall(raw_packet("?"))
+        s.recv(64)
+        s.close()
+        time.sleep(0.3)
+    c.expect_re(r"client 127\.0\.0\.1:\d+ dropped; nothing to resume \(the target never runs\)$", stub.stderr,
+                "serve --core: a dropped client is not logged as resuming anything")
 
     # 3. JSON: schema, and the same values as the live session.
     text = dump("--sim", "--format", "json", "--memory", "-o", "-")

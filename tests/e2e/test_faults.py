@@ -2,6 +2,7 @@
 """Faults and safe defaults: drops mid-packet and mid-continue, garbage, a client
 that never reads, --read-only, non-loopback warning, SIGTERM while attached."""
 import os
+import re
 import signal
 import subprocess
 
@@ -79,6 +80,24 @@ with Svedbg() as stub:
 c.expect_re(r"client 127\.0\.0\.1:\d+ dropped; the guest had exited$", stub.stderr,
             "VMM exit: the drop is logged as the guest having exited")
 c.expect("guest resumed" not in stub.stderr, "VMM exit: the log does not claim the guest was resumed", stub.stderr)
+# The VMM goes while a client is attached, and the client drops before any
+# stop reply told it so: the backend, not the last stop, says the guest is gone.
+with Svedbg() as stub:
+    s = connect(stub)
+    s.sendall(raw_packet("qRcmd," + "sim vmm-exit".encode().hex()))
+    got = b""
+    while not re.search(rb"\$[0-9a-f]+#", got):  # the command's output, hex: it ran
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    c.expect_in(b"the simulated VMM exited".hex().encode(), got, "the raw client's monitor command ran")
+    s.close()
+    time.sleep(0.3)
+    c.expect(stub.alive(), "daemon alive after a drop with the VMM gone")
+c.expect_re(r"client 127\.0\.0\.1:\d+ dropped; the guest had exited$", stub.stderr,
+            "VMM gone before any stop reply: the drop is logged as the guest having exited")
+c.expect("guest resumed" not in stub.stderr, "VMM gone, no stop reply: no claim the guest was resumed", stub.stderr)
 
 # --read-only: writes are refused with a clear error, reads and stepping work.
 with Svedbg("--read-only") as stub:
