@@ -42,11 +42,14 @@ std::string CoreBackend::describe() const {
 Status CoreBackend::get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) {
   if (vcpu >= core_.vcpus.size())
     return make_error(ESRCH, "no vCPU {} (the core file has {})", vcpu, core_.vcpus.size());
-  if (!kvm::is_arm64(id)) return make_error(EINVAL, "vCPU {}: {:#018x} is not an arm64 register ID", vcpu, id);
-  if (out.size() != kvm::reg_size(id))
-    return make_error(EINVAL, "vCPU {}: {}-byte buffer for {} ({} bytes)", vcpu, out.size(), kvm::reg_name(id),
-                      kvm::reg_size(id));
   const CoreVcpu& v = core_.vcpus[vcpu];
+  // Messages name the vCPU as the VMM did (the SVEDBG note's index), as
+  // thread names do; without the note that is its position.
+  const unsigned index = v.vmm_index;
+  if (!kvm::is_arm64(id)) return make_error(EINVAL, "vCPU {}: {:#018x} is not an arm64 register ID", index, id);
+  if (out.size() != kvm::reg_size(id))
+    return make_error(EINVAL, "vCPU {}: {}-byte buffer for {} ({} bytes)", index, out.size(), kvm::reg_name(id),
+                      kvm::reg_size(id));
   // Registers the SVEDBG note recorded (system registers, sp_el1, elr_el1, spsr).
   for (const auto& [rid, value] : v.extra) {
     if (rid != id || out.size() != 8) continue;
@@ -54,13 +57,13 @@ Status CoreBackend::get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::
     return {};
   }
   switch (kvm::reg_coproc(id)) {
-    case kvm::kRegArmCore: return core_reg(v, vcpu, id, out);
-    case kvm::kRegArm64Sve: return sve_reg(v, vcpu, id, out);
+    case kvm::kRegArmCore: return core_reg(v, id, out);
+    case kvm::kRegArm64Sve: return sve_reg(v, id, out);
     case kvm::kRegArm64Sysreg:
       if (with_size(id, kvm::kRegSizeU64) == kvm::zcr_el1()) {
-        if (!v.sve) return make_error(ENOENT, "vCPU {} has no SVE (ZCR_EL1)", vcpu);
+        if (!v.sve) return make_error(ENOENT, "vCPU {} has no SVE (ZCR_EL1)", index);
         if (kvm::reg_size_field(id) != kvm::kRegSizeU64)
-          return make_error(EINVAL, "vCPU {}: ZCR_EL1 is 8 bytes, the ID says {}", vcpu, kvm::reg_size(id));
+          return make_error(EINVAL, "vCPU {}: ZCR_EL1 is 8 bytes, the ID says {}", index, kvm::reg_size(id));
         // The note's VL stands for what the guest wrote to ZCR_EL1.LEN.
         store_le<std::uint64_t>(out, 0, v.effective_vq - 1);
         return {};
@@ -68,11 +71,12 @@ Status CoreBackend::get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::
       break;
     default: break;
   }
-  return make_error(ENOENT, "vCPU {}: {} is not recorded in the core file{}", vcpu, kvm::reg_name(id),
+  return make_error(ENOENT, "vCPU {}: {} is not recorded in the core file{}", index, kvm::reg_name(id),
                     v.svedbg_note ? "" : " (it has no SVEDBG note)");
 }
 
-Status CoreBackend::core_reg(const CoreVcpu& v, unsigned vcpu, std::uint64_t id, std::span<std::byte> out) const {
+Status CoreBackend::core_reg(const CoreVcpu& v, std::uint64_t id, std::span<std::byte> out) const {
+  const unsigned vcpu = v.vmm_index;
   const std::uint64_t byte = kvm::core_offset(id) * sizeof(std::uint32_t);
   const std::uint64_t size = kvm::reg_size_field(id);
   bool recorded = false;
@@ -91,7 +95,8 @@ Status CoreBackend::core_reg(const CoreVcpu& v, unsigned vcpu, std::uint64_t id,
   return {};
 }
 
-Status CoreBackend::sve_reg(const CoreVcpu& v, unsigned vcpu, std::uint64_t id, std::span<std::byte> out) const {
+Status CoreBackend::sve_reg(const CoreVcpu& v, std::uint64_t id, std::span<std::byte> out) const {
+  const unsigned vcpu = v.vmm_index;
   const std::string name = kvm::reg_name(id);
   std::span<const std::byte> reg;
   if (kvm::is_sve_vls(id)) {
@@ -116,7 +121,7 @@ Status CoreBackend::sve_reg(const CoreVcpu& v, unsigned vcpu, std::uint64_t id, 
 
 Status CoreBackend::set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte>) {
   return make_error(EROFS, "{} is a core file, read-only: cannot write {} of vCPU {}", core_.path, kvm::reg_name(id),
-                    vcpu);
+                    vcpu < core_.vcpus.size() ? core_.vcpus[vcpu].vmm_index : vcpu);
 }
 
 Result<std::size_t> CoreBackend::read_phys(std::uint64_t gpa, std::span<std::byte> out) {

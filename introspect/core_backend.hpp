@@ -69,8 +69,8 @@ class CoreBackend final : public Backend {
 
  private:
   explicit CoreBackend(CoreImage image) : core_(std::move(image)) {}
-  Status core_reg(const CoreVcpu& v, unsigned vcpu, std::uint64_t id, std::span<std::byte> out) const;
-  Status sve_reg(const CoreVcpu& v, unsigned vcpu, std::uint64_t id, std::span<std::byte> out) const;
+  Status core_reg(const CoreVcpu& v, std::uint64_t id, std::span<std::byte> out) const;
+  Status sve_reg(const CoreVcpu& v, std::uint64_t id, std::span<std::byte> out) const;
 
   CoreImage core_;
 };

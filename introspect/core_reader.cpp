@@ -55,7 +55,7 @@ std::string machine_name(unsigned m) {
 struct Decoder {
   const std::string& path;
   std::string thread_name(std::size_t i, const CoreVcpu& v) const {
-    return fmt::format("{}: thread {} (vCPU {}, LWP {})", path, i + 1, i, v.pid);
+    return fmt::format("{}: thread {} (vCPU {}, LWP {})", path, i + 1, v.vmm_index, v.pid);
   }
 
   void put_fpsimd(CoreVcpu& v, Bytes fp) const {
@@ -69,7 +69,7 @@ struct Decoder {
     CoreVcpu v;
     v.pid = load_le<std::uint32_t>(t.prstatus, cl::kPrPid);
     v.vmm_index = static_cast<unsigned>(i);
-    const std::string who = thread_name(i, v);
+    std::string who = thread_name(i, v);  // named again once the SVEDBG note gives the VMM's index
     std::copy_n(t.prstatus.begin() + cl::kPrReg, cl::kUserPtRegsSize, v.core.begin() + layout::kRegs);
 
     if (!t.fpregset && !t.sve)
@@ -81,6 +81,7 @@ struct Decoder {
       const Bytes d = *t.svedbg;
       v.svedbg_note = true;
       v.vmm_index = load_le<std::uint32_t>(d, 4);
+      who = thread_name(i, v);
       v.sve = load_le<std::uint32_t>(d, 8) & cl::kSvedbgFlagSve;
       for (unsigned w = 0; w < 8; ++w) v.vls.words[w] = load_le<std::uint64_t>(d, 16 + 8 * w);
       v.effective_vq = load_le<std::uint32_t>(d, 12);

@@ -15,6 +15,7 @@
 #include "introspect/guest_target.hpp"
 #include "introspect/regmap.hpp"
 #include "introspect/sim_backend.hpp"
+#include "introspect/vcpu_subset.hpp"
 #include "introspect/vcpu_snapshot.hpp"
 #include "kvm/reg_id.hpp"
 #include "xml-targets/tdesc.hpp"
@@ -180,4 +181,33 @@ TEST_CASE("A core file is read-only and cannot run") {
   auto none = b.read_phys(0x10, m);
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().code == EFAULT);
+}
+
+TEST_CASE("A core of some vCPUs (--vcpus 2,3) names them as the VMM did in its errors") {
+  auto sub = VcpuSubset::create(std::make_unique<SimBackend>(SimConfig{}), {2, 3});
+  REQUIRE(sub.ok());
+  TempFile f;
+  write(**sub, f.path, SveNotes::Gdb13, false);
+  auto core = CoreBackend::open(f.path);
+  REQUIRE(core.ok());
+  Backend& b = **core;
+  REQUIRE(b.vcpu_count() == 2);
+  CHECK(b.vmm_index(0) == 2);
+  CHECK(b.vmm_index(1) == 3);
+  std::vector<std::byte> x(8);
+  const Status w = b.set_one_reg(0, kvm::core_x(0), x);
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.error().message.find("cannot write x0 of vCPU 2") != std::string::npos);
+  std::vector<std::byte> z(256);
+  const Status slice = b.get_one_reg(1, kvm::sve_zreg(0, 1), z);
+  REQUIRE_FALSE(slice.ok());
+  INFO(slice.error().message);
+  CHECK(slice.error().message.rfind("vCPU 3: SVE slices above 0", 0) == 0);
+  std::vector<std::byte> small(4);
+  const Status size = b.get_one_reg(0, kvm::core_x(0), small);
+  REQUIRE_FALSE(size.ok());
+  CHECK(size.error().message.rfind("vCPU 2: 4-byte buffer", 0) == 0);
+  // Out of range is about the core's own vCPUs (positions), not the VMM's.
+  CHECK(b.get_one_reg(2, kvm::core_x(0), x).error().message.find("no vCPU 2 (the core file has 2)") !=
+        std::string::npos);
 }
