@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Faults and safe defaults: drops mid-packet and mid-continue, garbage, a client
+"""Faults and safe defaults: drops mid-packet, mid-reply and mid-continue, garbage, a client
 that never reads, --read-only, non-loopback warning, SIGTERM while attached."""
 import os
 import re
 import signal
+import struct
 import subprocess
 
 from harness import *
@@ -43,9 +44,21 @@ with Svedbg(env=daemon_env) as stub:
     s.recv(16)
     s.close()
     time.sleep(0.3)
+    # Mid-reply: the client reads the start of a 64 KiB reply (a 32 KiB `m`)
+    # and resets the connection while the daemon is still writing it.
+    s = connect(stub)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"+" + raw_packet("m40000000,8000"))
+    head = s.recv(64)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    c.expect(head.startswith(b"+$") or head.startswith(b"$"), "the large reply had started when the client reset",
+             repr(head))
+    time.sleep(0.3)
     out = run_gdb(stub, ["echo pc:\\n", "p/x $pc", "detach"])
     c.expect(value_of(out, "pc") == "0x40000ffc",
-             "after drops mid-packet and mid-continue a new gdb attaches (the guest ran on to its loop)", out)
+             "after drops mid-packet, mid-continue and mid-reply a new gdb attaches (the guest ran on to its loop)",
+             out)
     # A client that sends requests but never reads the replies.
     rss_before = rss_kib(stub.proc.pid)
     s = connect(stub)
