@@ -3,23 +3,11 @@
 # it, then svedbg serves it to gdb. run-guest prefixes output with "vm: ".
 # Checks that need QEMU's pid or thread ids print "check: ... ok|FAILED".
 set -u
+. /guest/lib.sh
 mib=64
 # debug-threads=on: QEMU names its vCPU threads "CPU N/KVM" (it does not by default).
-qemu-system-aarch64 -nodefaults -no-user-config -display none -monitor none -name vl512,debug-threads=on \
-  -machine virt,gic-version=3,memory-backend=ram -accel kvm -cpu host,sve=on -smp 2 -m "$mib" \
-  -object memory-backend-memfd,id=ram,size="${mib}M" \
-  -serial file:/tmp/qemu-serial.out -kernel /guest/image >/tmp/qemu.err 2>&1 &
-QEMU_PID=$!
-i=0
-while ! grep -q "vl512: ready" /tmp/qemu-serial.out 2>/dev/null; do
-  if ! kill -0 "$QEMU_PID" 2>/dev/null; then
-    wait "$QEMU_PID"; echo "qemu: exited with status $? before the guest was ready:"; cat /tmp/qemu.err; exit 1
-  fi
-  i=$((i + 1))
-  [ $i -lt 1200 ] || { echo "qemu: no \"vl512: ready\" on its serial within 120 s:"; cat /tmp/qemu.err; exit 1; }
-  usleep 100000
-done
-echo "qemu: pid $QEMU_PID, guest says \"$(tr -d '\r\n' </tmp/qemu-serial.out)\""
+start_qemu -name vl512,debug-threads=on -machine virt,gic-version=3,memory-backend=ram -smp 2 -m "$mib" \
+  -object memory-backend-memfd,id=ram,size="${mib}M"
 tid_named() { for t in /proc/$QEMU_PID/task/*; do [ "$(cat "$t/comm")" = "$1" ] && basename "$t"; done; }
 t0=$(tid_named "CPU 0/KVM") t1=$(tid_named "CPU 1/KVM")
 echo "qemu: threads named CPU 0/KVM: $t0, CPU 1/KVM: $t1"
@@ -53,5 +41,4 @@ done
 line=$(grep -m1 '/memfd:memory-backend-memfd' /proc/$QEMU_PID/maps)
 range=${line%% *}
 start=$((0x${range%-*})) end=$((0x${range#*-}))
-(while kill -0 "$QEMU_PID" 2>/dev/null; do sleep 1; done; echo "qemu: EXITED"; cat /tmp/qemu.err) &
 exec /bin/svedbg serve --pid "$QEMU_PID" --listen 0.0.0.0:1234 --mem "$(printf '0x40000000:0x%x:0x%x' "$start" $((end - start)))"
