@@ -105,8 +105,7 @@ class Target {
   virtual void interrupt() = 0;
   virtual std::optional<StopEvent> poll_stop() = 0;
   virtual void set_stop_notifier(std::function<void()> notify) = 0;
-  // The reason for the current (last) stop, for `?` (and for the log when
-  // a client drops: an exit means the guest is gone, not resumed).
+  // The reason for the current (last) stop, for `?`.
   virtual StopEvent last_stop() = 0;
 
   // `monitor ...` text; output is printed by gdb as is.

@@ -76,7 +76,7 @@ Status CoreBackend::get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::
 }
 
 Status CoreBackend::core_reg(const CoreVcpu& v, std::uint64_t id, std::span<std::byte> out) const {
-  const unsigned vcpu = v.vmm_index;
+  const unsigned index = v.vmm_index;  // as get_one_reg names it
   const std::uint64_t byte = kvm::core_offset(id) * sizeof(std::uint32_t);
   const std::uint64_t size = kvm::reg_size_field(id);
   bool recorded = false;
@@ -84,23 +84,23 @@ Status CoreBackend::core_reg(const CoreVcpu& v, std::uint64_t id, std::span<std:
   if (id == kvm::core_fpsr() || id == kvm::core_fpcr()) recorded = true;
   if (size == kvm::kRegSizeU128 && byte >= layout::kVregs && byte < layout::kFpsr && (byte - layout::kVregs) % 16 == 0) {
     if (v.sve)
-      return make_error(EINVAL, "vCPU {}: FPSIMD {} is not accessible on an SVE vCPU; use z{}", vcpu,
+      return make_error(EINVAL, "vCPU {}: FPSIMD {} is not accessible on an SVE vCPU; use z{}", index,
                         kvm::reg_name(id), (byte - layout::kVregs) / 16);
     recorded = true;
   }
   if (!recorded)
-    return make_error(ENOENT, "vCPU {}: {} is not recorded in the core file{}", vcpu, kvm::reg_name(id),
+    return make_error(ENOENT, "vCPU {}: {} is not recorded in the core file{}", index, kvm::reg_name(id),
                       v.svedbg_note ? "" : " (it has no SVEDBG note)");
   std::copy_n(v.core.begin() + static_cast<std::ptrdiff_t>(byte), out.size(), out.begin());
   return {};
 }
 
 Status CoreBackend::sve_reg(const CoreVcpu& v, std::uint64_t id, std::span<std::byte> out) const {
-  const unsigned vcpu = v.vmm_index;
+  const unsigned index = v.vmm_index;  // as get_one_reg names it
   const std::string name = kvm::reg_name(id);
   std::span<const std::byte> reg;
   if (kvm::is_sve_vls(id)) {
-    if (!v.sve) return make_error(ENOENT, "vCPU {} has no SVE ({})", vcpu, name);
+    if (!v.sve) return make_error(ENOENT, "vCPU {} has no SVE ({})", index, name);
     v.vls.to_bytes(out.first<kvm::kVlsBytes>());
     return {};
   }
@@ -111,10 +111,10 @@ Status CoreBackend::sve_reg(const CoreVcpu& v, std::uint64_t id, std::span<std::
   else if (kvm::is_sve_ffr(id))
     reg = v.ffr;
   else
-    return make_error(EINVAL, "vCPU {}: no SVE register {}", vcpu, name);
-  if (!v.sve) return make_error(ENOENT, "vCPU {} has no SVE ({})", vcpu, name);
+    return make_error(EINVAL, "vCPU {}: no SVE register {}", index, name);
+  if (!v.sve) return make_error(ENOENT, "vCPU {} has no SVE ({})", index, name);
   if (kvm::sve_slice(id) != 0)
-    return make_error(ENOENT, "vCPU {}: SVE slices above 0 do not exist while VL <= 2048 bits ({})", vcpu, name);
+    return make_error(ENOENT, "vCPU {}: SVE slices above 0 do not exist while VL <= 2048 bits ({})", index, name);
   std::copy(reg.begin(), reg.end(), out.begin());
   return {};
 }
