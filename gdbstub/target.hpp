@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/detached.hpp"
 #include "common/result.hpp"
 
 namespace svedbg::gdbstub {
@@ -41,10 +42,6 @@ struct StopEvent {
   // "X<signal>" ("Stop Reply Packets"), after which gdb forgets the process.
   bool exited = false;
 };
-
-// What detach() found: the guest runs on, it is gone (its VMM exited), or
-// the target never runs (a core file).
-enum class Detached { Resumed, GuestGone, NeverRuns };
 
 // Z/z types (Packets, 'Z0'..'Z4').
 enum class BreakpointType : unsigned { Software = 0, Hardware = 1, Write = 2, Read = 3, Access = 4 };

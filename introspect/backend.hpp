@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/detached.hpp"
 #include "common/result.hpp"
 
 namespace svedbg::introspect {
@@ -35,10 +36,6 @@ struct MemoryRange {
   std::uint64_t gpa = 0;
   std::uint64_t size = 0;
 };
-
-// What detach() found: the guest runs on, the guest (its VMM) is gone, or
-// nothing of it ever runs (a core file).
-enum class Detached { Resumed, GuestGone, NeverRuns };
 
 struct BackendStop {
   unsigned vcpu = 0;  // 0-based index of the vCPU that reported the stop

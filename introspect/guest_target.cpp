@@ -659,18 +659,10 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
   return std::move(*r);
 }
 
-gdbstub::Detached GuestTarget::detach() {
+Detached GuestTarget::detach() {
   clear_debug_state();
   cache_.invalidate();
-  switch (backend_.detach()) {
-    case Detached::Resumed:
-      return gdbstub::Detached::Resumed;
-    case Detached::GuestGone:
-      return gdbstub::Detached::GuestGone;
-    case Detached::NeverRuns:
-      return gdbstub::Detached::NeverRuns;
-  }
-  return gdbstub::Detached::Resumed;
+  return backend_.detach();
 }
 
 void GuestTarget::kill() {

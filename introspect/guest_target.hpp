@@ -84,7 +84,7 @@ class GuestTarget final : public gdbstub::Target {
   void set_stop_notifier(std::function<void()> notify) override;
   gdbstub::StopEvent last_stop() override;
   Result<std::string> monitor(std::string_view command) override;
-  gdbstub::Detached detach() override;
+  Detached detach() override;
   void kill() override;
 
   // For tests and dumps.

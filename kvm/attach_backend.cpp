@@ -401,12 +401,12 @@ struct AttachBackend::Impl {
 
   // The next event of thread `tid` during a trip, into `st`; false: the
   // thread is gone (its exit is recorded with on_exited()) or the VMM is.
-  // Every other thread is
-  // in a ptrace stop and can only die meanwhile (the VMM killed), and
-  // their exits are reaped here: the kernel reports a dying thread group's
-  // leader only after its tracer has reaped every other thread
-  // (kernel/exit.c, delay_group_leader), so waiting for the leader alone
-  // would never end. Any other event of another thread is kept for pump().
+  // Every other thread is in a ptrace stop and can only die meanwhile (the
+  // VMM killed), and their exits are reaped here: the kernel reports a
+  // dying thread group's leader only after its tracer has reaped every
+  // other thread (kernel/exit.c, delay_group_leader), so waiting for the
+  // leader alone would never end. Any other event of another thread is
+  // kept for pump().
   std::vector<std::pair<pid_t, int>> deferred;
   bool wait_trip(pid_t tid, int& st) {
     for (;;) {
@@ -991,13 +991,17 @@ struct AttachBackend::Impl {
     return run;
   }
 
-  // KVM_GET_ONE_REG for reads[i], i in `todo` (sizes checked), batched.
+  // KVM_GET_ONE_REG for reads[i], i in `todo` (sizes already checked).
+  // Every read gets its own status: through the batch loop where a thread
+  // can run it, else (and for whatever a failed batch left) one injected
+  // ioctl per register; once the VMM is gone (or was never stopped) each
+  // read still outstanding fails with that error.
   void read_regs(std::span<introspect::Backend::RegRead> reads, const std::vector<std::size_t>& todo) {
     ReadScope scope(*this);
-    if (auto s = check_stopped(); !s) {
-      for (auto i : todo) reads[i].status = s.error();
-      return;
-    }
+    const auto fail_from = [&](std::size_t from, const Error& why) {
+      for (std::size_t k = from; k < todo.size(); ++k) reads[todo[k]].status = why;
+    };
+    if (auto s = check_stopped(); !s) return fail_from(0, s.error());
     bool batched = batching;
     if (batched && !loop_thread()) {
       if (!warned_no_loop_thread)
@@ -1013,10 +1017,7 @@ struct AttachBackend::Impl {
       while (done < calls.size()) {
         auto run = run_batch(std::span<const batch::Call>(calls).subspan(done));
         if (!run) {
-          if (run.error().code == ESRCH || state != State::Stopped) {  // the VMM is gone
-            for (std::size_t k = done; k < todo.size(); ++k) reads[todo[k]].status = run.error();
-            return;
-          }
+          if (run.error().code == ESRCH || state != State::Stopped) return fail_from(done, run.error());  // VMM gone
           // Whatever went wrong, the registers can still be read one by one.
           if (run.error().code != EAGAIN) {
             batching = false;
@@ -1044,9 +1045,7 @@ struct AttachBackend::Impl {
     for (std::size_t k = done; k < todo.size(); ++k) {
       auto& rd = reads[todo[k]];
       rd.status = one_reg(rd.vcpu, rd.id, rd.out, false);
-      if (rd.status || rd.status.error().code != ESRCH) continue;
-      for (std::size_t j = k + 1; j < todo.size(); ++j) reads[todo[j]].status = rd.status;  // the VMM is gone
-      return;
+      if (!rd.status && rd.status.error().code == ESRCH) return fail_from(k + 1, rd.status.error());  // VMM gone
     }
   }
 
@@ -1484,9 +1483,9 @@ std::string AttachBackend::monitor_help() const {
          "                             during a stop (default), or run where the scheduler puts them\n";
 }
 
-introspect::Detached AttachBackend::detach() {
+Detached AttachBackend::detach() {
   impl_->detach_all();  // finds a VMM that died while it ran: stopping it reaps the exits
-  return impl_->state == Impl::State::Exited ? introspect::Detached::GuestGone : introspect::Detached::Resumed;
+  return impl_->state == Impl::State::Exited ? Detached::GuestGone : Detached::Resumed;
 }
 
 void AttachBackend::kill() {

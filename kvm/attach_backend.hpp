@@ -144,7 +144,7 @@ class AttachBackend final : public introspect::Backend {
   std::optional<Result<std::string>> monitor(std::string_view command) override;
   std::string monitor_help() const override;
   bool monitor_changes_guest(std::string_view) const override { return false; }  // all report or tune svedbg
-  introspect::Detached detach() override;
+  Detached detach() override;
   void kill() override;
 
   struct Impl;  // ptrace state (attach_backend.cpp)

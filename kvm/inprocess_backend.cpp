@@ -154,9 +154,9 @@ std::optional<Result<std::string>> InProcessBackend::monitor(std::string_view) {
 
 std::string InProcessBackend::monitor_help() const { return {}; }
 
-introspect::Detached InProcessBackend::detach() {
+Detached InProcessBackend::detach() {
   if (auto s = gate_.release_all(); !s) log(s.error().message);
-  return introspect::Detached::Resumed;  // the VM lives in this process: it cannot be gone
+  return Detached::Resumed;  // the VM lives in this process: it cannot be gone
 }
 
 void InProcessBackend::kill() {

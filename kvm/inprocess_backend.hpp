@@ -84,7 +84,7 @@ class InProcessBackend final : public introspect::Backend {
   std::optional<Result<std::string>> monitor(std::string_view command) override;
   std::string monitor_help() const override;
   bool monitor_changes_guest(std::string_view) const override { return false; }  // no commands of its own
-  introspect::Detached detach() override;
+  Detached detach() override;
   void kill() override;
 
  private:

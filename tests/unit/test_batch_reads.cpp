@@ -69,7 +69,7 @@ class CountingBackend final : public Backend {
   void set_stop_notifier(std::function<void()> n) override { sim_.set_stop_notifier(std::move(n)); }
   std::optional<Result<std::string>> monitor(std::string_view c) override { return sim_.monitor(c); }
   std::string monitor_help() const override { return sim_.monitor_help(); }
-  introspect::Detached detach() override { return sim_.detach(); }
+  svedbg::Detached detach() override { return sim_.detach(); }
   void kill() override { sim_.kill(); }
 
   void reset_counts() {

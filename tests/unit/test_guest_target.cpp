@@ -57,7 +57,7 @@ class MonitorBackend final : public introspect::Backend {
   }
   std::string monitor_help() const override { return {}; }
   bool monitor_changes_guest(std::string_view command) const override { return command != "fake stats"; }
-  introspect::Detached detach() override { return introspect::Detached::Resumed; }
+  svedbg::Detached detach() override { return svedbg::Detached::Resumed; }
   void kill() override {}
 
   std::vector<std::string> ran;  // the monitor commands run, in order
