@@ -17,14 +17,14 @@
 #include <string>
 
 #include "fuzz_rig.hpp"
-#include "introspect/core_backend.hpp"
+#include "introspect/core/core_backend.hpp"
 #include "introspect/guest_target.hpp"
 
 using namespace svedbg;
 
 namespace {
 
-void exercise(introspect::Backend& backend) {
+void exercise(kvm::Backend& backend) {
   auto target = introspect::GuestTarget::create(backend, {});
   if (!target) return;  // refused (e.g. inconsistent vector lengths): fine
   auto& t = **target;

@@ -17,7 +17,7 @@
 #include "gdbstub/framing.hpp"
 #include "gdbstub/session.hpp"
 #include "introspect/guest_target.hpp"
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 
 namespace svedbg::fuzz {
 

@@ -145,12 +145,12 @@ Status Breakpoints::remove_all(const WriteMemory& write) {
   return first_error;
 }
 
-GuestDebug Breakpoints::guest_debug() const {
-  GuestDebug d;
+kvm::GuestDebug Breakpoints::guest_debug() const {
+  kvm::GuestDebug d;
   if (empty()) return d;
-  d.control = GuestDebug::kEnable;
-  if (!sw_.empty()) d.control |= GuestDebug::kUseSwBp;
-  if (!hw_.empty() || !wp_.empty()) d.control |= GuestDebug::kUseHw;
+  d.control = kvm::GuestDebug::kEnable;
+  if (!sw_.empty()) d.control |= kvm::GuestDebug::kUseSwBp;
+  if (!hw_.empty() || !wp_.empty()) d.control |= kvm::GuestDebug::kUseHw;
   for (std::size_t i = 0; i < hw_.size(); ++i) {
     d.bcr[i] = bcr_for_address();
     d.bvr[i] = hw_[i];
@@ -162,24 +162,24 @@ GuestDebug Breakpoints::guest_debug() const {
   return d;
 }
 
-StopEvent Breakpoints::classify(const BackendStop& stop, std::uint64_t pc) const {
+StopEvent Breakpoints::classify(const kvm::BackendStop& stop, std::uint64_t pc) const {
   StopEvent ev{stop.vcpu + 1u, Signal::Trap, GdbReason::Signal, 0};
   switch (stop.reason) {
-    case introspect::StopReason::Interrupted: ev.signal = Signal::Int; return ev;
-    case introspect::StopReason::Exited:
+    case kvm::StopReason::Interrupted: ev.signal = Signal::Int; return ev;
+    case kvm::StopReason::Exited:
       ev.signal = Signal::Kill;
       ev.exited = true;
       return ev;
     default: break;
   }
   const unsigned ec = ec_of(stop.esr);
-  if (ec == kEcBrk64 || (stop.reason == introspect::StopReason::Breakpoint && stop.esr == 0)) {
+  if (ec == kEcBrk64 || (stop.reason == kvm::StopReason::Breakpoint && stop.esr == 0)) {
     // Only our own BRKs are "swbreak": a BRK the guest's code contains
     // is a plain SIGTRAP for gdb to explain.
     if (sw_.count(pc)) ev.reason = GdbReason::SwBreak;
   } else if (ec == kEcHwBreakLower || ec == kEcHwBreakCurrent) {
     ev.reason = GdbReason::HwBreak;
-  } else if (ec == kEcWatchLower || ec == kEcWatchCurrent || stop.reason == introspect::StopReason::Watchpoint) {
+  } else if (ec == kEcWatchLower || ec == kEcWatchCurrent || stop.reason == kvm::StopReason::Watchpoint) {
     // FAR holds the accessed address; report it inside the watched range
     // gdb set so that gdb finds its watchpoint.
     for (const auto& w : wp_) {

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "gdbstub/target.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 
 namespace svedbg::introspect {
 
@@ -33,7 +33,7 @@ class Breakpoints {
 
   static constexpr std::uint32_t kBrk0 = 0xd4200000;  // BRK #0, what gdb uses on AArch64
 
-  explicit Breakpoints(DebugCaps caps) : caps_(caps) {}
+  explicit Breakpoints(kvm::DebugCaps caps) : caps_(caps) {}
 
   Status insert(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind, const ReadMemory& read,
                 const WriteMemory& write);
@@ -44,9 +44,9 @@ class Breakpoints {
 
   // The KVM_SET_GUEST_DEBUG argument for the current set (control 0 when
   // nothing is set: guest debug off).
-  GuestDebug guest_debug() const;
+  kvm::GuestDebug guest_debug() const;
   // gdb's view of a debug stop of the vCPU whose pc is `pc`.
-  gdbstub::StopEvent classify(const BackendStop& stop, std::uint64_t pc) const;
+  gdbstub::StopEvent classify(const kvm::BackendStop& stop, std::uint64_t pc) const;
 
   // Register values, exposed for tests.
   static std::uint64_t bcr_for_address();
@@ -61,7 +61,7 @@ class Breakpoints {
     std::uint64_t wcr;
     std::uint64_t wvr;
   };
-  DebugCaps caps_;
+  kvm::DebugCaps caps_;
   std::map<std::uint64_t, Bytes> sw_;   // address -> original instruction bytes
   std::vector<std::uint64_t> hw_;       // hardware breakpoint addresses, one slot each
   std::vector<Watch> wp_;               // one slot each

@@ -8,10 +8,10 @@
 #include <csignal>
 #include <cstring>
 
-#include "introspect/core_layout.hpp"
-#include "introspect/elf_handle.hpp"
+#include "introspect/core/core_layout.hpp"
+#include "introspect/core/elf_handle.hpp"
 #include "introspect/guest_memory.hpp"
-#include "introspect/le_bytes.hpp"
+#include "common/le_bytes.hpp"
 
 namespace svedbg::introspect {
 namespace {
@@ -168,9 +168,9 @@ std::string to_string(SveNotes s) {
   return "?";
 }
 
-Status write_core(int fd, const std::vector<VcpuSnapshot>& vcpus, Backend& backend, const CoreWriteOptions& options) {
+Status write_core(int fd, const std::vector<VcpuSnapshot>& vcpus, kvm::Backend& backend, const CoreWriteOptions& options) {
   const Buf notes = build_notes(vcpus, options.sve_notes);
-  const auto map = options.memory ? backend.memory_map() : std::vector<MemoryRange>{};
+  const auto map = options.memory ? backend.memory_map() : std::vector<kvm::MemoryRange>{};
   if (options.memory && map.empty())
     return make_error(ENOTSUP, "{}: the backend does not report its guest RAM ranges", backend.name());
 

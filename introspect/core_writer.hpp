@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 #include "introspect/vcpu_snapshot.hpp"
 
 namespace svedbg::introspect {
@@ -56,7 +56,7 @@ struct CoreWriteOptions {
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };
 
-Status write_core(int fd, const std::vector<VcpuSnapshot>& vcpus, Backend& backend,
+Status write_core(int fd, const std::vector<VcpuSnapshot>& vcpus, kvm::Backend& backend,
                   const CoreWriteOptions& options);
 
 }  // namespace svedbg::introspect

@@ -141,7 +141,7 @@ Result<DumpFormat> parse_dump_format(const std::string& text) {
   return make_error(EINVAL, "--format must be json or elf, not '{}'", text);
 }
 
-Status dump_guest(Backend& backend, const DumpRequest& request) {
+Status dump_guest(kvm::Backend& backend, const DumpRequest& request) {
   if (request.output.empty()) return make_error(EINVAL, "no output file (-o FILE, or -o - for JSON on stdout)");
   if (request.format == DumpFormat::Elf && request.output == "-")
     return make_error(EINVAL, "an ELF core cannot go to stdout (it is written with seeks): give -o FILE");

@@ -16,7 +16,7 @@
 #include <string>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 #include "introspect/core_writer.hpp"
 #include "introspect/dump_json.hpp"
 
@@ -35,6 +35,6 @@ struct DumpRequest {
   DumpSource source;
 };
 
-Status dump_guest(Backend& backend, const DumpRequest& request);
+Status dump_guest(kvm::Backend& backend, const DumpRequest& request);
 
 }  // namespace svedbg::introspect

@@ -117,7 +117,7 @@ std::string json_quote(std::string_view s) {
 }
 
 Status write_json_dump(std::FILE* out, const DumpSource& source, const std::vector<VcpuSnapshot>& vcpus,
-                       Backend* memory) {
+                       kvm::Backend* memory) {
   Writer w(out);
   w.put(fmt::format("{{\n  \"svedbg_dump\": {},\n  \"source\": {{\"kind\": {}, \"detail\": {}}},\n  \"vcpus\": [\n",
                     kJsonDumpVersion, json_quote(source.kind), json_quote(source.detail)));

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 #include "introspect/vcpu_snapshot.hpp"
 
 namespace svedbg::introspect {
@@ -32,7 +32,7 @@ struct DumpSource {
 };
 
 Status write_json_dump(std::FILE* out, const DumpSource& source, const std::vector<VcpuSnapshot>& vcpus,
-                       Backend* memory);
+                       kvm::Backend* memory);
 
 // JSON string literal (with quotes) for `s`.
 std::string json_quote(std::string_view s);

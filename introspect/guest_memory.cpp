@@ -4,7 +4,7 @@
 
 namespace svedbg::introspect {
 
-Status copy_guest_memory(Backend& backend, const MemoryRange& range, const MemorySink& sink) {
+Status copy_guest_memory(kvm::Backend& backend, const kvm::MemoryRange& range, const MemorySink& sink) {
   std::vector<std::byte> buf(static_cast<std::size_t>(std::min<std::uint64_t>(range.size, kMemoryChunk)));
   std::uint64_t done = 0;
   while (done < range.size) {
@@ -20,7 +20,7 @@ Status copy_guest_memory(Backend& backend, const MemoryRange& range, const Memor
   return {};
 }
 
-std::uint64_t total_size(const std::vector<MemoryRange>& map) {
+std::uint64_t total_size(const std::vector<kvm::MemoryRange>& map) {
   std::uint64_t total = 0;
   for (const auto& r : map) total += r.size;
   return total;

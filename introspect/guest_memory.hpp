@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 
 namespace svedbg::introspect {
 
@@ -23,7 +23,7 @@ inline constexpr std::size_t kMemoryChunk = std::size_t{1} << 20;
 
 using MemorySink = std::function<Status(std::uint64_t gpa, std::span<const std::byte> bytes)>;
 
-Status copy_guest_memory(Backend& backend, const MemoryRange& range, const MemorySink& sink);
-std::uint64_t total_size(const std::vector<MemoryRange>& map);
+Status copy_guest_memory(kvm::Backend& backend, const kvm::MemoryRange& range, const MemorySink& sink);
+std::uint64_t total_size(const std::vector<kvm::MemoryRange>& map);
 
 }  // namespace svedbg::introspect

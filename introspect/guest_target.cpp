@@ -62,14 +62,14 @@ std::string to_string(const TdescVl& t) {
   return "?";
 }
 
-GuestTarget::GuestTarget(Backend& backend, GuestOptions options)
+GuestTarget::GuestTarget(kvm::Backend& backend, GuestOptions options)
     : backend_(backend),
       options_(options),
       cache_(backend),
       breakpoints_(backend.debug_caps()),
       applied_debug_(backend.vcpu_count()) {}
 
-Result<std::unique_ptr<GuestTarget>> GuestTarget::create(Backend& backend, GuestOptions options) {
+Result<std::unique_ptr<GuestTarget>> GuestTarget::create(kvm::Backend& backend, GuestOptions options) {
   std::unique_ptr<GuestTarget> t(new GuestTarget(backend, options));
   if (backend.vcpu_count() == 0) return make_error(ENODEV, "{}: the guest has no vCPUs", backend.name());
   unsigned union_max = 0;
@@ -444,7 +444,7 @@ Status GuestTarget::attach() {
   }
   // A stop nobody collected belongs to the previous client, unless the
   // guest is gone: then every client hears so (an X reply to `?`).
-  if (auto s = backend_.poll_stop(); s && s->reason == StopReason::Exited) {
+  if (auto s = backend_.poll_stop(); s && s->reason == kvm::StopReason::Exited) {
     last_stop_ = to_stop(*s);
     return {};
   }
@@ -482,7 +482,7 @@ Status GuestTarget::resume(std::span<const gdbstub::ResumeAction> actions) {
 
 void GuestTarget::interrupt() { backend_.interrupt(); }
 
-StopEvent GuestTarget::to_stop(const BackendStop& s) {
+StopEvent GuestTarget::to_stop(const kvm::BackendStop& s) {
   std::uint64_t pc = 0;
   if (auto raw = cache_.get(s.vcpu, kvm::core_pc())) pc = load_u64(**raw);
   return breakpoints_.classify(s, pc);
@@ -518,7 +518,7 @@ Status GuestTarget::remove_breakpoint(gdbstub::BreakpointType type, std::uint64_
 
 Status GuestTarget::apply_guest_debug() {
   // KVM_SET_GUEST_DEBUG only where it changes, and only while stopped.
-  const GuestDebug want = breakpoints_.guest_debug();
+  const kvm::GuestDebug want = breakpoints_.guest_debug();
   for (unsigned v = 0; v < applied_debug_.size(); ++v) {
     if (applied_debug_[v] == want) continue;
     auto st = backend_.set_guest_debug(v, want);
@@ -538,7 +538,7 @@ std::optional<StopEvent> GuestTarget::poll_stop() {
   auto s = backend_.poll_stop();
   if (!s) return std::nullopt;
   cache_.invalidate();
-  if (s->reason != StopReason::Exited && s->vcpu < backend_.vcpu_count()) prefetch_stop_registers(s->vcpu);
+  if (s->reason != kvm::StopReason::Exited && s->vcpu < backend_.vcpu_count()) prefetch_stop_registers(s->vcpu);
   last_stop_ = to_stop(*s);
   return last_stop_;
 }

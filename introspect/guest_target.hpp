@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "gdbstub/target.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 #include "introspect/breakpoints.hpp"
 #include "introspect/page_walk.hpp"
 #include "introspect/regmap.hpp"
@@ -61,7 +61,7 @@ struct GuestOptions {
 class GuestTarget final : public gdbstub::Target {
  public:
   // Probes every vCPU's SVE configuration (VLS) and validates the options.
-  static Result<std::unique_ptr<GuestTarget>> create(Backend& backend, GuestOptions options);
+  static Result<std::unique_ptr<GuestTarget>> create(kvm::Backend& backend, GuestOptions options);
 
   std::vector<gdbstub::ThreadId> threads() override;
   bool thread_alive(gdbstub::ThreadId tid) override;
@@ -94,7 +94,7 @@ class GuestTarget final : public gdbstub::Target {
   const StopCache& cache() const { return cache_; }
 
  private:
-  GuestTarget(Backend& backend, GuestOptions options);
+  GuestTarget(kvm::Backend& backend, GuestOptions options);
   Result<unsigned> vcpu_of(gdbstub::ThreadId tid);
   struct RegRef {
     unsigned vcpu;
@@ -117,7 +117,7 @@ class GuestTarget final : public gdbstub::Target {
   Status write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
                    std::span<const std::byte> data);
   std::string vls_report();
-  gdbstub::StopEvent to_stop(const BackendStop& s);
+  gdbstub::StopEvent to_stop(const kvm::BackendStop& s);
   Breakpoints::ReadMemory memory_reader();
   Breakpoints::WriteMemory memory_writer();
   Status apply_guest_debug();
@@ -125,7 +125,7 @@ class GuestTarget final : public gdbstub::Target {
   void prefetch_stop_registers(unsigned vcpu);
   void clear_debug_state();
 
-  Backend& backend_;
+  kvm::Backend& backend_;
   GuestOptions options_;
   StopCache cache_;
   struct VcpuStatic {
@@ -139,7 +139,7 @@ class GuestTarget final : public gdbstub::Target {
   gdbstub::StopEvent last_stop_{1, gdbstub::Signal::Trap};
   Breakpoints breakpoints_;
   bool phys_mode_ = false;  // `monitor phys on`: m/M addresses are guest-physical
-  std::vector<GuestDebug> applied_debug_;  // what each vCPU has now
+  std::vector<kvm::GuestDebug> applied_debug_;  // what each vCPU has now
 };
 
 }  // namespace svedbg::introspect

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "introspect/le_bytes.hpp"
+#include "common/le_bytes.hpp"
 
 namespace svedbg::introspect {
 
@@ -368,7 +368,7 @@ Result<Translation> translate(const TranslationRegs& regs, std::uint64_t va, con
   return make_error(EFAULT, "VA {:#x}: translation table walk did not end", va);
 }
 
-PhysReader backend_phys_reader(Backend& backend) {
+PhysReader backend_phys_reader(kvm::Backend& backend) {
   return [&backend](std::uint64_t pa) -> Result<std::uint64_t> {
     std::array<std::byte, 8> buf{};
     auto n = backend.read_phys(pa, buf);

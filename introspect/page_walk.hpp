@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 
 namespace svedbg::introspect {
 
@@ -88,7 +88,7 @@ Result<Translation> translate(const TranslationRegs& regs, std::uint64_t va, con
 
 // A PhysReader over Backend::read_phys: a short read (end of RAM) or a
 // read error is EFAULT naming the PA.
-PhysReader backend_phys_reader(Backend& backend);
+PhysReader backend_phys_reader(kvm::Backend& backend);
 
 // What `monitor translate ADDR` prints: a header line with the regime
 // configuration, one line per level, then the result. format_levels() is the

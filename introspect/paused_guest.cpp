@@ -5,7 +5,7 @@
 
 namespace svedbg::introspect {
 
-Result<std::unique_ptr<PausedGuest>> PausedGuest::pause(Backend& backend, std::chrono::milliseconds timeout) {
+Result<std::unique_ptr<PausedGuest>> PausedGuest::pause(kvm::Backend& backend, std::chrono::milliseconds timeout) {
   const bool was_running = backend.running();
   if (was_running) {
     backend.interrupt();

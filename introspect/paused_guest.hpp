@@ -12,13 +12,13 @@
 #include <memory>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 
 namespace svedbg::introspect {
 
 class PausedGuest {
  public:
-  static Result<std::unique_ptr<PausedGuest>> pause(Backend& backend,
+  static Result<std::unique_ptr<PausedGuest>> pause(kvm::Backend& backend,
                                                     std::chrono::milliseconds timeout = std::chrono::seconds(5));
   ~PausedGuest();
   PausedGuest(const PausedGuest&) = delete;
@@ -27,8 +27,8 @@ class PausedGuest {
   bool was_running() const { return was_running_; }
 
  private:
-  PausedGuest(Backend& backend, bool was_running) : backend_(backend), was_running_(was_running) {}
-  Backend& backend_;
+  PausedGuest(kvm::Backend& backend, bool was_running) : backend_(backend), was_running_(was_running) {}
+  kvm::Backend& backend_;
   bool was_running_;
 };
 

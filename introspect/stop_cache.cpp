@@ -35,11 +35,11 @@ void StopCache::prefetch(unsigned vcpu, std::span<const std::uint64_t> ids) {
   if (wanted.empty()) return;
   std::vector<Bytes> buffers;
   buffers.reserve(wanted.size());
-  std::vector<Backend::RegRead> reads;
+  std::vector<kvm::Backend::RegRead> reads;
   reads.reserve(wanted.size());
   for (std::uint64_t id : wanted) {
     buffers.emplace_back(kvm::reg_size(id));
-    reads.push_back(Backend::RegRead{vcpu, id, buffers.back(), {}});
+    reads.push_back(kvm::Backend::RegRead{vcpu, id, buffers.back(), {}});
   }
   fetches_ += wanted.size();
   ++batches_;

@@ -22,7 +22,7 @@
 #include <utility>
 
 #include "gdbstub/target.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 
 namespace svedbg::introspect {
 
@@ -30,7 +30,7 @@ using gdbstub::Bytes;
 
 class StopCache {
  public:
-  explicit StopCache(Backend& backend) : backend_(backend) {}
+  explicit StopCache(kvm::Backend& backend) : backend_(backend) {}
 
   // The register's full KVM-sized value (kvm::reg_size(id) bytes).
   Result<const Bytes*> get(unsigned vcpu, std::uint64_t id);
@@ -60,7 +60,7 @@ class StopCache {
 
  private:
   using Key = std::pair<unsigned, std::uint64_t>;
-  Backend& backend_;
+  kvm::Backend& backend_;
   std::map<Key, Bytes> values_;
   std::map<Key, Error> errors_;
   std::uint64_t fetches_ = 0;

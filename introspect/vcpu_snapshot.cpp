@@ -20,13 +20,13 @@ std::uint64_t load_le(std::span<const std::byte> b) {
 // into the VMM for the attach backend) and then handed out one by one.
 class Prefetched {
  public:
-  Prefetched(Backend& backend, unsigned vcpu, const std::vector<std::uint64_t>& ids) : backend_(backend), vcpu_(vcpu) {
+  Prefetched(kvm::Backend& backend, unsigned vcpu, const std::vector<std::uint64_t>& ids) : backend_(backend), vcpu_(vcpu) {
     values_.reserve(ids.size());
-    std::vector<Backend::RegRead> reads;
+    std::vector<kvm::Backend::RegRead> reads;
     reads.reserve(ids.size());
     for (std::uint64_t id : ids) {
       values_.push_back({id, std::vector<std::byte>(kvm::reg_size(id)), {}});
-      reads.push_back(Backend::RegRead{vcpu, id, values_.back().bytes, {}});
+      reads.push_back(kvm::Backend::RegRead{vcpu, id, values_.back().bytes, {}});
     }
     backend.get_regs(reads);
     for (std::size_t i = 0; i < reads.size(); ++i) values_[i].status = reads[i].status;
@@ -54,14 +54,14 @@ class Prefetched {
     std::vector<std::byte> bytes;
     Status status;
   };
-  Backend& backend_;
+  kvm::Backend& backend_;
   unsigned vcpu_;
   std::vector<Value> values_;
 };
 
 }  // namespace
 
-Result<VcpuSnapshot> take_snapshot(Backend& backend, unsigned vcpu) {
+Result<VcpuSnapshot> take_snapshot(kvm::Backend& backend, unsigned vcpu) {
   VcpuSnapshot s;
   s.index = vcpu;
   s.vmm_index = backend.vmm_index(vcpu);
@@ -143,7 +143,7 @@ Result<VcpuSnapshot> take_snapshot(Backend& backend, unsigned vcpu) {
   return s;
 }
 
-Result<std::vector<VcpuSnapshot>> take_snapshots(Backend& backend) {
+Result<std::vector<VcpuSnapshot>> take_snapshots(kvm::Backend& backend) {
   std::vector<VcpuSnapshot> out;
   for (unsigned v = 0; v < backend.vcpu_count(); ++v) {
     auto s = take_snapshot(backend, v);

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 #include "kvm/reg_id.hpp"
 #include "kvm/vls.hpp"
 
@@ -41,7 +41,7 @@ struct SysregError {
 
 struct VcpuSnapshot {
   unsigned index = 0;      // the backend's vCPU: the dump's order, gdb thread index - 1
-  unsigned vmm_index = 0;  // the VMM's own index of it (Backend::vmm_index; differs with --vcpus)
+  unsigned vmm_index = 0;  // the VMM's own index of it (kvm::Backend::vmm_index; differs with --vcpus)
   bool sve = false;
   kvm::VqSet vls;             // empty without SVE
   unsigned max_vq = 1;        // largest vq in vls (1 without SVE: 128-bit V registers)
@@ -60,7 +60,7 @@ struct VcpuSnapshot {
   std::size_t p_bytes() const { return sve ? 2u * effective_vq : 0u; }
 };
 
-Result<VcpuSnapshot> take_snapshot(Backend& backend, unsigned vcpu);
-Result<std::vector<VcpuSnapshot>> take_snapshots(Backend& backend);
+Result<VcpuSnapshot> take_snapshot(kvm::Backend& backend, unsigned vcpu);
+Result<std::vector<VcpuSnapshot>> take_snapshots(kvm::Backend& backend);
 
 }  // namespace svedbg::introspect

@@ -7,7 +7,7 @@
 
 namespace svedbg::introspect {
 
-Result<std::unique_ptr<VcpuSubset>> VcpuSubset::create(std::unique_ptr<Backend> inner, std::vector<unsigned> vcpus) {
+Result<std::unique_ptr<VcpuSubset>> VcpuSubset::create(std::unique_ptr<kvm::Backend> inner, std::vector<unsigned> vcpus) {
   if (!inner) return make_error(EINVAL, "no backend to take vCPUs from");
   const unsigned n = inner->vcpu_count();
   if (vcpus.empty()) return make_error(EINVAL, "--vcpus: no vCPU given (the guest has vCPUs 0-{})", n - 1);
@@ -52,7 +52,7 @@ void VcpuSubset::get_regs(std::span<RegRead> reads) {
   for (std::size_t k = 0; k < inner.size(); ++k) reads[where[k]].status = std::move(inner[k].status);
 }
 
-Status VcpuSubset::set_guest_debug(unsigned vcpu, const GuestDebug& debug) {
+Status VcpuSubset::set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) {
   auto v = inner_of(vcpu);
   if (!v) return v.error();
   return inner_->set_guest_debug(*v, debug);
@@ -68,7 +68,7 @@ Status VcpuSubset::resume(std::span<const unsigned> step, bool others_run) {
   return inner_->resume(inner, others_run);
 }
 
-std::optional<BackendStop> VcpuSubset::poll_stop() {
+std::optional<kvm::BackendStop> VcpuSubset::poll_stop() {
   auto s = inner_->poll_stop();
   if (!s) return s;
   auto it = std::find(vcpus_.begin(), vcpus_.end(), s->vcpu);

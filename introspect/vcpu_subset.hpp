@@ -20,13 +20,13 @@
 #include <memory>
 #include <vector>
 
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 
 namespace svedbg::introspect {
 
-class VcpuSubset final : public Backend {
+class VcpuSubset final : public kvm::Backend {
  public:
-  static Result<std::unique_ptr<VcpuSubset>> create(std::unique_ptr<Backend> inner, std::vector<unsigned> vcpus);
+  static Result<std::unique_ptr<VcpuSubset>> create(std::unique_ptr<kvm::Backend> inner, std::vector<unsigned> vcpus);
 
   // The inner backend's index of served vCPU `i`.
   unsigned inner_index(unsigned i) const { return vcpus_.at(i); }
@@ -44,12 +44,12 @@ class VcpuSubset final : public Backend {
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override {
     return inner_->write_phys(gpa, in);
   }
-  std::vector<MemoryRange> memory_map() const override { return inner_->memory_map(); }
-  Status set_guest_debug(unsigned vcpu, const GuestDebug& debug) override;
-  DebugCaps debug_caps() const override { return inner_->debug_caps(); }
+  std::vector<kvm::MemoryRange> memory_map() const override { return inner_->memory_map(); }
+  Status set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) override;
+  kvm::DebugCaps debug_caps() const override { return inner_->debug_caps(); }
   Status resume(std::span<const unsigned> step, bool others_run) override;
   void interrupt() override { inner_->interrupt(); }
-  std::optional<BackendStop> poll_stop() override;
+  std::optional<kvm::BackendStop> poll_stop() override;
   bool running() const override { return inner_->running(); }
   void set_stop_notifier(std::function<void()> notify) override { inner_->set_stop_notifier(std::move(notify)); }
   std::optional<Result<std::string>> monitor(std::string_view command) override { return inner_->monitor(command); }
@@ -61,11 +61,11 @@ class VcpuSubset final : public Backend {
   void kill() override { inner_->kill(); }
 
  private:
-  VcpuSubset(std::unique_ptr<Backend> inner, std::vector<unsigned> vcpus)
+  VcpuSubset(std::unique_ptr<kvm::Backend> inner, std::vector<unsigned> vcpus)
       : inner_(std::move(inner)), vcpus_(std::move(vcpus)) {}
   Result<unsigned> inner_of(unsigned vcpu) const;
 
-  std::unique_ptr<Backend> inner_;
+  std::unique_ptr<kvm::Backend> inner_;
   std::vector<unsigned> vcpus_;
 };
 

@@ -4,12 +4,10 @@
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 
-#include "kvm/unique_fd.hpp"
+#include "common/unique_fd.hpp"
 
 namespace svedbg::kvm {
 
-using introspect::BackendStop;
-using introspect::StopReason;
 
 BackendStop debug_exit_stop(unsigned vcpu, std::uint64_t esr, std::uint64_t far, bool stepping) {
   BackendStop stop{vcpu, stepping ? StopReason::Stepped : StopReason::Breakpoint, esr, far};
@@ -22,8 +20,8 @@ BackendStop debug_exit_stop(unsigned vcpu, std::uint64_t esr, std::uint64_t far,
   return stop;
 }
 
-introspect::DebugCaps host_debug_caps() {
-  introspect::DebugCaps caps;
+DebugCaps host_debug_caps() {
+  DebugCaps caps;
   UniqueFd kvm_fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
   if (!kvm_fd.valid()) return caps;
   caps.guest_debug = ::ioctl(kvm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;

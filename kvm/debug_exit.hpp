@@ -13,11 +13,11 @@
 
 #include <cstdint>
 
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 
 namespace svedbg::kvm {
 
-introspect::BackendStop debug_exit_stop(unsigned vcpu, std::uint64_t esr, std::uint64_t far, bool stepping);
-introspect::DebugCaps host_debug_caps();
+BackendStop debug_exit_stop(unsigned vcpu, std::uint64_t esr, std::uint64_t far, bool stepping);
+DebugCaps host_debug_caps();
 
 }  // namespace svedbg::kvm

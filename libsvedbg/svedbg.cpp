@@ -8,6 +8,7 @@
 
 #include "gdbstub/transport.hpp"
 #include "introspect/guest_target.hpp"
+#include "kvm/inprocess/inprocess_backend.hpp"
 
 namespace svedbg::lib {
 
@@ -40,7 +41,9 @@ Result<std::unique_ptr<DebugServer>> DebugServer::create(std::vector<Vcpu> vcpus
   bopts.hold_at_start = options.wait_for_gdb;
   bopts.on_kill = options.on_kill;
   bopts.log = options.log;
-  auto backend = kvm::InProcessBackend::create(std::move(gate_vcpus), std::move(memory), std::move(bopts));
+  std::vector<kvm::MemoryRegion> regions;
+  for (const auto& m : memory) regions.push_back(kvm::MemoryRegion{m.gpa, m.hva, m.size});
+  auto backend = kvm::InProcessBackend::create(std::move(gate_vcpus), std::move(regions), std::move(bopts));
   if (!backend) return backend.error();
   impl->backend = std::move(*backend);
   auto target = introspect::GuestTarget::create(*impl->backend, introspect::GuestOptions{*tdesc});
@@ -56,7 +59,9 @@ DebugServer::DebugServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 DebugServer::~DebugServer() { stop(); }
 
-kvm::VcpuGate& DebugServer::gate() { return impl_->backend->gate(); }
+void DebugServer::before_run(unsigned vcpu) { impl_->backend->gate().before_run(vcpu); }
+bool DebugServer::on_exit(unsigned vcpu, int run_errno) { return impl_->backend->gate().on_exit(vcpu, run_errno); }
+void DebugServer::vcpu_exited(unsigned vcpu) { impl_->backend->gate().thread_exited(vcpu); }
 
 Status DebugServer::start() {
   if (impl_->started) return make_error(EALREADY, "the debug server is already started");

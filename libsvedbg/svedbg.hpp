@@ -19,8 +19,10 @@
 //   dbg.vcpu_exited(i);
 //
 // The library stops vCPUs with immediate_exit plus a signal it owns (see
-// kvm/vcpu_gate.hpp: do not block it on vCPU threads, retry syscalls on
-// EINTR there). Without a connected gdb the guest runs normally (unless
+// kvm/inprocess/vcpu_gate.hpp: do not block it on vCPU threads, retry
+// syscalls on EINTR there). This header needs only the standard library and
+// common/result.hpp: a VMM that links libsvedbg sees none of svedbg's
+// layers. Without a connected gdb the guest runs normally (unless
 // wait_for_gdb). gdb's `kill` calls on_kill when given, else resumes the
 // guest like `detach`. All-stop: registers are read while every vCPU is
 // parked. Failures are svedbg::Error (errno code + message).
@@ -32,8 +34,8 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "kvm/inprocess_backend.hpp"
-#include "kvm/vcpu_gate.hpp"
+#include "kvm/inprocess/inprocess_backend.hpp"
+#include "kvm/inprocess/vcpu_gate.hpp"
 
 struct kvm_run;
 
@@ -44,7 +46,11 @@ struct Vcpu {
   kvm_run* run = nullptr;    // mmap(fd, KVM_GET_VCPU_MMAP_SIZE)
 };
 
-using MemoryRegion = kvm::MemoryRegion;  // {gpa, hva, size}
+struct MemoryRegion {
+  std::uint64_t gpa = 0;    // guest-physical base (KVM_SET_USER_MEMORY_REGION guest_phys_addr)
+  void* hva = nullptr;      // where the VMM mapped it (userspace_addr)
+  std::size_t size = 0;     // bytes (memory_size)
+};
 
 struct Options {
   std::string listen = "127.0.0.1:1234";  // "HOST:PORT", ":0" (any port), "unix:PATH"
@@ -70,11 +76,10 @@ class DebugServer {
   // Stops serving and joins the server thread; the guest runs on. Idempotent.
   void stop();
 
-  // vCPU-thread hooks (kvm::VcpuGate).
-  void before_run(unsigned vcpu) { gate().before_run(vcpu); }
-  bool on_exit(unsigned vcpu, int run_errno) { return gate().on_exit(vcpu, run_errno); }
-  void vcpu_exited(unsigned vcpu) { gate().thread_exited(vcpu); }
-  kvm::VcpuGate& gate();
+  // vCPU-thread hooks, each called on vCPU `vcpu`'s own thread (see above).
+  void before_run(unsigned vcpu);
+  bool on_exit(unsigned vcpu, int run_errno);
+  void vcpu_exited(unsigned vcpu);
 
  private:
   struct Impl;

@@ -18,15 +18,15 @@
 #include <fmt/format.h>
 
 #include "gdbstub/transport.hpp"
-#include "introspect/core_backend.hpp"
+#include "introspect/core/core_backend.hpp"
 #include "introspect/dump.hpp"
 #include "introspect/guest_target.hpp"
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 #include "introspect/vcpu_subset.hpp"
 #include "kvm/proc_parse.hpp"
-#include "kvm/vmm_scan.hpp"
+#include "kvm/scan/vmm_scan.hpp"
 #if defined(__aarch64__)
-#include "kvm/attach_backend.hpp"
+#include "kvm/attach/attach_backend.hpp"
 #endif
 
 namespace {
@@ -115,7 +115,7 @@ struct GuestArgs {
 // nullopt after printing why not, with the exit code in `failure` (2 for
 // bad options, 1 for a guest that cannot be opened).
 struct OpenedGuest {
-  std::unique_ptr<introspect::Backend> backend;
+  std::unique_ptr<kvm::Backend> backend;
   std::string description;
 };
 
@@ -291,7 +291,7 @@ int serve(const GuestArgs& g, const ServeArgs& a) {
   return 0;
 }
 
-// `svedbg ps`: the KVM VMMs on this host (kvm/vmm_scan.hpp).
+// `svedbg ps`: the KVM VMMs on this host (kvm/scan/vmm_scan.hpp).
 struct PsArgs {
   bool vl = false;
   bool json = false;

@@ -44,7 +44,7 @@
 #include "common/result.hpp"
 #include "kvm/one_reg.hpp"
 #include "kvm/reg_id.hpp"
-#include "kvm/unique_fd.hpp"
+#include "common/unique_fd.hpp"
 #include "kvm/vls.hpp"
 #include "libsvedbg/svedbg.hpp"
 
@@ -76,11 +76,11 @@ Error sys_error(const std::string& what) {
 }
 
 struct Vm {
-  kvm::UniqueFd kvm;
-  kvm::UniqueFd vm;
-  kvm::Mapping ram;
-  std::vector<kvm::UniqueFd> vcpu_fds;
-  std::vector<kvm::Mapping> runs;
+  UniqueFd kvm;
+  UniqueFd vm;
+  Mapping ram;
+  std::vector<UniqueFd> vcpu_fds;
+  std::vector<Mapping> runs;
 };
 
 template <typename T>
@@ -144,11 +144,11 @@ Status create_vm(const Config& cfg, const std::vector<char>& image, Vm& vm) {
   // attaching from outside finds it in /proc/PID/maps (kvm/proc_parse.hpp).
   const std::size_t ram_size = std::size_t{cfg.mem_mib} << 20;
   const std::string ram_name = fmt::format("svedbg-guest-ram@gpa={:#x}", cfg.mem_base);
-  kvm::UniqueFd ram_fd(::memfd_create(ram_name.c_str(), MFD_CLOEXEC));
+  UniqueFd ram_fd(::memfd_create(ram_name.c_str(), MFD_CLOEXEC));
   if (!ram_fd.valid()) return sys_error("memfd_create " + ram_name);
   if (::ftruncate(ram_fd.get(), static_cast<off_t>(ram_size)) < 0)
     return sys_error(fmt::format("ftruncate guest RAM to {} MiB", cfg.mem_mib));
-  vm.ram = kvm::Mapping(::mmap(nullptr, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, ram_fd.get(), 0), ram_size);
+  vm.ram = Mapping(::mmap(nullptr, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, ram_fd.get(), 0), ram_size);
   if (!vm.ram.valid()) return sys_error(fmt::format("mmap {} MiB of guest RAM", cfg.mem_mib));
   std::memcpy(static_cast<char*>(vm.ram.get()) + (cfg.load_addr - cfg.mem_base), image.data(), image.size());
   struct kvm_userspace_memory_region region {};
@@ -166,7 +166,7 @@ Status create_vm(const Config& cfg, const std::vector<char>& image, Vm& vm) {
   if (cfg.sve) init.features[0] |= 1u << KVM_ARM_VCPU_SVE;
 
   for (unsigned i = 0; i < cfg.vcpus; ++i) {
-    kvm::UniqueFd fd(::ioctl(vm.vm.get(), KVM_CREATE_VCPU, i));
+    UniqueFd fd(::ioctl(vm.vm.get(), KVM_CREATE_VCPU, i));
     if (!fd.valid()) return sys_error(fmt::format("KVM_CREATE_VCPU {}", i));
     if (::ioctl(fd.get(), KVM_ARM_VCPU_INIT, &init) < 0) return sys_error(fmt::format("vCPU {}: KVM_ARM_VCPU_INIT", i));
     if (cfg.sve)
@@ -174,7 +174,7 @@ Status create_vm(const Config& cfg, const std::vector<char>& image, Vm& vm) {
     if (auto s = kvm::set_one_reg(fd.get(), i, kvm::core_pc(), bytes_of<std::uint64_t>(cfg.load_addr)); !s) return s;
     if (auto s = kvm::set_one_reg(fd.get(), i, kvm::core_pstate(), bytes_of<std::uint64_t>(kPstateEl1hMasked)); !s)
       return s;
-    kvm::Mapping run(::mmap(nullptr, static_cast<std::size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0),
+    Mapping run(::mmap(nullptr, static_cast<std::size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0),
                      static_cast<std::size_t>(run_size));
     if (!run.valid()) return sys_error(fmt::format("vCPU {}: mmap kvm_run", i));
     vm.vcpu_fds.push_back(std::move(fd));

@@ -1,4 +1,4 @@
-// Runs the attach backend's batch loop (kvm/inject_batch.hpp) for real on
+// Runs the attach backend's batch loop (kvm/attach/inject_batch.hpp) for real on
 // arm64 (under qemu-aarch64 from tests/kvm/check-batch-loop): the words are
 // copied into RWX memory exactly as the backend writes them into the VMM,
 // with a table laid out by batch::plan(), and entered with x19 = table,
@@ -23,7 +23,7 @@
 #include <cstring>
 #include <vector>
 
-#include "kvm/inject_batch.hpp"
+#include "kvm/attach/inject_batch.hpp"
 
 using namespace svedbg::kvm;
 

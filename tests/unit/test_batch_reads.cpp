@@ -1,6 +1,6 @@
 // Batched register reads (issues 5 and 8): Backend::get_regs, the StopCache
 // prefetch, where GuestTarget and the snapshots batch, and the layout of the
-// attach backend's batch table (kvm/inject_batch.hpp). The attach backend
+// attach backend's batch table (kvm/attach/inject_batch.hpp). The attach backend
 // itself runs on real KVM only (tests/nested/cases/attach_batch).
 #include <catch2/catch.hpp>
 
@@ -9,15 +9,15 @@
 #include <set>
 
 #include "introspect/guest_target.hpp"
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 #include "introspect/stop_cache.hpp"
 #include "introspect/vcpu_snapshot.hpp"
-#include "kvm/inject_batch.hpp"
+#include "kvm/attach/inject_batch.hpp"
 #include "kvm/one_reg.hpp"
 #include "kvm/reg_id.hpp"
 
 using namespace svedbg;
-using introspect::Backend;
+using kvm::Backend;
 using introspect::GuestTarget;
 using introspect::SimBackend;
 using introspect::SimConfig;
@@ -27,7 +27,7 @@ namespace {
 // The simulated guest, counting how registers are asked for; `batches`
 // makes it claim batches are cheap (as the attach backend does), `fail`
 // makes one register fail inside batches.
-class CountingBackend final : public Backend {
+class CountingBackend final : public kvm::Backend {
  public:
   explicit CountingBackend(SimConfig cfg = {}) : sim_(cfg) {}
   SimBackend& sim() { return sim_; }
@@ -59,12 +59,12 @@ class CountingBackend final : public Backend {
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override {
     return sim_.write_phys(gpa, in);
   }
-  std::vector<introspect::MemoryRange> memory_map() const override { return sim_.memory_map(); }
-  Status set_guest_debug(unsigned vcpu, const introspect::GuestDebug& d) override { return sim_.set_guest_debug(vcpu, d); }
-  introspect::DebugCaps debug_caps() const override { return sim_.debug_caps(); }
+  std::vector<kvm::MemoryRange> memory_map() const override { return sim_.memory_map(); }
+  Status set_guest_debug(unsigned vcpu, const kvm::GuestDebug& d) override { return sim_.set_guest_debug(vcpu, d); }
+  kvm::DebugCaps debug_caps() const override { return sim_.debug_caps(); }
   Status resume(std::span<const unsigned> step, bool others_run) override { return sim_.resume(step, others_run); }
   void interrupt() override { sim_.interrupt(); }
-  std::optional<introspect::BackendStop> poll_stop() override { return sim_.poll_stop(); }
+  std::optional<kvm::BackendStop> poll_stop() override { return sim_.poll_stop(); }
   bool running() const override { return sim_.running(); }
   void set_stop_notifier(std::function<void()> n) override { sim_.set_stop_notifier(std::move(n)); }
   std::optional<Result<std::string>> monitor(std::string_view c) override { return sim_.monitor(c); }
@@ -81,7 +81,7 @@ class CountingBackend final : public Backend {
   SimBackend sim_;
 };
 
-std::unique_ptr<GuestTarget> make(Backend& b) {
+std::unique_ptr<GuestTarget> make(kvm::Backend& b) {
   auto t = GuestTarget::create(b, {});
   REQUIRE(t);
   REQUIRE(t.value()->attach());
@@ -101,9 +101,9 @@ std::uint64_t u64_at(std::span<const std::byte> b, std::size_t at) {
 TEST_CASE("Backend::get_regs by default reads each register with get_one_reg", "[batch]") {
   SimBackend sim(SimConfig{});
   std::vector<std::byte> z(kvm::kZregBytes), x(8), bad(3);
-  std::vector<Backend::RegRead> reads{{1, kvm::sve_zreg(3), z, {}}, {1, kvm::core_x(4), x, {}},
+  std::vector<kvm::Backend::RegRead> reads{{1, kvm::sve_zreg(3), z, {}}, {1, kvm::core_x(4), x, {}},
                                       {1, kvm::core_x(5), bad, {}}, {9, kvm::core_pc(), x, {}}};
-  sim.Backend::get_regs(reads);
+  sim.kvm::Backend::get_regs(reads);
   CHECK(reads[0].status);
   CHECK(std::to_integer<unsigned>(z[0]) == SimBackend::fixture_z_byte(1, 3, 0));
   CHECK(reads[1].status);

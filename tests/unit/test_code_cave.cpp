@@ -7,7 +7,7 @@
 #include <map>
 #include <vector>
 
-#include "kvm/code_cave.hpp"
+#include "kvm/attach/code_cave.hpp"
 
 using namespace svedbg;
 using kvm::MapEntry;

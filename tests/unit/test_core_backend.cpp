@@ -9,8 +9,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "introspect/core_backend.hpp"
-#include "introspect/sim_backend.hpp"
+#include "introspect/core/core_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 #include "kvm/reg_id.hpp"
 
 using namespace svedbg;
@@ -27,7 +27,7 @@ std::unique_ptr<CoreBackend> open_ok(const std::string& name) {
   return std::move(*core);
 }
 
-std::vector<std::byte> get(Backend& b, unsigned vcpu, std::uint64_t id) {
+std::vector<std::byte> get(kvm::Backend& b, unsigned vcpu, std::uint64_t id) {
   std::vector<std::byte> buf(kvm::reg_size(id));
   const Status s = b.get_one_reg(vcpu, id, buf);
   INFO(kvm::reg_name(id) << ": " << (s ? std::string("ok") : s.error().message));
@@ -35,7 +35,7 @@ std::vector<std::byte> get(Backend& b, unsigned vcpu, std::uint64_t id) {
   return buf;
 }
 
-std::uint64_t get_u64(Backend& b, unsigned vcpu, std::uint64_t id) {
+std::uint64_t get_u64(kvm::Backend& b, unsigned vcpu, std::uint64_t id) {
   const auto buf = get(b, vcpu, id);
   std::uint64_t v = 0;
   std::memcpy(&v, buf.data(), std::min<std::size_t>(8, buf.size()));

@@ -10,11 +10,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "introspect/core_backend.hpp"
+#include "introspect/core/core_backend.hpp"
 #include "introspect/core_writer.hpp"
 #include "introspect/guest_target.hpp"
 #include "introspect/regmap.hpp"
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 #include "introspect/vcpu_subset.hpp"
 #include "introspect/vcpu_snapshot.hpp"
 #include "kvm/reg_id.hpp"
@@ -37,7 +37,7 @@ struct TempFile {
   ~TempFile() { ::unlink(path.c_str()); }
 };
 
-void write(Backend& b, const std::string& path, SveNotes notes, bool memory) {
+void write(kvm::Backend& b, const std::string& path, SveNotes notes, bool memory) {
   auto snaps = take_snapshots(b);
   REQUIRE(snaps.ok());
   const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC);
@@ -58,7 +58,7 @@ std::vector<std::uint64_t> all_ids(bool sve) {
 }
 
 // Same answer (status code, or bytes) from both backends for every ID.
-void same_registers(Backend& a, Backend& b) {
+void same_registers(kvm::Backend& a, kvm::Backend& b) {
   REQUIRE(a.vcpu_count() == b.vcpu_count());
   for (unsigned v = 0; v < a.vcpu_count(); ++v) {
     std::vector<std::byte> vls(kvm::kVlsBytes);
@@ -74,7 +74,7 @@ void same_registers(Backend& a, Backend& b) {
   }
 }
 
-void same_memory(Backend& a, Backend& b) {
+void same_memory(kvm::Backend& a, kvm::Backend& b) {
   for (const auto& r : a.memory_map()) {
     std::vector<std::byte> x(r.size), y(r.size);
     auto na = a.read_phys(r.gpa, x);
@@ -159,7 +159,7 @@ TEST_CASE("A core file is read-only and cannot run") {
   write(sim, f.path, SveNotes::Gdb13, true);
   auto core = CoreBackend::open(f.path);
   REQUIRE(core.ok());
-  Backend& b = **core;
+  kvm::Backend& b = **core;
   std::vector<std::byte> x(8);
   const Status w = b.set_one_reg(0, kvm::core_x(0), x);
   REQUIRE_FALSE(w.ok());
@@ -190,7 +190,7 @@ TEST_CASE("A core of some vCPUs (--vcpus 2,3) names them as the VMM did in its e
   write(**sub, f.path, SveNotes::Gdb13, false);
   auto core = CoreBackend::open(f.path);
   REQUIRE(core.ok());
-  Backend& b = **core;
+  kvm::Backend& b = **core;
   REQUIRE(b.vcpu_count() == 2);
   CHECK(b.vmm_index(0) == 2);
   CHECK(b.vmm_index(1) == 3);

@@ -15,7 +15,7 @@
 
 #include "introspect/dump.hpp"
 #include "introspect/dump_json.hpp"
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 #include "introspect/vcpu_snapshot.hpp"
 
 using namespace svedbg;

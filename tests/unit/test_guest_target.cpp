@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "introspect/guest_target.hpp"
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 #include "kvm/reg_id.hpp"
 
 using namespace svedbg;
@@ -31,7 +31,7 @@ std::unique_ptr<GuestTarget> make(SimBackend& sim, TdescVl mode = {}) {
 // A one-vCPU guest (no SVE, no memory) with two monitor commands: `fake
 // stats` only reports and `fake poke` changes the guest, like the attach
 // backend's `monitor attach` beside the simulated guest's `sim set-vl`.
-class MonitorBackend final : public introspect::Backend {
+class MonitorBackend final : public kvm::Backend {
  public:
   std::string name() const override { return "fake"; }
   unsigned vcpu_count() const override { return 1; }
@@ -47,7 +47,7 @@ class MonitorBackend final : public introspect::Backend {
   }
   Status resume(std::span<const unsigned>, bool) override { return {}; }
   void interrupt() override {}
-  std::optional<introspect::BackendStop> poll_stop() override { return std::nullopt; }
+  std::optional<kvm::BackendStop> poll_stop() override { return std::nullopt; }
   bool running() const override { return false; }
   void set_stop_notifier(std::function<void()>) override {}
   std::optional<Result<std::string>> monitor(std::string_view command) override {

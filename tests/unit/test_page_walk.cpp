@@ -16,7 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include "introspect/page_walk.hpp"
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 
 using namespace svedbg;
 using namespace svedbg::introspect;

@@ -11,16 +11,16 @@
 
 #include <catch2/catch.hpp>
 
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 #include "kvm/reg_id.hpp"
 #include "kvm/vls.hpp"
 
 using namespace svedbg;
-using introspect::BackendStop;
-using introspect::GuestDebug;
+using kvm::BackendStop;
+using kvm::GuestDebug;
 using introspect::SimBackend;
 using introspect::SimConfig;
-using introspect::StopReason;
+using kvm::StopReason;
 
 namespace {
 
@@ -468,7 +468,7 @@ TEST_CASE("single-step executes one NOP on the stepped vCPUs", "[sim]") {
   auto stop = b.poll_stop();
   REQUIRE(stop.has_value());
   CHECK(stop->vcpu == 2);
-  CHECK(stop->reason == StopReason::Stepped);
+  CHECK(stop->reason == kvm::StopReason::Stepped);
   CHECK_FALSE(b.poll_stop().has_value());  // reported once
   CHECK(get_u64(b, 2, kvm::core_pc()) == 0x40000004);
   CHECK(get_u64(b, 2, kvm::core_x(0)) == 0x2001);
@@ -483,7 +483,7 @@ TEST_CASE("single-step executes one NOP on the stepped vCPUs", "[sim]") {
   stop = b.poll_stop();
   REQUIRE(stop.has_value());
   CHECK(stop->vcpu == 3);
-  CHECK(stop->reason == StopReason::Stepped);
+  CHECK(stop->reason == kvm::StopReason::Stepped);
   CHECK(get_u64(b, 3, kvm::core_pc()) == 0x40000004);  // once, though listed twice
   CHECK(get_u64(b, 1, kvm::core_pc()) == 0x40000004);
   CHECK(get_u64(b, 1, kvm::core_x(0)) == 0x1001);
@@ -515,7 +515,7 @@ TEST_CASE("running guest stops on interrupt from another thread", "[sim]") {
   auto stop = b.poll_stop();
   REQUIRE(stop.has_value());
   CHECK(stop->vcpu == 0);
-  CHECK(stop->reason == StopReason::Interrupted);
+  CHECK(stop->reason == kvm::StopReason::Interrupted);
   CHECK_FALSE(b.poll_stop().has_value());
   b.interrupt();  // already stopped
   CHECK(notified == 1);
@@ -529,7 +529,7 @@ TEST_CASE("running guest stops on interrupt from another thread", "[sim]") {
   stop = b.poll_stop();
   REQUIRE(stop.has_value());
   CHECK(stop->vcpu == 3);
-  CHECK(stop->reason == StopReason::Interrupted);
+  CHECK(stop->reason == kvm::StopReason::Interrupted);
 
   // The notifier may call back into the backend (it runs unlocked).
   b.set_stop_notifier([&] { CHECK(b.poll_stop().has_value()); });
@@ -656,8 +656,8 @@ TEST_CASE("guest debug: BRK with USE_SW_BP, hardware breakpoints, single-step", 
   CHECK(b.debug_caps().guest_debug);
   const std::byte brk[] = {std::byte{0x00}, std::byte{0x00}, std::byte{0x20}, std::byte{0xd4}};  // BRK #0
   REQUIRE(b.write_phys(0x40000010, brk).ok());
-  GuestDebug sw;
-  sw.control = GuestDebug::kEnable | GuestDebug::kUseSwBp;
+  kvm::GuestDebug sw;
+  sw.control = kvm::GuestDebug::kEnable | kvm::GuestDebug::kUseSwBp;
   for (unsigned c = 0; c < 4; ++c) REQUIRE(b.set_guest_debug(c, sw).ok());
   std::atomic<int> notified{0};
   b.set_stop_notifier([&] { ++notified; });
@@ -669,7 +669,7 @@ TEST_CASE("guest debug: BRK with USE_SW_BP, hardware breakpoints, single-step", 
   REQUIRE(stop);
   // vCPUs run one instruction each in turn: vCPU 0 reaches the BRK first.
   CHECK(stop->vcpu == 0);
-  CHECK(stop->reason == StopReason::Breakpoint);
+  CHECK(stop->reason == kvm::StopReason::Breakpoint);
   CHECK((stop->esr >> 26) == 0x3c);
   CHECK(get_u64(b, 0, kvm::core_pc()) == 0x40000010);  // pc stays at the BRK
   CHECK_FALSE(b.running());
@@ -677,8 +677,8 @@ TEST_CASE("guest debug: BRK with USE_SW_BP, hardware breakpoints, single-step", 
   // A hardware breakpoint at 0x40000020 on vCPU 2, stepping towards it.
   const std::byte nop[] = {std::byte{0x1f}, std::byte{0x20}, std::byte{0x03}, std::byte{0xd5}};
   REQUIRE(b.write_phys(0x40000010, nop).ok());
-  GuestDebug hw;
-  hw.control = GuestDebug::kEnable | GuestDebug::kUseHw;
+  kvm::GuestDebug hw;
+  hw.control = kvm::GuestDebug::kEnable | kvm::GuestDebug::kUseHw;
   hw.bcr[0] = 0x1e7;
   hw.bvr[0] = 0x40000014;
   REQUIRE(b.set_guest_debug(2, hw).ok());
@@ -686,18 +686,18 @@ TEST_CASE("guest debug: BRK with USE_SW_BP, hardware breakpoints, single-step", 
   REQUIRE(b.resume(two, false).ok());  // 0x40000010 -> 0x40000014
   stop = b.poll_stop();
   REQUIRE(stop);
-  CHECK(stop->reason == StopReason::Stepped);
+  CHECK(stop->reason == kvm::StopReason::Stepped);
   CHECK((stop->esr >> 26) == 0x32);
   CHECK(get_u64(b, 2, kvm::core_pc()) == 0x40000014);
   REQUIRE(b.resume(two, false).ok());  // the breakpoint fires before executing
   stop = b.poll_stop();
   REQUIRE(stop);
-  CHECK(stop->reason == StopReason::Breakpoint);
+  CHECK(stop->reason == kvm::StopReason::Breakpoint);
   CHECK((stop->esr >> 26) == 0x30);
   CHECK(get_u64(b, 2, kvm::core_pc()) == 0x40000014);
 
   // Without USE_SW_BP a BRK is the guest's: it takes the exception.
-  REQUIRE(b.set_guest_debug(1, GuestDebug{}).ok());
+  REQUIRE(b.set_guest_debug(1, kvm::GuestDebug{}).ok());
   REQUIRE(b.write_phys(0x40000010, brk).ok());
   const unsigned one[] = {1};
   REQUIRE(b.resume(one, false).ok());

@@ -1,4 +1,4 @@
-// kvm/vcpu_gate.hpp on any host: "vCPU threads" whose KVM_RUN is simulated
+// kvm/inprocess/vcpu_gate.hpp on any host: "vCPU threads" whose KVM_RUN is simulated
 // (run until immediate_exit is set or the kick signal arrives, then EINTR),
 // on /dev/null fds (the gate's completion KVM_RUN just fails there).
 #include <fcntl.h>
@@ -14,10 +14,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "kvm/vcpu_gate.hpp"
+#include "kvm/inprocess/vcpu_gate.hpp"
 
 using namespace svedbg;
-using introspect::StopReason;
+using kvm::StopReason;
 
 namespace {
 
@@ -84,7 +84,7 @@ TEST_CASE("VcpuGate stops every vCPU thread, resumes them, and releases them", "
   for (unsigned i = 0; i < FakeVm::kVcpus; ++i) CHECK(vm.gate->parked(i));
   auto stop = vm.gate->poll_stop();
   REQUIRE(stop);
-  CHECK(stop->reason == StopReason::Interrupted);
+  CHECK(stop->reason == kvm::StopReason::Interrupted);
   CHECK(stop->vcpu < FakeVm::kVcpus);
   CHECK_FALSE(vm.gate->poll_stop());  // reported once
 

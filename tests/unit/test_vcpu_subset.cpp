@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "introspect/guest_target.hpp"
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 #include "introspect/vcpu_subset.hpp"
 #include "kvm/reg_id.hpp"
 
@@ -15,7 +15,7 @@ using namespace svedbg::introspect;
 
 namespace {
 
-std::uint64_t u64(Backend& b, unsigned vcpu, std::uint64_t id) {
+std::uint64_t u64(kvm::Backend& b, unsigned vcpu, std::uint64_t id) {
   std::uint64_t v = 0;
   auto s = b.get_one_reg(vcpu, id, std::as_writable_bytes(std::span(&v, 1)));
   INFO(kvm::reg_name(id) << ": " << (s ? std::string("ok") : s.error().message));
@@ -72,7 +72,7 @@ TEST_CASE("served vCPU i is the inner vCPU vcpus[i]: registers, batches, errors"
 
   // A batch with a bad vCPU in the middle: the others are still read.
   std::uint64_t a = 0, c = 0, d = 0;
-  std::vector<Backend::RegRead> reads{
+  std::vector<kvm::Backend::RegRead> reads{
       {1, kvm::core_x(7), std::as_writable_bytes(std::span(&a, 1)), {}},
       {7, kvm::core_x(7), std::as_writable_bytes(std::span(&c, 1)), {}},
       {0, kvm::core_x(9), std::as_writable_bytes(std::span(&d, 1)), {}},
@@ -97,7 +97,7 @@ TEST_CASE("steps and stops are translated; unserved vCPUs follow all-stop", "[su
   auto stop = b->poll_stop();
   REQUIRE(stop.has_value());
   CHECK(stop->vcpu == 1);
-  CHECK(stop->reason == StopReason::Stepped);
+  CHECK(stop->reason == kvm::StopReason::Stepped);
   CHECK(u64(*sim, 3, kvm::core_pc()) == 0x40000004);
   CHECK(u64(*sim, 1, kvm::core_pc()) == 0x40000000);
   CHECK(u64(*sim, 0, kvm::core_pc()) == 0x40000000);  // not served, stayed stopped
@@ -113,7 +113,7 @@ TEST_CASE("steps and stops are translated; unserved vCPUs follow all-stop", "[su
   stop = b->poll_stop();
   REQUIRE(stop.has_value());
   CHECK(stop->vcpu == 0);
-  CHECK(stop->reason == StopReason::Stepped);
+  CHECK(stop->reason == kvm::StopReason::Stepped);
 }
 
 TEST_CASE("served vCPUs keep the VMM's numbers in what users read: thread text, monitor vls, JSON", "[subset]") {

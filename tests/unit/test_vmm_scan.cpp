@@ -1,4 +1,4 @@
-// kvm/vmm_scan.hpp: `svedbg ps` over fake /proc trees built in a temp dir
+// kvm/scan/vmm_scan.hpp: `svedbg ps` over fake /proc trees built in a temp dir
 // (fd links pointing at "anon_inode:kvm-vcpu:N", task/TID/{syscall,comm}),
 // on any host.
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "kvm/vmm_scan.hpp"
+#include "kvm/scan/vmm_scan.hpp"
 
 using namespace svedbg;
 namespace fs = std::filesystem;

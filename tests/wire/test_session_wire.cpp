@@ -10,7 +10,7 @@
 #include "gdbstub/hex.hpp"
 #include "gdbstub/session.hpp"
 #include "introspect/guest_target.hpp"
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 
 using namespace svedbg;
 

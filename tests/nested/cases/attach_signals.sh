@@ -5,7 +5,7 @@
 # before: the hash of every register but the spin counter x20 and pc (and
 # of the guest's RAM) is the same before and after, and x20 has moved on.
 # The VMM's executable memory (where the batch loop runs during a stop,
-# kvm/code_cave.hpp) is as before after TERM and INT; after KILL, which
+# kvm/attach/code_cave.hpp) is as before after TERM and INT; after KILL, which
 # svedbg cannot catch, only the loop's bytes past the end of its code may
 # differ. KILL comes last, so that TERM and INT start from the VMM's own.
 # run-guest (RUN_GUEST_SCRIPT) prefixes each output line with "vm: ".

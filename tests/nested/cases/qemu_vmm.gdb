@@ -150,7 +150,7 @@ python
 out = gdb.execute("maint packet qThreadExtraInfo,1", to_string=True)
 print("svedbg: thread 1: %s" % bytes.fromhex(re.search(r'received: "([0-9a-fA-F]*)"', out).group(1)).decode())
 # How svedbg read QEMU's registers: batched, the loop in a code cave of
-# QEMU or one of its libraries (kvm/code_cave.hpp).
+# QEMU or one of its libraries (kvm/attach/code_cave.hpp).
 for line in gdb.execute("monitor attach", to_string=True).splitlines():
     if line.startswith(("batched register reads", "register reads in this stop")):
         print("svedbg: " + line)

@@ -1,5 +1,5 @@
-// kvm::UniqueFd and kvm::Mapping: RAII owners of a file descriptor and of an
-// mmap()ed range (KVM, VM and vCPU fds, guest RAM, struct kvm_run).
+// svedbg::UniqueFd and svedbg::Mapping: RAII owners of a file descriptor and of an
+// mmap()ed range (KVM, VM and vCPU fds, guest RAM, struct kvm_run, core files, dumps).
 //
 // Contract: each closes/unmaps exactly once, in its destructor or reset();
 // both are move-only; a default-constructed one owns nothing (fd -1, null).
@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <utility>
 
-namespace svedbg::kvm {
+namespace svedbg {
 
 class UniqueFd {
  public:
@@ -28,6 +28,7 @@ class UniqueFd {
 
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
   void reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
@@ -68,4 +69,4 @@ class Mapping {
   std::size_t size_ = 0;
 };
 
-}  // namespace svedbg::kvm
+}  // namespace svedbg

@@ -1,7 +1,7 @@
 // The simulated guest (see sim_backend.hpp). Kernel references are to
 // arch/arm64/kvm/guest.c (core and SVE registers, KVM_ARM_VCPU_FINALIZE)
 // and arch/arm64/kvm/sys_regs.c (system registers) unless noted.
-#include "introspect/sim_backend.hpp"
+#include "introspect/sim/sim_backend.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -151,7 +151,7 @@ unsigned SimBackend::fixture_vq(unsigned vcpu) const {
 // (kvm_arm_vcpu_sve_reset / sve_max_vl = kvm_sve_max_vl), not finalized.
 void SimBackend::reset_locked() {
   vcpus_.assign(cfg_.vcpus, Vcpu{});
-  debug_.assign(cfg_.vcpus, GuestDebug{});
+  debug_.assign(cfg_.vcpus, kvm::GuestDebug{});
   for (unsigned c = 0; c < cfg_.vcpus; ++c) {
     Vcpu& v = vcpus_[c];
     v.has_sve = cfg_.sve.empty() ? true : bool(cfg_.sve[c % cfg_.sve.size()]);
@@ -484,15 +484,15 @@ void SimBackend::take_exception_locked(unsigned vcpu, std::uint64_t syndrome) {
   store_core_u64(v.core, layout::kPc, sysreg_of(v.sysregs, kvm::vbar_el1()) + 0x200);
 }
 
-std::optional<BackendStop> SimBackend::execute_locked(unsigned vcpu, bool single_step) {
+std::optional<kvm::BackendStop> SimBackend::execute_locked(unsigned vcpu, bool single_step) {
   Vcpu& v = vcpus_[vcpu];
-  const GuestDebug& dbg = debug_[vcpu];
+  const kvm::GuestDebug& dbg = debug_[vcpu];
   const std::uint64_t pc = load_core_u64(v.core, layout::kPc);
-  const bool debugging = dbg.control & GuestDebug::kEnable;
+  const bool debugging = dbg.control & kvm::GuestDebug::kEnable;
   // A hardware breakpoint fires before the instruction executes.
-  if (debugging && (dbg.control & GuestDebug::kUseHw)) {
-    for (unsigned i = 0; i < GuestDebug::kMaxHw; ++i)
-      if ((dbg.bcr[i] & 1) && dbg.bvr[i] == pc) return BackendStop{vcpu, StopReason::Breakpoint, esr(kEcHwBreakLower), 0};
+  if (debugging && (dbg.control & kvm::GuestDebug::kUseHw)) {
+    for (unsigned i = 0; i < kvm::GuestDebug::kMaxHw; ++i)
+      if ((dbg.bcr[i] & 1) && dbg.bvr[i] == pc) return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcHwBreakLower), 0};
   }
   std::optional<std::uint32_t> insn;
   if (pc >= cfg_.ram_base && pc - cfg_.ram_base + 4 <= ram_.size() && pc % 4 == 0) {
@@ -514,17 +514,17 @@ std::optional<BackendStop> SimBackend::execute_locked(unsigned vcpu, bool single
     // BRK #imm16: with KVM_GUESTDBG_USE_SW_BP it exits to the debugger with
     // pc still at the BRK; otherwise the guest takes the exception.
     const std::uint32_t imm16 = (*insn >> 5) & 0xffff;
-    if (debugging && (dbg.control & GuestDebug::kUseSwBp))
-      return BackendStop{vcpu, StopReason::Breakpoint, esr(kEcBrk64, imm16), 0};
+    if (debugging && (dbg.control & kvm::GuestDebug::kUseSwBp))
+      return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcBrk64, imm16), 0};
     take_exception_locked(vcpu, esr(kEcBrk64, imm16));
   } else {
     take_exception_locked(vcpu, esr(kEcUnknown));
   }
-  if (single_step) return BackendStop{vcpu, StopReason::Stepped, esr(kEcStepLower), 0};
+  if (single_step) return kvm::BackendStop{vcpu, kvm::StopReason::Stepped, esr(kEcStepLower), 0};
   return std::nullopt;
 }
 
-Status SimBackend::set_guest_debug(unsigned vcpu, const GuestDebug& debug) {
+Status SimBackend::set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) {
   std::lock_guard lock(mu_);
   if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {}", vcpu);
   if (running_) return make_error(EBUSY, "vCPU {} is running", vcpu);
@@ -541,7 +541,7 @@ void SimBackend::run_loop() {
   while (!shutdown_) {
     wake_.wait(lock, [this] { return shutdown_ || running_; });
     while (running_ && !shutdown_) {
-      std::optional<BackendStop> stop;
+      std::optional<kvm::BackendStop> stop;
       for (unsigned round = 0; round < kSliceRounds && !stop; ++round)
         for (unsigned v = 0; v < vcpus_.size() && !stop; ++v) stop = execute_locked(v, false);
       if (stop) {
@@ -569,7 +569,7 @@ Status SimBackend::resume(std::span<const unsigned> step, bool /*others_run*/) {
   pending_.reset();
   if (vmm_gone_) {
     // What a KVM backend reports when the VMM has exited: nothing runs.
-    pending_ = BackendStop{0, StopReason::Exited, 0, 0};
+    pending_ = kvm::BackendStop{0, kvm::StopReason::Exited, 0, 0};
     notify_stop(lock);
     return {};
   }
@@ -584,7 +584,7 @@ Status SimBackend::resume(std::span<const unsigned> step, bool /*others_run*/) {
   // first stop is reported: a breakpoint hit instead of the step, or the
   // step itself.
   std::vector<unsigned> done;
-  std::optional<BackendStop> first;
+  std::optional<kvm::BackendStop> first;
   for (unsigned v : step) {
     if (std::find(done.begin(), done.end(), v) != done.end()) continue;
     auto stop = execute_locked(v, /*single_step=*/true);
@@ -601,7 +601,7 @@ void SimBackend::interrupt() {
   std::unique_lock lock(mu_);
   if (!running_) return;
   running_ = false;
-  pending_ = BackendStop{last_stop_vcpu_, StopReason::Interrupted};
+  pending_ = kvm::BackendStop{last_stop_vcpu_, kvm::StopReason::Interrupted};
   notify_stop(lock);
 }
 
@@ -610,7 +610,7 @@ bool SimBackend::running() const {
   return running_;
 }
 
-std::optional<BackendStop> SimBackend::poll_stop() {
+std::optional<kvm::BackendStop> SimBackend::poll_stop() {
   std::lock_guard lock(mu_);
   auto stop = pending_;
   pending_.reset();
@@ -649,7 +649,7 @@ std::optional<Result<std::string>> SimBackend::monitor(std::string_view command)
   const auto words = split_words(command);
   if (words.size() == 2 && words[0] == "sim" && words[1] == "vmm-exit") {
     // Models the VMM process exiting under the debugger (issue: reliability):
-    // the next resume reports StopReason::Exited. kill() brings a fresh guest.
+    // the next resume reports kvm::StopReason::Exited. kill() brings a fresh guest.
     std::lock_guard lock(mu_);
     vmm_gone_ = true;
     return Result<std::string>(std::string("the simulated VMM exited; the next resume reports it\n"));

@@ -1,4 +1,4 @@
-// kvm::InProcessBackend: the introspect::Backend of a VM whose VMM links
+// kvm::InProcessBackend: the Backend of a VM whose VMM links
 // svedbg (libsvedbg) and hands it its own vCPU fds and guest memory.
 //
 // Contract: registers go through KVM_GET_ONE_REG / KVM_SET_ONE_REG on the
@@ -37,8 +37,8 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
-#include "kvm/vcpu_gate.hpp"
+#include "kvm/backend.hpp"
+#include "kvm/inprocess/vcpu_gate.hpp"
 #include "kvm/vls.hpp"
 
 namespace svedbg::kvm {
@@ -56,7 +56,7 @@ struct InProcessOptions {
   std::function<void(const std::string&)> log;       // empty: stderr
 };
 
-class InProcessBackend final : public introspect::Backend {
+class InProcessBackend final : public Backend {
  public:
   // Reads every vCPU's SVE_VLS (the vCPUs must be finalized and not inside
   // KVM_RUN: call before the vCPU threads start). Errors other than ENOENT
@@ -73,12 +73,12 @@ class InProcessBackend final : public introspect::Backend {
   Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override;
   Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override;
-  std::vector<introspect::MemoryRange> memory_map() const override;
-  Status set_guest_debug(unsigned vcpu, const introspect::GuestDebug& debug) override;
-  introspect::DebugCaps debug_caps() const override { return caps_; }
+  std::vector<MemoryRange> memory_map() const override;
+  Status set_guest_debug(unsigned vcpu, const GuestDebug& debug) override;
+  DebugCaps debug_caps() const override { return caps_; }
   Status resume(std::span<const unsigned> step, bool others_run) override;
   void interrupt() override;
-  std::optional<introspect::BackendStop> poll_stop() override;
+  std::optional<BackendStop> poll_stop() override;
   bool running() const override;
   void set_stop_notifier(std::function<void()> notify) override;
   std::optional<Result<std::string>> monitor(std::string_view command) override;
@@ -98,7 +98,7 @@ class InProcessBackend final : public introspect::Backend {
   VcpuGate gate_;
   std::vector<MemoryRegion> memory_;
   std::vector<std::optional<VqSet>> vls_;  // nullopt: no SVE (ENOENT)
-  introspect::DebugCaps caps_;
+  DebugCaps caps_;
 };
 
 }  // namespace svedbg::kvm

@@ -31,7 +31,7 @@
 
 #include "common/result.hpp"
 #include "kvm/reg_id.hpp"
-#include "introspect/owned_fd.hpp"
+#include "common/unique_fd.hpp"
 #include "kvm/vls.hpp"
 
 namespace svedbg::introspect {
@@ -58,7 +58,7 @@ struct CoreSegment {
 
 struct CoreImage {
   std::string path;
-  OwnedFd fd;
+  UniqueFd fd;
   std::vector<CoreVcpu> vcpus;
   std::vector<CoreSegment> segments;  // ascending by vaddr, size > 0
   std::vector<std::string> warnings;

@@ -1,5 +1,5 @@
 // All-stop run control over VMM vCPU threads (see vcpu_gate.hpp).
-#include "kvm/vcpu_gate.hpp"
+#include "kvm/inprocess/vcpu_gate.hpp"
 
 #include "kvm/debug_exit.hpp"
 
@@ -19,8 +19,6 @@
 namespace svedbg::kvm {
 namespace {
 
-using introspect::BackendStop;
-using introspect::StopReason;
 
 // Only interrupts the system call (KVM_RUN) in progress.
 void kick_handler(int) {}
@@ -176,7 +174,7 @@ Status VcpuGate::apply_debug_locked(unsigned i, bool step) {
   if (step) dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
   if (dbg.control != 0) dbg.control |= KVM_GUESTDBG_ENABLE;
 #if defined(__aarch64__)
-  for (unsigned n = 0; n < introspect::GuestDebug::kMaxHw && n < KVM_ARM_MAX_DBG_REGS; ++n) {
+  for (unsigned n = 0; n < GuestDebug::kMaxHw && n < KVM_ARM_MAX_DBG_REGS; ++n) {
     dbg.arch.dbg_bcr[n] = v.debug.bcr[n];
     dbg.arch.dbg_bvr[n] = v.debug.bvr[n];
     dbg.arch.dbg_wcr[n] = v.debug.wcr[n];
@@ -196,7 +194,7 @@ Status VcpuGate::apply_debug_locked(unsigned i, bool step) {
   return {};
 }
 
-Status VcpuGate::set_guest_debug(unsigned i, const introspect::GuestDebug& debug) {
+Status VcpuGate::set_guest_debug(unsigned i, const GuestDebug& debug) {
   std::lock_guard lock(mu_);
   if (i >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", i, vcpus_.size());
   Vcpu& v = vcpus_[i];

@@ -59,7 +59,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 #include "kvm/reg_id.hpp"
 #include "kvm/vls.hpp"
 
@@ -82,7 +82,7 @@ struct SimConfig {
   std::size_t ram_size = 1 << 20;
 };
 
-class SimBackend final : public Backend {
+class SimBackend final : public kvm::Backend {
  public:
   // Arm Neoverse V2 r0p0 (implementer 0x41 'A', architecture 0xf, part
   // 0xd4f), an SVE2 core; real V2 parts implement only 128-bit vectors, the
@@ -98,7 +98,7 @@ class SimBackend final : public Backend {
   static constexpr std::uint64_t kLoopOffset = 0xffc;
   // Debug registers the simulated host offers (KVM_CAP_GUEST_DEBUG_HW_BPS/WPS
   // of a Neoverse-like part).
-  static constexpr DebugCaps kDebugCaps{true, 6, 4};
+  static constexpr kvm::DebugCaps kDebugCaps{true, 6, 4};
   static constexpr unsigned kHostMaxVq = 16;  // 2048 bits, the architectural limit
 
   // Why `cfg` cannot be simulated (vcpus 0 or > 512, max_vq outside 1..16,
@@ -139,7 +139,7 @@ class SimBackend final : public Backend {
   Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override;
   // One range: cfg.ram_base, cfg.ram_size.
-  std::vector<MemoryRange> memory_map() const override { return {{cfg_.ram_base, cfg_.ram_size}}; }
+  std::vector<kvm::MemoryRange> memory_map() const override { return {{cfg_.ram_base, cfg_.ram_size}}; }
   // step non-empty: each listed vCPU (ESRCH for a bad index) executes one
   // instruction and the first listed reports Stepped (or the breakpoint it
   // hit); the other vCPUs execute nothing meanwhile, which keeps steps
@@ -153,12 +153,12 @@ class SimBackend final : public Backend {
   void interrupt() override;
   bool running() const override;
   // The pending stop, once; nullopt when none is pending.
-  std::optional<BackendStop> poll_stop() override;
+  std::optional<kvm::BackendStop> poll_stop() override;
   // KVM_SET_GUEST_DEBUG: ENABLE, USE_SW_BP, USE_HW (DBGBCR/DBGBVR address
   // match; watchpoints are accepted but never fire: the guest program does
   // no loads or stores).
-  Status set_guest_debug(unsigned vcpu, const GuestDebug& debug) override;
-  DebugCaps debug_caps() const override { return kDebugCaps; }
+  Status set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) override;
+  kvm::DebugCaps debug_caps() const override { return kDebugCaps; }
   void set_stop_notifier(std::function<void()> notify) override;
   // "sim set-vl VCPU BITS": VCPU 0-based, BITS a multiple of 128 in
   // 128..2048. Writes ZCR_EL1.LEN = BITS/128 - 1 through set_one_reg as the
@@ -206,7 +206,7 @@ class SimBackend final : public Backend {
   // B (imm26), BRK; anything else (or a fetch outside RAM) takes a
   // synchronous exception to VBAR_EL1 + 0x200 as the architecture would.
   // Returns the debug stop it caused, if any.
-  std::optional<BackendStop> execute_locked(unsigned vcpu, bool single_step);
+  std::optional<kvm::BackendStop> execute_locked(unsigned vcpu, bool single_step);
   void take_exception_locked(unsigned vcpu, std::uint64_t esr);
   // Offset of `gpa` in ram_, or EFAULT naming the RAM range.
   Result<std::size_t> ram_offset_locked(std::uint64_t gpa) const;
@@ -220,10 +220,10 @@ class SimBackend final : public Backend {
   std::vector<Vcpu> vcpus_;
   std::vector<std::byte> ram_;
   bool running_ = false;
-  std::optional<BackendStop> pending_;
+  std::optional<kvm::BackendStop> pending_;
   unsigned last_stop_vcpu_ = 0;
   std::function<void()> notify_;
-  std::vector<GuestDebug> debug_;
+  std::vector<kvm::GuestDebug> debug_;
   std::condition_variable wake_;
   bool shutdown_ = false;
   bool vmm_gone_ = false;  // `sim vmm-exit`

@@ -1,4 +1,4 @@
-#include "kvm/inject_batch.hpp"
+#include "kvm/attach/inject_batch.hpp"
 
 #include <cstring>
 

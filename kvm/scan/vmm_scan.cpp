@@ -1,5 +1,5 @@
 // The KVM VMMs on this host (see vmm_scan.hpp).
-#include "kvm/vmm_scan.hpp"
+#include "kvm/scan/vmm_scan.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 
 #include "kvm/proc_parse.hpp"
 #if defined(__aarch64__)
-#include "kvm/attach_backend.hpp"
+#include "kvm/attach/attach_backend.hpp"
 #include "kvm/reg_id.hpp"
 #endif
 

@@ -1,4 +1,4 @@
-// introspect::le_bytes: little-endian integers in byte buffers.
+// svedbg::le_bytes: little-endian integers in byte buffers.
 //
 // Contract: store_le / load_le write and read an unsigned integer of
 // sizeof(T) bytes at `offset`, least significant byte first, whatever the
@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <span>
 
-namespace svedbg::introspect {
+namespace svedbg {
 
 template <typename T>
 void store_le(std::span<std::byte> buf, std::size_t offset, T value) {
@@ -25,4 +25,4 @@ T load_le(std::span<const std::byte> buf, std::size_t offset) {
   return static_cast<T>(v);
 }
 
-}  // namespace svedbg::introspect
+}  // namespace svedbg

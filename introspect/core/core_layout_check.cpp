@@ -1,4 +1,4 @@
-// Compile-time proof that introspect/core_layout.hpp matches the arm64
+// Compile-time proof that introspect/core/core_layout.hpp matches the arm64
 // kernel and glibc headers (struct elf_prstatus, user_pt_regs,
 // user_fpsimd_state, user_sve_header, SVE_PT_* macros, NT_* numbers).
 //
@@ -14,7 +14,7 @@
 
 #include <cstddef>
 
-#include "introspect/core_layout.hpp"
+#include "introspect/core/core_layout.hpp"
 
 namespace svedbg::introspect::core_layout::check {
 

@@ -1,4 +1,4 @@
-#include "introspect/core_reader.hpp"
+#include "introspect/core/core_reader.hpp"
 
 #include <fcntl.h>
 #include <gelf.h>
@@ -13,9 +13,9 @@
 
 #include <fmt/format.h>
 
-#include "introspect/core_layout.hpp"
-#include "introspect/elf_handle.hpp"
-#include "introspect/le_bytes.hpp"
+#include "introspect/core/core_layout.hpp"
+#include "introspect/core/elf_handle.hpp"
+#include "common/le_bytes.hpp"
 
 namespace svedbg::introspect {
 namespace {
@@ -172,7 +172,7 @@ Status check_size(const std::string& path, std::size_t thread, std::string_view 
 Result<CoreImage> read_core(const std::string& path) {
   CoreImage img;
   img.path = path;
-  img.fd = OwnedFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  img.fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!img.fd.valid()) return make_error(errno, "cannot open {}: {}", path, std::strerror(errno));
   struct stat st {};
   if (::fstat(img.fd.get(), &st) != 0) return make_error(errno, "{}: {}", path, std::strerror(errno));

@@ -34,12 +34,12 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
-#include "introspect/core_reader.hpp"
+#include "kvm/backend.hpp"
+#include "introspect/core/core_reader.hpp"
 
 namespace svedbg::introspect {
 
-class CoreBackend final : public Backend {
+class CoreBackend final : public kvm::Backend {
  public:
   static Result<std::unique_ptr<CoreBackend>> open(const std::string& path);
 
@@ -55,10 +55,10 @@ class CoreBackend final : public Backend {
   Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override;
   Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override;
-  std::vector<MemoryRange> memory_map() const override;
+  std::vector<kvm::MemoryRange> memory_map() const override;
   Status resume(std::span<const unsigned> step, bool others_run) override;
   void interrupt() override {}
-  std::optional<BackendStop> poll_stop() override { return std::nullopt; }
+  std::optional<kvm::BackendStop> poll_stop() override { return std::nullopt; }
   bool running() const override { return false; }
   void set_stop_notifier(std::function<void()>) override {}
   std::optional<Result<std::string>> monitor(std::string_view) override { return std::nullopt; }

@@ -1,5 +1,5 @@
 // The in-process KVM backend (see inprocess_backend.hpp).
-#include "kvm/inprocess_backend.hpp"
+#include "kvm/inprocess/inprocess_backend.hpp"
 
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -16,7 +16,7 @@
 #include "kvm/debug_exit.hpp"
 #include "kvm/one_reg.hpp"
 #include "kvm/reg_id.hpp"
-#include "kvm/unique_fd.hpp"
+#include "common/unique_fd.hpp"
 
 namespace svedbg::kvm {
 
@@ -123,18 +123,18 @@ Result<std::size_t> InProcessBackend::write_phys(std::uint64_t gpa, std::span<co
   return done;
 }
 
-std::vector<introspect::MemoryRange> InProcessBackend::memory_map() const {
-  std::vector<introspect::MemoryRange> out;
+std::vector<MemoryRange> InProcessBackend::memory_map() const {
+  std::vector<MemoryRange> out;
   for (const auto& r : memory_) {
     if (!out.empty() && out.back().gpa + out.back().size == r.gpa)
       out.back().size += r.size;  // adjacent regions form one range
     else
-      out.push_back(introspect::MemoryRange{r.gpa, r.size});
+      out.push_back(MemoryRange{r.gpa, r.size});
   }
   return out;
 }
 
-Status InProcessBackend::set_guest_debug(unsigned vcpu, const introspect::GuestDebug& debug) {
+Status InProcessBackend::set_guest_debug(unsigned vcpu, const GuestDebug& debug) {
   return gate_.set_guest_debug(vcpu, debug);
 }
 
@@ -144,7 +144,7 @@ Status InProcessBackend::resume(std::span<const unsigned> step, bool others_run)
 
 void InProcessBackend::interrupt() { gate_.interrupt(); }
 
-std::optional<introspect::BackendStop> InProcessBackend::poll_stop() { return gate_.poll_stop(); }
+std::optional<BackendStop> InProcessBackend::poll_stop() { return gate_.poll_stop(); }
 
 bool InProcessBackend::running() const { return gate_.running(); }
 

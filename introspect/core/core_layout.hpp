@@ -9,7 +9,7 @@
 // svedbg adds ("SVEDBG", kSvedbgVcpuNote) with what a process core cannot
 // carry: a vCPU's VLS, effective VL and EL1 system registers. The header has
 // no dependency on arm64 headers (it builds on any host);
-// introspect/core_layout_check.cpp static_asserts every value against the
+// introspect/core/core_layout_check.cpp static_asserts every value against the
 // real headers when compiled for aarch64 (tests/core/check-core-layout).
 // Offsets are in bytes; vq is the vector length in 128-bit quadwords.
 #pragma once

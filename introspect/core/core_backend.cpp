@@ -1,4 +1,4 @@
-#include "introspect/core_backend.hpp"
+#include "introspect/core/core_backend.hpp"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "introspect/le_bytes.hpp"
+#include "common/le_bytes.hpp"
 
 namespace svedbg::introspect {
 namespace {
@@ -150,8 +150,8 @@ Result<std::size_t> CoreBackend::write_phys(std::uint64_t gpa, std::span<const s
   return make_error(EROFS, "{} is a core file, read-only: cannot write memory at {:#x}", core_.path, gpa);
 }
 
-std::vector<MemoryRange> CoreBackend::memory_map() const {
-  std::vector<MemoryRange> out;
+std::vector<kvm::MemoryRange> CoreBackend::memory_map() const {
+  std::vector<kvm::MemoryRange> out;
   for (const auto& s : core_.segments) out.push_back({s.vaddr, s.size});
   return out;
 }

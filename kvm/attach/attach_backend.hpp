@@ -1,4 +1,4 @@
-// kvm::AttachBackend: the introspect::Backend of an unmodified, running KVM
+// kvm::AttachBackend: the Backend of an unmodified, running KVM
 // VMM, attached by pid with ptrace (arm64 only).
 //
 // Why ptrace: KVM refuses vCPU ioctls from any process but the VM's owner
@@ -28,12 +28,12 @@
 //    live in a scratch block 4 KiB below the thread's sp whose previous
 //    bytes are put back after the call. Each call counts in
 //    injected_syscalls() (`monitor attach` shows it).
-//  - Batched reads (get_regs, kvm/inject_batch.hpp): many KVM_GET_ONE_REG
+//  - Batched reads (get_regs, kvm/attach/inject_batch.hpp): many KVM_GET_ONE_REG
 //    in one trip into the VMM. A small loop that runs the ioctls of a table
 //    and ends in `brk #0` is written (through /proc/PID/mem) into a code
 //    cave found at attach: the bytes past the end of an executable ELF
 //    segment of the VMM up to its page end, mapped but never run
-//    (kvm/code_cave.hpp); the table goes on the stack of one stopped
+//    (kvm/attach/code_cave.hpp); the table goes on the stack of one stopped
 //    thread, below its sp, and those stack bytes are put back after the
 //    trip. That thread (whose SIGTRAP is neither blocked nor ignored, so
 //    the forced SIGTRAP changes nothing) runs the loop with PTRACE_CONT;
@@ -97,7 +97,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 #include "kvm/proc_parse.hpp"
 #include "kvm/vls.hpp"
 
@@ -108,7 +108,7 @@ struct AttachOptions {
   std::function<void(const std::string&)> log;     // empty: stderr
 };
 
-class AttachBackend final : public introspect::Backend {
+class AttachBackend final : public Backend {
  public:
   static Result<std::unique_ptr<AttachBackend>> attach(pid_t pid, AttachOptions options = {});
   ~AttachBackend() override;
@@ -133,12 +133,12 @@ class AttachBackend final : public introspect::Backend {
   Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override;
   Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override;
-  std::vector<introspect::MemoryRange> memory_map() const override;
-  Status set_guest_debug(unsigned vcpu, const introspect::GuestDebug& debug) override;
-  introspect::DebugCaps debug_caps() const override { return caps_; }
+  std::vector<MemoryRange> memory_map() const override;
+  Status set_guest_debug(unsigned vcpu, const GuestDebug& debug) override;
+  DebugCaps debug_caps() const override { return caps_; }
   Status resume(std::span<const unsigned> step, bool others_run) override;
   void interrupt() override;
-  std::optional<introspect::BackendStop> poll_stop() override;
+  std::optional<BackendStop> poll_stop() override;
   bool running() const override;
   void set_stop_notifier(std::function<void()> notify) override;
   std::optional<Result<std::string>> monitor(std::string_view command) override;
@@ -158,7 +158,7 @@ class AttachBackend final : public introspect::Backend {
     int fd = -1;           // the VMM's fd for it
     std::uint64_t run = 0;  // the VMM's address of its kvm_run mmap (0: unknown)
     std::optional<VqSet> vls;
-    introspect::GuestDebug debug;  // breakpoints/watchpoints from set_guest_debug
+    GuestDebug debug;  // breakpoints/watchpoints from set_guest_debug
     bool debug_applied = false;    // KVM has a non-zero control for it
   };
 
@@ -166,7 +166,7 @@ class AttachBackend final : public introspect::Backend {
   AttachOptions options_;
   std::vector<Vcpu> vcpus_;
   std::vector<RamRange> memory_;
-  introspect::DebugCaps caps_;
+  DebugCaps caps_;
   std::atomic<std::uint64_t> injected_{0};
   std::atomic<std::uint64_t> kvm_ioctls_{0};
   std::atomic<std::uint64_t> trips_{0};

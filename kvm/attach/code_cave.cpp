@@ -1,4 +1,4 @@
-#include "kvm/code_cave.hpp"
+#include "kvm/attach/code_cave.hpp"
 
 #include <elf.h>
 

@@ -1,7 +1,7 @@
 // The attach-by-pid KVM backend (see attach_backend.hpp). arm64 only.
 #if defined(__aarch64__)
 
-#include "kvm/attach_backend.hpp"
+#include "kvm/attach/attach_backend.hpp"
 
 #include <asm/ptrace.h>
 #include <dirent.h>
@@ -30,17 +30,15 @@
 
 #include <fmt/format.h>
 
-#include "kvm/code_cave.hpp"
+#include "kvm/attach/code_cave.hpp"
 #include "kvm/debug_exit.hpp"
-#include "kvm/inject_batch.hpp"
+#include "kvm/attach/inject_batch.hpp"
 #include "kvm/one_reg.hpp"
 #include "kvm/reg_id.hpp"
-#include "kvm/unique_fd.hpp"
+#include "common/unique_fd.hpp"
 
 namespace svedbg::kvm {
 
-using introspect::BackendStop;
-using introspect::StopReason;
 
 namespace {
 
@@ -124,7 +122,7 @@ struct AttachBackend::Impl {
   std::optional<BackendStop> reason;   // debug exit that started a stop
   std::optional<BackendStop> pending;  // completed stop for poll_stop()
   std::optional<unsigned> first_vcpu;  // first vCPU thread seen stopped
-  std::vector<introspect::GuestDebug> applied;  // what KVM has per vCPU
+  std::vector<GuestDebug> applied;  // what KVM has per vCPU
 
   // Stop watcher.
   std::mutex mu;
@@ -502,7 +500,7 @@ struct AttachBackend::Impl {
     if (state == State::Stopped) {
       for (unsigned v = 0; v < b.vcpus_.size(); ++v) {
         if (applied[v].control == 0) continue;
-        introspect::GuestDebug none;
+        GuestDebug none;
         if (auto s = apply_debug(v, none); !s) b.log(s.error().message);
       }
       put_cave_back();
@@ -785,9 +783,9 @@ struct AttachBackend::Impl {
     return rval;
   }
 
-  // --- batched register reads (kvm/inject_batch.hpp) ----------------------
+  // --- batched register reads (kvm/attach/inject_batch.hpp) ----------------------
   // The loop's code goes into the code cave found at attach
-  // (kvm/code_cave.hpp: executable bytes the VMM never runs) at the first
+  // (kvm/attach/code_cave.hpp: executable bytes the VMM never runs) at the first
   // batch of a stop, and the cave's own bytes go back before the VMM runs
   // again (put_cave_back() in every resume and detach). Both are writes
   // through /proc/PID/mem, not trips; were svedbg killed in between, the
@@ -996,7 +994,7 @@ struct AttachBackend::Impl {
   // can run it, else (and for whatever a failed batch left) one injected
   // ioctl per register; once the VMM is gone (or was never stopped) each
   // read still outstanding fails with that error.
-  void read_regs(std::span<introspect::Backend::RegRead> reads, const std::vector<std::size_t>& todo) {
+  void read_regs(std::span<Backend::RegRead> reads, const std::vector<std::size_t>& todo) {
     ReadScope scope(*this);
     const auto fail_from = [&](std::size_t from, const Error& why) {
       for (std::size_t k = from; k < todo.size(); ++k) reads[todo[k]].status = why;
@@ -1064,10 +1062,10 @@ struct AttachBackend::Impl {
     return {};
   }
 
-  Status apply_debug(unsigned v, const introspect::GuestDebug& d) {
+  Status apply_debug(unsigned v, const GuestDebug& d) {
     kvm_guest_debug g{};
     g.control = d.control;
-    for (unsigned i = 0; i < introspect::GuestDebug::kMaxHw && i < KVM_ARM_MAX_DBG_REGS; ++i) {
+    for (unsigned i = 0; i < GuestDebug::kMaxHw && i < KVM_ARM_MAX_DBG_REGS; ++i) {
       g.arch.dbg_bcr[i] = d.bcr[i];
       g.arch.dbg_bvr[i] = d.bvr[i];
       g.arch.dbg_wcr[i] = d.wcr[i];
@@ -1143,7 +1141,7 @@ Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOp
 
   b->impl_ = std::make_unique<Impl>(*b);
   auto& im = *b->impl_;
-  im.applied.assign(b->vcpus_.size(), introspect::GuestDebug{});
+  im.applied.assign(b->vcpus_.size(), GuestDebug{});
   if (const char* fault = std::getenv("SVEDBG_FAULT_INJECT")) {
     constexpr std::string_view kKillInBatch = "kill-vmm-in-batch:";
     const std::string_view f(fault);
@@ -1187,7 +1185,7 @@ Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOp
     }
   }
   if (!im.svc) return make_error(ENOEXEC, "pid {}: no `svc #0` instruction found in its executable mappings", pid);
-  // Where the batch loop runs (kvm/code_cave.hpp); none: one injected
+  // Where the batch loop runs (kvm/attach/code_cave.hpp); none: one injected
   // system call per register.
   const auto peek = [&im](std::uint64_t a, void* out, std::size_t n) { return im.peek(a, out, n); };
   const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
@@ -1322,18 +1320,18 @@ Result<std::size_t> AttachBackend::write_phys(std::uint64_t gpa, std::span<const
   return done;
 }
 
-std::vector<introspect::MemoryRange> AttachBackend::memory_map() const {
-  std::vector<introspect::MemoryRange> out;
+std::vector<MemoryRange> AttachBackend::memory_map() const {
+  std::vector<MemoryRange> out;
   for (const auto& r : memory_) {
     if (!out.empty() && out.back().gpa + out.back().size == r.gpa)
       out.back().size += r.size;
     else
-      out.push_back(introspect::MemoryRange{r.gpa, r.size});
+      out.push_back(MemoryRange{r.gpa, r.size});
   }
   return out;
 }
 
-Status AttachBackend::set_guest_debug(unsigned vcpu, const introspect::GuestDebug& debug) {
+Status AttachBackend::set_guest_debug(unsigned vcpu, const GuestDebug& debug) {
   if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
   impl_->pump();
   if (impl_->state != Impl::State::Stopped) return make_error(EBUSY, "vCPU {} is running", vcpu);
@@ -1355,9 +1353,9 @@ Status AttachBackend::resume(std::span<const unsigned> step, bool others_run) {
     if (v >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", v, vcpus_.size());
   bool any_debug = false;
   for (unsigned v = 0; v < vcpus_.size(); ++v) {
-    introspect::GuestDebug want = vcpus_[v].debug;
+    GuestDebug want = vcpus_[v].debug;
     if (std::find(step.begin(), step.end(), v) != step.end())
-      want.control |= introspect::GuestDebug::kEnable | introspect::GuestDebug::kSingleStep;
+      want.control |= GuestDebug::kEnable | GuestDebug::kSingleStep;
     if (im.applied[v] != want)
       if (auto s = im.apply_debug(v, want); !s) return s;
     any_debug |= want.control != 0;
@@ -1399,7 +1397,7 @@ void AttachBackend::interrupt() {
   }
 }
 
-std::optional<introspect::BackendStop> AttachBackend::poll_stop() {
+std::optional<BackendStop> AttachBackend::poll_stop() {
   auto& im = *impl_;
   im.pump();
   if (im.pending) {
@@ -1408,7 +1406,7 @@ std::optional<introspect::BackendStop> AttachBackend::poll_stop() {
     return s;
   }
   // A VMM that is gone stays gone: every later poll (a new client's) says so.
-  if (im.state == Impl::State::Exited) return introspect::BackendStop{0, StopReason::Exited, 0, 0};
+  if (im.state == Impl::State::Exited) return BackendStop{0, StopReason::Exited, 0, 0};
   if (im.state == Impl::State::Running || im.state == Impl::State::Stopping) im.arm(true);
   return std::nullopt;
 }

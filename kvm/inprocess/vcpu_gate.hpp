@@ -56,7 +56,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "introspect/backend.hpp"
+#include "kvm/backend.hpp"
 
 struct kvm_run;
 
@@ -89,12 +89,12 @@ class VcpuGate {
   bool parked(unsigned i) const;
   // KVM_SET_GUEST_DEBUG with `debug` (breakpoints, watchpoints) on vCPU i,
   // kept across resumes; EBUSY while vCPU i is inside KVM_RUN.
-  Status set_guest_debug(unsigned i, const introspect::GuestDebug& debug);
+  Status set_guest_debug(unsigned i, const GuestDebug& debug);
   // EBUSY unless the guest is stopped, ESRCH for a bad index, the errno of
   // KVM_SET_GUEST_DEBUG when arming a step fails.
   Status resume(std::span<const unsigned> step, bool others_run);
   void interrupt();
-  std::optional<introspect::BackendStop> poll_stop();
+  std::optional<BackendStop> poll_stop();
   bool running() const;
   void set_stop_notifier(std::function<void()> notify);
   // Clears guest debug and lets every vCPU run (detach). Errors clearing
@@ -110,7 +110,7 @@ class VcpuGate {
     State state = State::NotStarted;
     bool hold = false;
     bool step_armed = false;       // KVM_SET_GUEST_DEBUG single-step is on
-    introspect::GuestDebug debug;  // breakpoints/watchpoints (set_guest_debug)
+    GuestDebug debug;  // breakpoints/watchpoints (set_guest_debug)
     bool debug_applied = false;    // KVM has a non-zero guest debug control
     bool needs_completion = false;  // last exit left an operation for KVM_RUN to finish
   };
@@ -130,9 +130,9 @@ class VcpuGate {
   std::condition_variable cv_;
   bool running_ = true;   // the debugger's view: released and not yet stopped
   bool stopping_ = false;  // a stop is being collected
-  std::optional<introspect::BackendStop> reason_;  // set for steps/breakpoints
+  std::optional<BackendStop> reason_;  // set for steps/breakpoints
   std::optional<unsigned> first_parked_;
-  std::optional<introspect::BackendStop> pending_;
+  std::optional<BackendStop> pending_;
   unsigned last_stop_vcpu_ = 0;
   std::function<void()> notify_;
 };

@@ -1,6 +1,6 @@
 // kvm/code_cave: room for a few instructions in a process's executable
 // memory that the process never runs nor reads: where the attach backend
-// puts its batch loop (kvm/inject_batch.hpp) without mapping memory in the
+// puts its batch loop (kvm/attach/inject_batch.hpp) without mapping memory in the
 // VMM (an injected mmap and munmap were two of the four trips of a stop).
 //
 // Why such room exists: the kernel maps ELF segments in whole pages

@@ -4,7 +4,7 @@
 // (attach_backend.hpp).
 //
 // Contract: the attach backend writes kLoopCode into a code cave of the
-// VMM (kvm/code_cave.hpp: executable bytes the VMM never runs) for the
+// VMM (kvm/attach/code_cave.hpp: executable bytes the VMM never runs) for the
 // length of a stop, and per trip writes a table of Entry records (plan())
 // on the stack of one stopped VMM thread, below its sp, points that
 // thread's pc at the code with x19 = the table and x20 = the number of

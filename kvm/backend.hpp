@@ -1,4 +1,4 @@
-// introspect::Backend: one vCPU provider, spoken in KVM terms.
+// Backend: one vCPU provider, spoken in KVM terms.
 //
 // Contract: registers are accessed exactly as with KVM_GET_ONE_REG /
 // KVM_SET_ONE_REG: by 64-bit KVM register ID, with a buffer whose size is
@@ -23,7 +23,7 @@
 #include "common/detached.hpp"
 #include "common/result.hpp"
 
-namespace svedbg::introspect {
+namespace svedbg::kvm {
 
 // Interrupted: interrupt() stopped it. Stepped/Breakpoint/Watchpoint: a
 // KVM_EXIT_DEBUG; `esr` and `far` are kvm_debug_exit_arch's hsr and far
@@ -147,4 +147,4 @@ class Backend {
   virtual void kill() = 0;
 };
 
-}  // namespace svedbg::introspect
+}  // namespace svedbg::kvm
