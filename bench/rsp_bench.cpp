@@ -104,8 +104,7 @@ class Client {
   void read_packet() {
     reply_.clear();
     int c;
-    while ((c = next_byte()) != '$') {
-    }
+    while ((c = next_byte()) != '$') {}
     while ((c = next_byte()) != '#') {
       if (c == '}') {
         reply_.push_back(static_cast<char>(next_byte() ^ 0x20));
@@ -218,7 +217,9 @@ Rate measure(double seconds, const std::function<void()>& once) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) die("usage: svedbg-rsp-bench HOST:PORT [--seconds S] [--mem ADDR] [--mem-len N] [--only p|g|m|all] [--stub-pid PID]");
+  if (argc < 2)
+    die("usage: svedbg-rsp-bench HOST:PORT [--seconds S] [--mem ADDR] [--mem-len N] [--only p|g|m|all] [--stub-pid "
+        "PID]");
   std::string target = argv[1];
   double seconds = 1.0;
   std::uint64_t mem = 0x40000000;
@@ -226,12 +227,18 @@ int main(int argc, char** argv) {
   std::string only;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string o = argv[i];
-    if (o == "--seconds") seconds = std::stod(argv[i + 1]);
-    else if (o == "--mem") mem = std::stoull(argv[i + 1], nullptr, 0);
-    else if (o == "--mem-len") mem_len = std::stoul(argv[i + 1], nullptr, 0);
-    else if (o == "--only") only = argv[i + 1];
-    else if (o == "--stub-pid") g_stub_pid = std::stoi(argv[i + 1]);
-    else die("unknown option " + o);
+    if (o == "--seconds")
+      seconds = std::stod(argv[i + 1]);
+    else if (o == "--mem")
+      mem = std::stoull(argv[i + 1], nullptr, 0);
+    else if (o == "--mem-len")
+      mem_len = std::stoul(argv[i + 1], nullptr, 0);
+    else if (o == "--only")
+      only = argv[i + 1];
+    else if (o == "--stub-pid")
+      g_stub_pid = std::stoi(argv[i + 1]);
+    else
+      die("unknown option " + o);
   }
   auto colon = target.rfind(':');
   if (colon == std::string::npos) die("expected HOST:PORT");
@@ -275,8 +282,8 @@ int main(int argc, char** argv) {
   std::snprintf(buf, sizeof buf, "p%x", z0->regnum);
   const std::string p_req = Client::frame(buf);
   const std::size_t z_hex = c.transact(p_req).size();
-  if (z_hex != 2u * z0->bytes) die("p z0 returned " + std::to_string(z_hex / 2) + " bytes, the description says " +
-                                   std::to_string(z0->bytes));
+  if (z_hex != 2u * z0->bytes)
+    die("p z0 returned " + std::to_string(z_hex / 2) + " bytes, the description says " + std::to_string(z0->bytes));
   const std::string g_req = Client::frame("g");
   // gdb reads at most (PacketSize - header)/2 bytes per `m`; so do we.
   const std::size_t chunk = std::min(mem_len, (packet_size - 32) / 2);

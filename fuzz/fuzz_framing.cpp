@@ -21,13 +21,12 @@ using namespace svedbg::gdbstub;
 
 namespace {
 
-#define FUZZ_CHECK(cond)                                                                    \
-  do {                                                                                      \
-    if (!(cond)) {                                                                          \
-      __builtin_fprintf(stderr, "fuzz_framing: check failed: %s (%s:%d)\n", #cond, __FILE__, \
-                        __LINE__);                                                          \
-      std::abort();                                                                         \
-    }                                                                                       \
+#define FUZZ_CHECK(cond)                                                                                \
+  do {                                                                                                  \
+    if (!(cond)) {                                                                                      \
+      __builtin_fprintf(stderr, "fuzz_framing: check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+      std::abort();                                                                                     \
+    }                                                                                                   \
   } while (0)
 
 bool same(const FrameEvent& a, const FrameEvent& b) {

@@ -21,12 +21,12 @@
 
 namespace svedbg::fuzz {
 
-#define FUZZ_CHECK(cond)                                                                      \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      std::fprintf(stderr, "fuzz: check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);    \
-      std::abort();                                                                           \
-    }                                                                                         \
+#define FUZZ_CHECK(cond)                                                                   \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
+      std::fprintf(stderr, "fuzz: check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+      std::abort();                                                                        \
+    }                                                                                      \
   } while (0)
 
 // One byte picks the guest and the options, so the fuzzer explores them all:
@@ -45,9 +45,21 @@ inline introspect::SimConfig sim_config(unsigned guest) {
   cfg.ram_size = 0x2000;
   switch (guest & 3) {
     case 0: break;
-    case 1: cfg.vcpus = 1; cfg.max_vq = 1; cfg.effective_vq = {1}; break;
-    case 2: cfg.vcpus = 2; cfg.sve = {true, false}; cfg.effective_vq = {4}; break;
-    case 3: cfg.vcpus = 3; cfg.max_vq = 4; cfg.effective_vq = {1, 2, 4}; break;
+    case 1:
+      cfg.vcpus = 1;
+      cfg.max_vq = 1;
+      cfg.effective_vq = {1};
+      break;
+    case 2:
+      cfg.vcpus = 2;
+      cfg.sve = {true, false};
+      cfg.effective_vq = {4};
+      break;
+    case 3:
+      cfg.vcpus = 3;
+      cfg.max_vq = 4;
+      cfg.effective_vq = {1, 2, 4};
+      break;
   }
   return cfg;
 }
@@ -176,8 +188,8 @@ FUZZ_NO_COVERAGE inline void check_stub_stream(std::string_view out, std::vector
     FUZZ_CHECK(hash != std::string_view::npos && hash + 2 < out.size());
     const std::string_view body = out.substr(i + 1, hash - i - 1);
     if (body.size() > gdbstub::kMaxPacketSize) {
-      std::fprintf(stderr, "fuzz: reply of %zu raw bytes exceeds PacketSize %zu: %.80s...\n",
-                   body.size(), gdbstub::kMaxPacketSize, out.data() + i);
+      std::fprintf(stderr, "fuzz: reply of %zu raw bytes exceeds PacketSize %zu: %.80s...\n", body.size(),
+                   gdbstub::kMaxPacketSize, out.data() + i);
       std::abort();
     }
     const int high = hex_digit(out[hash + 1]);

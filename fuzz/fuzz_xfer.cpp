@@ -21,8 +21,8 @@ using namespace svedbg;
 namespace {
 
 // Sends one qXfer read and returns the single reply payload.
-std::string xfer(fuzz::Rig& rig, const std::string& object, const std::string& annex,
-                 std::uint64_t offset, std::uint64_t length) {
+std::string xfer(fuzz::Rig& rig, const std::string& object, const std::string& annex, std::uint64_t offset,
+                 std::uint64_t length) {
   std::string packet = fmt::format("qXfer:{}:read:{}:{:x},{:x}", object, annex, offset, length);
   auto replies = fuzz::check_stub_output(rig.session->feed(gdbstub::encode_packet(packet)));
   FUZZ_CHECK(replies.size() == 1);
@@ -30,8 +30,7 @@ std::string xfer(fuzz::Rig& rig, const std::string& object, const std::string& a
 }
 
 // The oracle for one chunk of `doc`.
-void check_chunk(const std::string& reply, const std::string& doc, std::uint64_t offset,
-                 std::uint64_t length) {
+void check_chunk(const std::string& reply, const std::string& doc, std::uint64_t offset, std::uint64_t length) {
   if (offset > doc.size()) {
     FUZZ_CHECK(!reply.empty() && reply[0] == 'E');
     return;

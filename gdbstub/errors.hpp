@@ -16,12 +16,12 @@ namespace svedbg::gdbstub {
 
 // errno values used by the protocol layer itself.
 enum class ProtocolError : int {
-  Malformed = EINVAL,      // packet parsed but arguments are wrong
-  Overlong = E2BIG,        // packet exceeded PacketSize
-  NoSuchThread = ESRCH,    // unknown thread id
-  BadRegister = ENOENT,    // register number outside the description
-  MemoryFault = EFAULT,    // nothing readable/writable at the address
-  NotStopped = EBUSY,      // request needs a stopped target
+  Malformed = EINVAL,    // packet parsed but arguments are wrong
+  Overlong = E2BIG,      // packet exceeded PacketSize
+  NoSuchThread = ESRCH,  // unknown thread id
+  BadRegister = ENOENT,  // register number outside the description
+  MemoryFault = EFAULT,  // nothing readable/writable at the address
+  NotStopped = EBUSY,    // request needs a stopped target
 };
 
 std::string error_reply(int errno_code);

@@ -44,8 +44,7 @@ void FrameParser::fail(FramingErrorKind kind, std::string detail) {
 void FrameParser::append_decoded(char c) {
   previous_ = c;
   if (decoded_size_ >= max_payload_) {
-    fail(FramingErrorKind::Overlong,
-         fmt::format("packet payload exceeds {} bytes", max_payload_));
+    fail(FramingErrorKind::Overlong, fmt::format("packet payload exceeds {} bytes", max_payload_));
     return;
   }
   payload_.push_back(c);
@@ -58,8 +57,7 @@ void FrameParser::body_byte(unsigned char c) {
   if (repeat_pending_) {
     repeat_pending_ = false;
     if (c < kMinRunCountChar || c > kMaxRunCountChar) {
-      fail(FramingErrorKind::BadRunLength,
-           fmt::format("run-length count byte 0x{:02x} outside 32..126", c));
+      fail(FramingErrorKind::BadRunLength, fmt::format("run-length count byte 0x{:02x} outside 32..126", c));
       return;
     }
     for (unsigned i = 0; i < c - kRunCountBias && !failed_; ++i) append_decoded(previous_);
@@ -88,14 +86,13 @@ void FrameParser::finish_packet(unsigned char low_digit, std::vector<FrameEvent>
   const int hi = hex_digit_value(static_cast<char>(checksum_high_));
   const int lo = hex_digit_value(static_cast<char>(low_digit));
   if (hi < 0 || lo < 0) {
-    out.emplace_back(FramingError{
-        FramingErrorKind::BadChecksum,
-        fmt::format("checksum bytes 0x{:02x} 0x{:02x} are not hex", checksum_high_, low_digit)});
+    out.emplace_back(
+        FramingError{FramingErrorKind::BadChecksum,
+                     fmt::format("checksum bytes 0x{:02x} 0x{:02x} are not hex", checksum_high_, low_digit)});
   } else if (static_cast<unsigned>((hi << 4) | lo) != raw_sum_) {
     out.emplace_back(FramingError{
         FramingErrorKind::BadChecksum,
-        fmt::format("checksum mismatch: packet says {:02x}, body sums to {:02x}", (hi << 4) | lo,
-                    raw_sum_)});
+        fmt::format("checksum mismatch: packet says {:02x}, body sums to {:02x}", (hi << 4) | lo, raw_sum_)});
   } else if (failed_) {
     out.emplace_back(std::move(error_));
   } else {
@@ -160,9 +157,9 @@ std::string encode_packet(std::string_view payload, bool run_length) {
   // Longest run one '*' can carry, and the two totals whose count character
   // would be '#' or '$' (Overview, "Run-length encoding").
   constexpr std::size_t kMaxRun = kMaxRunCountChar - kRunCountBias + 1;  // 98
-  constexpr std::size_t kRunGivingHash = '#' - kRunCountBias + 1;         // 7
-  constexpr std::size_t kRunGivingDollar = '$' - kRunCountBias + 1;       // 8
-  constexpr std::size_t kMinRun = kMinRunCountChar - kRunCountBias + 1;   // 4
+  constexpr std::size_t kRunGivingHash = '#' - kRunCountBias + 1;        // 7
+  constexpr std::size_t kRunGivingDollar = '$' - kRunCountBias + 1;      // 8
+  constexpr std::size_t kMinRun = kMinRunCountChar - kRunCountBias + 1;  // 4
 
   // One pass into a buffer sized for the worst case (every byte escaped),
   // summing the checksum as bytes are emitted: this is the hot path of every

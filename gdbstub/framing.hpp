@@ -89,13 +89,13 @@ class FrameParser {
 
   std::size_t max_payload_;
   State state_ = State::Idle;
-  std::string payload_;             // decoded bytes, at most max_payload_
-  std::size_t decoded_size_ = 0;    // decoded length, including dropped excess
-  char previous_ = 0;               // last decoded byte, for '*'
-  std::uint8_t raw_sum_ = 0;        // running checksum of the raw body
-  bool escape_pending_ = false;     // saw '}', next raw byte is escaped
-  bool repeat_pending_ = false;     // saw '*', next raw byte is the count
-  bool failed_ = false;             // error_ holds the first body error
+  std::string payload_;           // decoded bytes, at most max_payload_
+  std::size_t decoded_size_ = 0;  // decoded length, including dropped excess
+  char previous_ = 0;             // last decoded byte, for '*'
+  std::uint8_t raw_sum_ = 0;      // running checksum of the raw body
+  bool escape_pending_ = false;   // saw '}', next raw byte is escaped
+  bool repeat_pending_ = false;   // saw '*', next raw byte is the count
+  bool failed_ = false;           // error_ holds the first body error
   FramingError error_{};
   unsigned char checksum_high_ = 0;
 };

@@ -29,8 +29,7 @@ Error malformed(const Packet& pkt, std::string_view why) {
 }
 
 // Split at the first `sep`; nullopt if there is none.
-std::optional<std::pair<std::string_view, std::string_view>> split_once(std::string_view text,
-                                                                        char sep) {
+std::optional<std::pair<std::string_view, std::string_view>> split_once(std::string_view text, char sep) {
   const auto at = text.find(sep);
   if (at == std::string_view::npos) return std::nullopt;
   return std::pair{text.substr(0, at), text.substr(at + 1)};
@@ -173,13 +172,9 @@ Result<Request> parse_write_memory(const Packet& pkt, std::string_view args, boo
   return Request{req::WriteMemory{range->addr, std::move(data)}};
 }
 
-Result<Request> parse_M(const Packet& pkt, std::string_view args) {
-  return parse_write_memory(pkt, args, false);
-}
+Result<Request> parse_M(const Packet& pkt, std::string_view args) { return parse_write_memory(pkt, args, false); }
 
-Result<Request> parse_X(const Packet& pkt, std::string_view args) {
-  return parse_write_memory(pkt, args, true);
-}
+Result<Request> parse_X(const Packet& pkt, std::string_view args) { return parse_write_memory(pkt, args, true); }
 
 Result<Request> parse_H(const Packet& pkt, std::string_view args) {
   if (args.empty()) return malformed(pkt, "missing operation");
@@ -269,8 +264,7 @@ Result<Request> parse_qXfer(const Packet& pkt, std::string_view args) {
   if (!offset) return offset.error();
   auto length = hex_field(pkt, parts->second, "length");
   if (!length) return length.error();
-  return Request{req::XferRead{std::string(object->first), std::string(op->second.substr(0, colon)),
-                               *offset, *length}};
+  return Request{req::XferRead{std::string(object->first), std::string(op->second.substr(0, colon)), *offset, *length}};
 }
 
 Result<Request> parse_qAttached(const Packet& pkt, std::string_view args) {
@@ -329,10 +323,8 @@ Result<req::VContAction> vcont_action(const Packet& pkt, std::string_view text) 
       action.signal = *signal;
       break;
     }
-    case 'r':
-      return malformed(pkt, "range stepping ('r') is not supported");
-    default:
-      return malformed(pkt, fmt::format("unknown action '{}'", action.op));
+    case 'r': return malformed(pkt, "range stepping ('r') is not supported");
+    default: return malformed(pkt, fmt::format("unknown action '{}'", action.op));
   }
   return action;
 }

@@ -106,9 +106,9 @@ struct Breakpoint {  // Z type,addr,kind (insert) and z type,addr,kind (remove)
   std::uint64_t addr = 0;
   std::uint64_t kind = 0;  // breakpoint: instruction size; watchpoint: length in bytes
 };
-struct Detach {};  // D, D;pid
-struct Kill {};    // k
-struct Monitor {   // qRcmd,HEX
+struct Detach {};       // D, D;pid
+struct Kill {};         // k
+struct Monitor {        // qRcmd,HEX
   std::string command;  // decoded text
 };
 struct Unknown {  // anything else: the session replies with an empty packet
@@ -118,13 +118,11 @@ struct Unknown {  // anything else: the session replies with an empty packet
 }  // namespace req
 
 using Request =
-    std::variant<req::QSupported, req::StartNoAckMode, req::XferRead, req::HaltReason,
-                 req::ReadAllRegisters, req::WriteAllRegisters, req::ReadRegister,
-                 req::WriteRegister, req::ReadMemory, req::WriteMemory, req::SetThread,
-                 req::ThreadAlive, req::ThreadInfoFirst, req::ThreadInfoNext, req::CurrentThread,
-                 req::Attached, req::ThreadExtraInfo, req::ThreadStopInfo, req::VContQuery, req::VCont,
-                 req::Continue, req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor,
-                 req::Unknown>;
+    std::variant<req::QSupported, req::StartNoAckMode, req::XferRead, req::HaltReason, req::ReadAllRegisters,
+                 req::WriteAllRegisters, req::ReadRegister, req::WriteRegister, req::ReadMemory, req::WriteMemory,
+                 req::SetThread, req::ThreadAlive, req::ThreadInfoFirst, req::ThreadInfoNext, req::CurrentThread,
+                 req::Attached, req::ThreadExtraInfo, req::ThreadStopInfo, req::VContQuery, req::VCont, req::Continue,
+                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown>;
 
 // Parse "0", "-1", hex, "p<pid>.<tid>" or "p<pid>"; nullopt if malformed.
 std::optional<ThreadSel> parse_thread_sel(std::string_view text);

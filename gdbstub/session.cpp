@@ -57,8 +57,7 @@ std::string Session::feed(std::string_view bytes) {
         // content is unusable. Ack it and answer with an error so the
         // client's request/response pairing stays intact.
         if (!no_ack_) out += '+';
-        send(error_reply(fe->kind == FramingErrorKind::Overlong ? ProtocolError::Overlong
-                                                                : ProtocolError::Malformed),
+        send(error_reply(fe->kind == FramingErrorKind::Overlong ? ProtocolError::Overlong : ProtocolError::Malformed),
              out);
       }
     }
@@ -119,8 +118,12 @@ std::string Session::stop_reply(const StopEvent& stop) {
   std::string s = fmt::format("T{:02x}thread:{:x};", static_cast<unsigned>(stop.signal), stop.thread);
   switch (stop.reason) {
     case StopReason::Signal: break;
-    case StopReason::SwBreak: if (client_swbreak_) s += "swbreak:;"; break;
-    case StopReason::HwBreak: if (client_hwbreak_) s += "hwbreak:;"; break;
+    case StopReason::SwBreak:
+      if (client_swbreak_) s += "swbreak:;";
+      break;
+    case StopReason::HwBreak:
+      if (client_hwbreak_) s += "hwbreak:;";
+      break;
     case StopReason::Watch: s += fmt::format("watch:{:x};", stop.watch_addr); break;
     case StopReason::ReadWatch: s += fmt::format("rwatch:{:x};", stop.watch_addr); break;
     case StopReason::AccessWatch: s += fmt::format("awatch:{:x};", stop.watch_addr); break;
@@ -137,8 +140,7 @@ std::optional<ThreadId> Session::resolve(const ThreadSel& sel) const {
   if (threads.empty()) return std::nullopt;
   switch (sel.kind) {
     case ThreadSel::Kind::Any:
-    case ThreadSel::Kind::All:
-      return threads.front();
+    case ThreadSel::Kind::All: return threads.front();
     case ThreadSel::Kind::Id:
       if (target_.thread_alive(sel.id)) return sel.id;
       return std::nullopt;
@@ -174,8 +176,7 @@ Session::Reply Session::handle(const req::StartNoAckMode&) {
   return std::string("OK");
 }
 
-Session::Reply Session::xfer_chunk(const std::string& document, std::uint64_t offset,
-                                   std::uint64_t length) {
+Session::Reply Session::xfer_chunk(const std::string& document, std::uint64_t offset, std::uint64_t length) {
   // qXfer read replies: 'm' + data when more follows, 'l' + data at the end.
   // The data is binary and escaped by the encoder.
   if (offset > document.size()) return error_reply(ProtocolError::Malformed);
@@ -289,9 +290,7 @@ Session::Reply Session::handle(const req::ThreadInfoFirst&) {
 
 Session::Reply Session::handle(const req::ThreadInfoNext&) { return std::string("l"); }
 
-Session::Reply Session::handle(const req::CurrentThread&) {
-  return fmt::format("QC{:x}", current_g());
-}
+Session::Reply Session::handle(const req::CurrentThread&) { return fmt::format("QC{:x}", current_g()); }
 
 Session::Reply Session::handle(const req::Attached&) {
   return std::string("1");  // we attached to an existing guest: quitting gdb detaches
@@ -321,8 +320,10 @@ Session::Reply Session::handle(const req::VCont& r) {
   for (const auto& a : r.actions) {
     ResumeAction ra;
     switch (a.op) {
-      case 'c': case 'C': ra.kind = ResumeKind::Continue; break;
-      case 's': case 'S': ra.kind = ResumeKind::Step; break;
+      case 'c':
+      case 'C': ra.kind = ResumeKind::Continue; break;
+      case 's':
+      case 'S': ra.kind = ResumeKind::Step; break;
       case 't': ra.kind = ResumeKind::Stop; break;
       default: return error_reply(ProtocolError::Malformed);
     }
@@ -347,8 +348,7 @@ Session::Reply Session::handle(const req::Step& r) {
   return resume(std::span(&a, 1), r.addr);
 }
 
-Session::Reply Session::resume(std::span<const ResumeAction> actions,
-                               std::optional<std::uint64_t> addr) {
+Session::Reply Session::resume(std::span<const ResumeAction> actions, std::optional<std::uint64_t> addr) {
   if (addr) {
     // "c addr": resume at addr. pc is register 32 in the AArch64 core feature.
     ThreadId t = c_thread_ != 0 ? c_thread_ : current_g();
@@ -365,7 +365,8 @@ Session::Reply Session::resume(std::span<const ResumeAction> actions,
 
 Session::Reply Session::handle(const req::Breakpoint& r) {
   const auto type = static_cast<BreakpointType>(r.type);
-  auto st = r.insert ? target_.insert_breakpoint(type, r.addr, r.kind) : target_.remove_breakpoint(type, r.addr, r.kind);
+  auto st =
+      r.insert ? target_.insert_breakpoint(type, r.addr, r.kind) : target_.remove_breakpoint(type, r.addr, r.kind);
   // An empty reply tells gdb this breakpoint type is not supported at all.
   if (!st && st.error().code == ENOSYS) return std::string{};
   if (!st) return error_reply(st.error());

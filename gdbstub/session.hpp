@@ -85,11 +85,11 @@ class Session {
   bool no_ack_ = false;
   bool closed_ = false;
   bool running_ = false;
-  std::string last_packet_;      // framed, for NAK retransmission
+  std::string last_packet_;                  // framed, for NAK retransmission
   std::vector<std::string> console_output_;  // 'O' packets to send before the reply
-  ThreadId g_thread_ = 0;        // Hg selection (0 = first thread)
-  ThreadId c_thread_ = 0;        // Hc selection (0 = any)
-  bool client_swbreak_ = false;  // qSupported: the client understands swbreak/hwbreak
+  ThreadId g_thread_ = 0;                    // Hg selection (0 = first thread)
+  ThreadId c_thread_ = 0;                    // Hc selection (0 = any)
+  bool client_swbreak_ = false;              // qSupported: the client understands swbreak/hwbreak
   bool client_hwbreak_ = false;
 };
 

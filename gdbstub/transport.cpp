@@ -88,18 +88,14 @@ namespace {
 // Replies waiting for a slow client: 8 of the largest replies (PacketSize).
 constexpr std::size_t kMaxPendingOutput = 8 * 2 * kMaxPacketSize;
 
-constexpr const char* kBusyMessage =
-    "E.svedbg: another gdb client is already connected (one client at a time)";
+constexpr const char* kBusyMessage = "E.svedbg: another gdb client is already connected (one client at a time)";
 
 // The end of the log line for a client that hung up without `D`.
 const char* describe(Detached d) {
   switch (d) {
-    case Detached::Resumed:
-      return "guest resumed";
-    case Detached::GuestGone:
-      return "the guest had exited";
-    case Detached::NeverRuns:
-      return "nothing to resume (the target never runs)";
+    case Detached::Resumed: return "guest resumed";
+    case Detached::GuestGone: return "the guest had exited";
+    case Detached::NeverRuns: return "nothing to resume (the target never runs)";
   }
   return "guest resumed";
 }
@@ -225,8 +221,7 @@ struct Server::Impl {
           ++answered;
         }
       }
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     deadline.cancel();
     boost::system::error_code ec;
     socket.close(ec);
@@ -293,8 +288,7 @@ struct Server::Impl {
   static void no_delay(unix_stream::socket&) {}
 };
 
-Server::Server(Target& target, SessionOptions options)
-    : impl_(std::make_unique<Impl>(target, options)) {}
+Server::Server(Target& target, SessionOptions options) : impl_(std::make_unique<Impl>(target, options)) {}
 
 Server::~Server() {
   if (impl_->unix_acceptor) ::unlink(impl_->bound.path.c_str());
@@ -324,7 +318,7 @@ Status Server::listen(const ListenSpec& spec) {
   }
   // Unix socket. A leftover socket file from a dead daemon is replaced; one
   // that still accepts connections belongs to a live daemon: refuse.
-  struct stat sb{};
+  struct stat sb {};
   if (::lstat(spec.path.c_str(), &sb) == 0) {
     if (!S_ISSOCK(sb.st_mode))
       return make_error(EEXIST, "cannot listen on {}: path exists and is not a socket", spec.path);

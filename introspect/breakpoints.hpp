@@ -51,7 +51,7 @@ class Breakpoints {
   // Register values, exposed for tests.
   static std::uint64_t bcr_for_address();
   static Result<std::pair<std::uint64_t, std::uint64_t>> wcr_wvr_for(gdbstub::BreakpointType type, std::uint64_t addr,
-                                                                      std::uint64_t len);
+                                                                     std::uint64_t len);
 
  private:
   struct Watch {
@@ -62,9 +62,9 @@ class Breakpoints {
     std::uint64_t wvr;
   };
   kvm::DebugCaps caps_;
-  std::map<std::uint64_t, Bytes> sw_;   // address -> original instruction bytes
-  std::vector<std::uint64_t> hw_;       // hardware breakpoint addresses, one slot each
-  std::vector<Watch> wp_;               // one slot each
+  std::map<std::uint64_t, Bytes> sw_;  // address -> original instruction bytes
+  std::vector<std::uint64_t> hw_;      // hardware breakpoint addresses, one slot each
+  std::vector<Watch> wp_;              // one slot each
 };
 
 }  // namespace svedbg::introspect

@@ -119,9 +119,7 @@ Buf build_notes(const std::vector<VcpuSnapshot>& vcpus, SveNotes mode) {
           layout_vq = largest;
           header_vq = v.index == 0 ? largest : (v.sve ? v.effective_vq : 1);
           break;
-        case SveNotes::Uniform:
-          layout_vq = header_vq = largest;
-          break;
+        case SveNotes::Uniform: layout_vq = header_vq = largest; break;
         case SveNotes::Effective:
           layout_vq = v.sve ? v.effective_vq : 0;
           header_vq = v.sve ? v.effective_vq : 1;
@@ -168,7 +166,8 @@ std::string to_string(SveNotes s) {
   return "?";
 }
 
-Status write_core(int fd, const std::vector<VcpuSnapshot>& vcpus, kvm::Backend& backend, const CoreWriteOptions& options) {
+Status write_core(int fd, const std::vector<VcpuSnapshot>& vcpus, kvm::Backend& backend,
+                  const CoreWriteOptions& options) {
   const Buf notes = build_notes(vcpus, options.sve_notes);
   const auto map = options.memory ? backend.memory_map() : std::vector<kvm::MemoryRange>{};
   if (options.memory && map.empty())

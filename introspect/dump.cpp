@@ -99,7 +99,8 @@ class TempOutput {
       }
       off += n;
     }
-    if (::close(std::exchange(node_, -1)) != 0) return make_error(errno, "writing {}: {}", final_, std::strerror(errno));
+    if (::close(std::exchange(node_, -1)) != 0)
+      return make_error(errno, "writing {}: {}", final_, std::strerror(errno));
     return {};
   }
 
@@ -167,8 +168,7 @@ Status dump_guest(kvm::Backend& backend, const DumpRequest& request) {
   CoreWriteOptions opts;
   opts.sve_notes = request.sve_notes;
   opts.memory = request.memory;
-  Progress progress(request.memory && ::isatty(STDERR_FILENO) &&
-                    total_size(backend.memory_map()) >= kProgressMinBytes);
+  Progress progress(request.memory && ::isatty(STDERR_FILENO) && total_size(backend.memory_map()) >= kProgressMinBytes);
   opts.progress = [&progress](std::uint64_t done, std::uint64_t total) { progress(done, total); };
   if (auto s = write_core(out->fd(), *vcpus, backend, opts); !s)
     return make_error(s.error().code, "writing {}: {}", request.output, s.error().message);

@@ -68,8 +68,7 @@ std::string vcpu_json(const VcpuSnapshot& v) {
                    v.effective_vq * 128);
   for (unsigned n = 0; n < 31; ++n) s += fmt::format("{}\"x{}\": {}", n ? ", " : "", n, hex_u64(v.x[n]));
   s += fmt::format(", \"sp\": {}, \"pc\": {}, \"pstate\": {}}},\n", hex_u64(v.sp), hex_u64(v.pc), hex_u64(v.pstate));
-  s += fmt::format("      \"fpsr\": {},\n      \"fpcr\": {},\n      \"sysregs\": {{", hex_u64(v.fpsr),
-                   hex_u64(v.fpcr));
+  s += fmt::format("      \"fpsr\": {},\n      \"fpcr\": {},\n      \"sysregs\": {{", hex_u64(v.fpsr), hex_u64(v.fpcr));
   first = true;
   for (const auto& r : v.sysregs) {
     s += fmt::format("{}{}: {}", first ? "" : ", ", json_quote(r.name), hex_u64(r.value));

@@ -46,10 +46,9 @@ Result<TdescVl> parse_tdesc_vl(const std::string& text) {
   if (text == "effective") return TdescVl{TdescVl::Mode::Effective, 0};
   unsigned bits = 0;
   if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos ||
-      (bits = static_cast<unsigned>(std::stoul(text))) % 128 != 0 || bits == 0 ||
-      bits > 128 * xml::kMaxVq)
-    return make_error(EINVAL, "--tdesc-vl must be max, effective, or a VL in bits (128..2048, a multiple of 128), not '{}'",
-                      text);
+      (bits = static_cast<unsigned>(std::stoul(text))) % 128 != 0 || bits == 0 || bits > 128 * xml::kMaxVq)
+    return make_error(
+        EINVAL, "--tdesc-vl must be max, effective, or a VL in bits (128..2048, a multiple of 128), not '{}'", text);
   return TdescVl{TdescVl::Mode::Fixed, bits / 128};
 }
 
@@ -98,9 +97,7 @@ Result<std::unique_ptr<GuestTarget>> GuestTarget::create(kvm::Backend& backend, 
   }
   t->sve_ = union_max > 0;
   switch (options.tdesc.mode) {
-    case TdescVl::Mode::Max:
-      t->desc_vq_ = t->sve_ ? union_max : 1;
-      break;
+    case TdescVl::Mode::Max: t->desc_vq_ = t->sve_ ? union_max : 1; break;
     case TdescVl::Mode::Fixed:
       if (!t->sve_) return make_error(EINVAL, "--tdesc-vl {}: no vCPU has SVE", to_string(options.tdesc));
       if (!any.has(options.tdesc.vq))
@@ -228,8 +225,7 @@ Result<GuestTarget::RegRef> GuestTarget::locate(ThreadId tid, unsigned regnum) {
   auto v = vcpu_of(tid);
   if (!v) return v.error();
   const auto& regs = table();
-  if (regnum >= regs.size())
-    return make_error(ENOENT, "no register {} (the description has {})", regnum, regs.size());
+  if (regnum >= regs.size()) return make_error(ENOENT, "no register {} (the description has {})", regnum, regs.size());
   auto vl = vcpu_vl(*v);
   if (!vl) return vl.error();
   return RegRef{*v, &regs[regnum], *vl};
@@ -368,10 +364,10 @@ Result<TranslationRegs> GuestTarget::translation_regs(unsigned vcpu) {
   return regs;
 }
 
-Status GuestTarget::access_memory(ThreadId tid, std::uint64_t addr, std::size_t len,
-                                  const std::function<Result<std::size_t>(std::uint64_t pa, std::size_t offset,
-                                                                          std::size_t n)>& chunk,
-                                  std::size_t& done) {
+Status GuestTarget::access_memory(
+    ThreadId tid, std::uint64_t addr, std::size_t len,
+    const std::function<Result<std::size_t>(std::uint64_t pa, std::size_t offset, std::size_t n)>& chunk,
+    std::size_t& done) {
   done = 0;
   auto v = vcpu_of(tid);
   if (!v) return v.error();
@@ -423,7 +419,9 @@ Status GuestTarget::write_guest(ThreadId tid, std::uint64_t addr, std::span<cons
   std::size_t done = 0;
   auto st = access_memory(
       tid, addr, data.size(),
-      [&](std::uint64_t pa, std::size_t offset, std::size_t n) { return backend_.write_phys(pa, data.subspan(offset, n)); },
+      [&](std::uint64_t pa, std::size_t offset, std::size_t n) {
+        return backend_.write_phys(pa, data.subspan(offset, n));
+      },
       done);
   if (!st) return st;
   if (done != data.size())
@@ -496,7 +494,9 @@ Breakpoints::WriteMemory GuestTarget::memory_writer() {
   // Breakpoint bytes bypass --read-only's memory check: inserting was
   // already refused in read-only mode, and restoring original bytes must
   // always be possible.
-  return [this](std::uint64_t addr, std::span<const std::byte> data) { return write_guest(last_stop_.thread, addr, data); };
+  return [this](std::uint64_t addr, std::span<const std::byte> data) {
+    return write_guest(last_stop_.thread, addr, data);
+  };
 }
 
 Status GuestTarget::insert_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) {
@@ -543,9 +543,7 @@ std::optional<StopEvent> GuestTarget::poll_stop() {
   return last_stop_;
 }
 
-void GuestTarget::set_stop_notifier(std::function<void()> notify) {
-  backend_.set_stop_notifier(std::move(notify));
-}
+void GuestTarget::set_stop_notifier(std::function<void()> notify) { backend_.set_stop_notifier(std::move(notify)); }
 
 StopEvent GuestTarget::last_stop() { return last_stop_; }
 
@@ -571,8 +569,8 @@ Result<std::string> GuestTarget::translate_report(std::string_view arg) {
 std::string GuestTarget::vls_report() {
   std::string out;
   if (sve_)
-    out += fmt::format("target description: SVE, VL {} bits (--tdesc-vl {})\n", desc_vq_ * 128,
-                       to_string(options_.tdesc));
+    out +=
+        fmt::format("target description: SVE, VL {} bits (--tdesc-vl {})\n", desc_vq_ * 128, to_string(options_.tdesc));
   else
     out += "target description: FPSIMD (no vCPU has SVE)\n";
   for (unsigned v = 0; v < vcpus_.size(); ++v) {
@@ -584,8 +582,8 @@ std::string GuestTarget::vls_report() {
     }
     auto zcr = cache_.get(v, kvm::zcr_el1());
     if (!zcr) {
-      out += fmt::format("vCPU {}: enabled VLs {}; max {} bits; effective VL unknown: {}\n", n,
-                         st.vls.to_string(), st.vls.max() * 128, zcr.error().message);
+      out += fmt::format("vCPU {}: enabled VLs {}; max {} bits; effective VL unknown: {}\n", n, st.vls.to_string(),
+                         st.vls.max() * 128, zcr.error().message);
       continue;
     }
     const std::uint64_t z = load_u64(**zcr);
@@ -619,8 +617,8 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
     std::size_t len = 0;
     std::FILE* mem = ::open_memstream(&buf, &len);
     if (!mem) return make_error(errno, "open_memstream: {}", std::strerror(errno));
-    auto st = write_json_dump(mem, DumpSource{backend_.name(), "live, through gdb's monitor dump json"}, *snaps,
-                              nullptr);
+    auto st =
+        write_json_dump(mem, DumpSource{backend_.name(), "live, through gdb's monitor dump json"}, *snaps, nullptr);
     std::fclose(mem);
     std::string json(buf ? buf : "", len);
     std::free(buf);
@@ -634,16 +632,16 @@ Result<std::string> GuestTarget::monitor(std::string_view command) {
     // Then the backend calls they took (one per get_regs batch) and the
     // time spent in them.
     const auto us = [](std::chrono::nanoseconds ns) { return static_cast<double>(ns.count()) / 1000.0; };
-    return fmt::format("register reads from the {} backend: {} in this stop ({} distinct registers cached), {} in all\n"
-                       "backend read calls in this stop: {} ({:.0f} us), {:.0f} us in all\n",
-                       backend_.name(), cache_.fetches_this_stop(), cache_.cached(), cache_.fetches(),
-                       cache_.backend_calls_this_stop(), us(cache_.backend_time_this_stop()),
-                       us(cache_.backend_time()));
+    return fmt::format(
+        "register reads from the {} backend: {} in this stop ({} distinct registers cached), {} in all\n"
+        "backend read calls in this stop: {} ({:.0f} us), {:.0f} us in all\n",
+        backend_.name(), cache_.fetches_this_stop(), cache_.cached(), cache_.fetches(),
+        cache_.backend_calls_this_stop(), us(cache_.backend_time_this_stop()), us(cache_.backend_time()));
   }
   if (cmd == "phys on" || cmd == "phys off") {
     phys_mode_ = cmd == "phys on";
     return std::string(phys_mode_ ? "memory addresses are guest-physical\n"
-                                   : "memory addresses are virtual (each vCPU's stage-1 translation)\n");
+                                  : "memory addresses are virtual (each vCPU's stage-1 translation)\n");
   }
   if (cmd == "phys") return std::string(phys_mode_ ? "phys on\n" : "phys off\n");
   if (cmd.rfind("translate", 0) == 0) return translate_report(cmd.substr(9));

@@ -106,16 +106,16 @@ class GuestTarget final : public gdbstub::Target {
   // Runs `chunk(pa, offset, n)` over the guest-physical pieces of
   // [addr, addr+len) (virtual unless `monitor phys on`); `done` is how many
   // bytes were handled. An error only when nothing was.
-  Status access_memory(gdbstub::ThreadId tid, std::uint64_t addr, std::size_t len,
-                       const std::function<Result<std::size_t>(std::uint64_t pa, std::size_t offset, std::size_t n)>& chunk,
-                       std::size_t& done);
+  Status access_memory(
+      gdbstub::ThreadId tid, std::uint64_t addr, std::size_t len,
+      const std::function<Result<std::size_t>(std::uint64_t pa, std::size_t offset, std::size_t n)>& chunk,
+      std::size_t& done);
   Status write_guest(gdbstub::ThreadId tid, std::uint64_t addr, std::span<const std::byte> data);
   Result<std::string> translate_report(std::string_view arg);
   unsigned size_vq(const VcpuVl& vl) const;
   const std::vector<xml::RegSpec>& table() const;
   Result<Bytes> read_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl);
-  Status write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
-                   std::span<const std::byte> data);
+  Status write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl, std::span<const std::byte> data);
   std::string vls_report();
   gdbstub::StopEvent to_stop(const kvm::BackendStop& s);
   Breakpoints::ReadMemory memory_reader();
@@ -134,11 +134,11 @@ class GuestTarget final : public gdbstub::Target {
     std::string probe_error;  // why SVE state is unusable, if it is
   };
   std::vector<VcpuStatic> vcpus_;
-  bool sve_ = false;        // description has the SVE feature
-  unsigned desc_vq_ = 1;    // description VL in quadwords
+  bool sve_ = false;      // description has the SVE feature
+  unsigned desc_vq_ = 1;  // description VL in quadwords
   gdbstub::StopEvent last_stop_{1, gdbstub::Signal::Trap};
   Breakpoints breakpoints_;
-  bool phys_mode_ = false;  // `monitor phys on`: m/M addresses are guest-physical
+  bool phys_mode_ = false;                      // `monitor phys on`: m/M addresses are guest-physical
   std::vector<kvm::GuestDebug> applied_debug_;  // what each vCPU has now
 };
 

@@ -33,7 +33,7 @@ constexpr unsigned kSctlrEe = 25;   // endianness of EL1 data accesses and of st
 // TCR_EL1 fields (DDI 0487 D19 TCR_EL1). Per half: [0] is TTBR0, [1] TTBR1.
 constexpr unsigned kTxszLo[2] = {0, 16};  // TnSZ, 6 bits
 constexpr unsigned kEpd[2] = {7, 23};
-constexpr unsigned kTgLo[2] = {14, 30};   // TGn, 2 bits
+constexpr unsigned kTgLo[2] = {14, 30};  // TGn, 2 bits
 constexpr unsigned kTbi[2] = {37, 38};
 constexpr unsigned kHpd[2] = {41, 42};
 constexpr unsigned kIpsLo = 32;  // IPS, 3 bits
@@ -119,10 +119,10 @@ const char* block_rule(unsigned gbits) {
 
 struct Walk {
   std::uint64_t va = 0;
-  unsigned gbits = 12;   // granule size, log2
-  unsigned stride = 9;   // index bits per level: gbits - 3 (8-byte descriptors)
-  bool ds = false;       // TCR_EL1.DS in effect (4K/16K only)
-  bool lpa64 = false;    // 64K granule with a 52-bit IPS: FEAT_LPA formats
+  unsigned gbits = 12;  // granule size, log2
+  unsigned stride = 9;  // index bits per level: gbits - 3 (8-byte descriptors)
+  bool ds = false;      // TCR_EL1.DS in effect (4K/16K only)
+  bool lpa64 = false;   // 64K granule with a 52-bit IPS: FEAT_LPA formats
   unsigned pa_bits = 48;
 
   // Output address of a table or leaf descriptor whose address field starts
@@ -301,8 +301,8 @@ Result<Translation> translate(const TranslationRegs& regs, std::uint64_t va, con
     if (!bit(d, 0)) {
       lv.kind = "invalid";
       levels.push_back(lv);
-      return make_error(EFAULT, "VA {:#x}: level {} descriptor at PA {:#x} is invalid ({:#x})", va, level,
-                        lv.desc_pa, d);
+      return make_error(EFAULT, "VA {:#x}: level {} descriptor at PA {:#x} is invalid ({:#x})", va, level, lv.desc_pa,
+                        d);
     }
     const bool leaf = level == 3 || !bit(d, 1);
     if (level == 3 && !bit(d, 1)) {
@@ -392,16 +392,21 @@ std::string format_walk(const Translation& t) {
                               : std::string();
   if (t.mmu_off)
     return fmt::format("VA {:#x}: MMU off (SCTLR_EL1.M == 0), flat mapping{}\n  => PA {:#x}\n", t.va, tag, t.pa);
-  std::string out = fmt::format("VA {:#x}: {} = {:#x} (ASID {:#x}), {} granule, {}-bit VA, {}-bit PA, "
-                                "start level {}{}\n",
-                                t.va, ttbr_name(t.upper), t.ttbr, field(t.ttbr, 63, 48), size_name(t.granule),
-                                t.va_bits, t.pa_bits, t.start_level, tag);
+  std::string out = fmt::format(
+      "VA {:#x}: {} = {:#x} (ASID {:#x}), {} granule, {}-bit VA, {}-bit PA, "
+      "start level {}{}\n",
+      t.va, ttbr_name(t.upper), t.ttbr, field(t.ttbr, 63, 48), size_name(t.granule), t.va_bits, t.pa_bits,
+      t.start_level, tag);
   out += format_levels(t.levels);
-  out += fmt::format("  => PA {:#x}: {} {}, {:#x} bytes to its end; EL1 {}, EL0 {} (AP[2:1] = {:#04b}){}{}; "
-                     "AttrIndx {}{}{}\n",
-                     t.pa, size_name(t.entry_size), t.leaf_level == 3 ? "page" : "block", t.size,
-                     t.writable ? "RW" : "RO", !t.user ? "none" : t.writable ? "RW" : "RO", t.ap, t.pxn ? ", PXN" : "",
-                     t.uxn ? ", UXN" : "", t.attr_index, t.access_flag ? ", AF" : ", AF clear", t.global ? "" : ", nG");
+  out += fmt::format(
+      "  => PA {:#x}: {} {}, {:#x} bytes to its end; EL1 {}, EL0 {} (AP[2:1] = {:#04b}){}{}; "
+      "AttrIndx {}{}{}\n",
+      t.pa, size_name(t.entry_size), t.leaf_level == 3 ? "page" : "block", t.size, t.writable ? "RW" : "RO",
+      !t.user      ? "none"
+      : t.writable ? "RW"
+                   : "RO",
+      t.ap, t.pxn ? ", PXN" : "", t.uxn ? ", UXN" : "", t.attr_index, t.access_flag ? ", AF" : ", AF clear",
+      t.global ? "" : ", nG");
   return out;
 }
 

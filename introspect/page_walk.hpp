@@ -50,28 +50,28 @@ struct WalkLevel {
 };
 
 struct Translation {
-  std::uint64_t va = 0;    // as given, tag included
+  std::uint64_t va = 0;  // as given, tag included
   std::uint64_t pa = 0;
-  std::uint64_t size = 0;  // bytes mapped contiguously from va by this entry: block/page size minus offset
-                           // (MMU off: up to the end of the 52-bit PA space)
+  std::uint64_t size = 0;         // bytes mapped contiguously from va by this entry: block/page size minus offset
+                                  // (MMU off: up to the end of the 52-bit PA space)
   std::uint64_t entry_size = 0;   // the block/page size (0 when the MMU is off)
   std::vector<WalkLevel> levels;  // empty when the MMU is off
-  bool writable = false;   // EL1 may write: AP[2] == 0 and no APTable[1] on the way
-  bool user = false;       // EL0 may access: AP[1] == 1 and no APTable[0] on the way
-  bool pxn = false;        // not executable at EL1 (PXN, PXNTable, EL0-writable, WXN)
-  bool uxn = false;        // not executable at EL0 (UXN, UXNTable, WXN)
-  bool access_flag = false;  // AF (a debugger read does not fault on AF == 0)
-  bool global = false;       // nG == 0
-  unsigned ap = 0;           // the leaf's AP[2:1]
-  unsigned attr_index = 0;   // AttrIndx: the MAIR_EL1 byte describing the memory type
+  bool writable = false;          // EL1 may write: AP[2] == 0 and no APTable[1] on the way
+  bool user = false;              // EL0 may access: AP[1] == 1 and no APTable[0] on the way
+  bool pxn = false;               // not executable at EL1 (PXN, PXNTable, EL0-writable, WXN)
+  bool uxn = false;               // not executable at EL0 (UXN, UXNTable, WXN)
+  bool access_flag = false;       // AF (a debugger read does not fault on AF == 0)
+  bool global = false;            // nG == 0
+  unsigned ap = 0;                // the leaf's AP[2:1]
+  unsigned attr_index = 0;        // AttrIndx: the MAIR_EL1 byte describing the memory type
   // How the walk was configured.
-  bool mmu_off = false;      // SCTLR_EL1.M == 0: flat mapping; only upper and tbi below are set
-  bool upper = false;        // VA[55] == 1: TTBR1_EL1 (else TTBR0_EL1)
-  bool tbi = false;          // TBI0/TBI1 applied: VA[63:56] ignored
-  std::uint64_t ttbr = 0;    // the TTBRn_EL1 value used
-  unsigned granule = 0;      // bytes: 4096, 16384 or 65536
-  unsigned va_bits = 0;      // 64 - TnSZ
-  unsigned pa_bits = 0;      // effective output address size
+  bool mmu_off = false;    // SCTLR_EL1.M == 0: flat mapping; only upper and tbi below are set
+  bool upper = false;      // VA[55] == 1: TTBR1_EL1 (else TTBR0_EL1)
+  bool tbi = false;        // TBI0/TBI1 applied: VA[63:56] ignored
+  std::uint64_t ttbr = 0;  // the TTBRn_EL1 value used
+  unsigned granule = 0;    // bytes: 4096, 16384 or 65536
+  unsigned va_bits = 0;    // 64 - TnSZ
+  unsigned pa_bits = 0;    // effective output address size
   int start_level = 0;
   int leaf_level = 0;
 };

@@ -77,8 +77,7 @@ std::size_t visible_bytes(const xml::RegSpec& spec, const VcpuVl& vl) {
 }
 }  // namespace
 
-Bytes to_gdb(const xml::RegSpec& spec, std::span<const std::byte> raw, const VcpuVl& vl,
-             unsigned size_vq) {
+Bytes to_gdb(const xml::RegSpec& spec, std::span<const std::byte> raw, const VcpuVl& vl, unsigned size_vq) {
   Bytes out(gdb_size(spec, size_vq), std::byte{0});
   // Little-endian on the wire and in KVM: a 32-bit gdb register (cpsr) is
   // the low half of KVM's 64-bit pstate.
@@ -87,8 +86,7 @@ Bytes to_gdb(const xml::RegSpec& spec, std::span<const std::byte> raw, const Vcp
   return out;
 }
 
-void from_gdb(const xml::RegSpec& spec, std::span<const std::byte> data, const VcpuVl& vl,
-              std::span<std::byte> raw) {
+void from_gdb(const xml::RegSpec& spec, std::span<const std::byte> data, const VcpuVl& vl, std::span<std::byte> raw) {
   const std::size_t visible = visible_bytes(spec, vl);
   const std::size_t n = std::min({data.size(), raw.size(), visible});
   std::copy_n(data.begin(), n, raw.begin());

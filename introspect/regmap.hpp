@@ -36,12 +36,10 @@ std::optional<std::uint64_t> sysreg_id(xml::SysReg reg, bool vcpu_has_sve);
 std::optional<std::uint64_t> kvm_id_for(const xml::RegSpec& spec, bool vcpu_has_sve);
 
 // Bytes gdb sees for `spec`, from the KVM value `raw` (kvm::reg_size bytes).
-Bytes to_gdb(const xml::RegSpec& spec, std::span<const std::byte> raw, const VcpuVl& vl,
-             unsigned size_vq);
+Bytes to_gdb(const xml::RegSpec& spec, std::span<const std::byte> raw, const VcpuVl& vl, unsigned size_vq);
 // Size in bytes gdb uses for `spec` at `size_vq`.
 std::size_t gdb_size(const xml::RegSpec& spec, unsigned size_vq);
 // Merge gdb's bytes into the KVM value `raw` (in place).
-void from_gdb(const xml::RegSpec& spec, std::span<const std::byte> data, const VcpuVl& vl,
-              std::span<std::byte> raw);
+void from_gdb(const xml::RegSpec& spec, std::span<const std::byte> data, const VcpuVl& vl, std::span<std::byte> raw);
 
 }  // namespace svedbg::introspect

@@ -20,7 +20,8 @@ std::uint64_t load_le(std::span<const std::byte> b) {
 // into the VMM for the attach backend) and then handed out one by one.
 class Prefetched {
  public:
-  Prefetched(kvm::Backend& backend, unsigned vcpu, const std::vector<std::uint64_t>& ids) : backend_(backend), vcpu_(vcpu) {
+  Prefetched(kvm::Backend& backend, unsigned vcpu, const std::vector<std::uint64_t>& ids)
+      : backend_(backend), vcpu_(vcpu) {
     values_.reserve(ids.size());
     std::vector<kvm::Backend::RegRead> reads;
     reads.reserve(ids.size());
@@ -78,7 +79,8 @@ Result<VcpuSnapshot> take_snapshot(kvm::Backend& backend, unsigned vcpu) {
   std::vector<std::uint64_t> ids;
   if (s.sve) ids.push_back(kvm::zcr_el1());
   for (unsigned n = 0; n < 31; ++n) ids.push_back(kvm::core_x(n));
-  for (auto id : {kvm::core_sp(), kvm::core_pc(), kvm::core_pstate(), kvm::core_fpsr(), kvm::core_fpcr()}) ids.push_back(id);
+  for (auto id : {kvm::core_sp(), kvm::core_pc(), kvm::core_pstate(), kvm::core_fpsr(), kvm::core_fpcr()})
+    ids.push_back(id);
   for (unsigned n = 0; n < kvm::kSveNumZregs; ++n) ids.push_back(s.sve ? kvm::sve_zreg(n) : kvm::core_vreg(n));
   if (s.sve) {
     for (unsigned n = 0; n < kvm::kSveNumPregs; ++n) ids.push_back(kvm::sve_preg(n));
@@ -86,7 +88,8 @@ Result<VcpuSnapshot> take_snapshot(kvm::Backend& backend, unsigned vcpu) {
   }
   for (const auto& spec : xml::register_table(true, 1))
     if (spec.cls == xml::RegClass::Sys)
-      if (auto id = sysreg_id(static_cast<xml::SysReg>(spec.index), s.sve); id && *id != kvm::zcr_el1()) ids.push_back(*id);
+      if (auto id = sysreg_id(static_cast<xml::SysReg>(spec.index), s.sve); id && *id != kvm::zcr_el1())
+        ids.push_back(*id);
   Prefetched regs(backend, vcpu, ids);
 
   if (s.sve) {

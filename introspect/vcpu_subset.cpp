@@ -7,7 +7,8 @@
 
 namespace svedbg::introspect {
 
-Result<std::unique_ptr<VcpuSubset>> VcpuSubset::create(std::unique_ptr<kvm::Backend> inner, std::vector<unsigned> vcpus) {
+Result<std::unique_ptr<VcpuSubset>> VcpuSubset::create(std::unique_ptr<kvm::Backend> inner,
+                                                       std::vector<unsigned> vcpus) {
   if (!inner) return make_error(EINVAL, "no backend to take vCPUs from");
   const unsigned n = inner->vcpu_count();
   if (vcpus.empty()) return make_error(EINVAL, "--vcpus: no vCPU given (the guest has vCPUs 0-{})", n - 1);

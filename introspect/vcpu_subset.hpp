@@ -54,9 +54,7 @@ class VcpuSubset final : public kvm::Backend {
   void set_stop_notifier(std::function<void()> notify) override { inner_->set_stop_notifier(std::move(notify)); }
   std::optional<Result<std::string>> monitor(std::string_view command) override { return inner_->monitor(command); }
   std::string monitor_help() const override { return inner_->monitor_help(); }
-  bool monitor_changes_guest(std::string_view command) const override {
-    return inner_->monitor_changes_guest(command);
-  }
+  bool monitor_changes_guest(std::string_view command) const override { return inner_->monitor_changes_guest(command); }
   Detached detach() override { return inner_->detach(); }
   void kill() override { inner_->kill(); }
 

@@ -8,13 +8,16 @@
 
 namespace svedbg::kvm {
 
-
 BackendStop debug_exit_stop(unsigned vcpu, std::uint64_t esr, std::uint64_t far, bool stepping) {
   BackendStop stop{vcpu, stepping ? StopReason::Stepped : StopReason::Breakpoint, esr, far};
   switch ((esr >> 26) & 0x3f) {
-    case 0x32: case 0x33: stop.reason = StopReason::Stepped; break;                 // software step
-    case 0x30: case 0x31: case 0x3c: stop.reason = StopReason::Breakpoint; break;  // HW breakpoint, BRK
-    case 0x34: case 0x35: stop.reason = StopReason::Watchpoint; break;              // watchpoint
+    case 0x32:
+    case 0x33: stop.reason = StopReason::Stepped; break;  // software step
+    case 0x30:
+    case 0x31:
+    case 0x3c: stop.reason = StopReason::Breakpoint; break;  // HW breakpoint, BRK
+    case 0x34:
+    case 0x35: stop.reason = StopReason::Watchpoint; break;  // watchpoint
     default: break;
   }
   return stop;

@@ -135,17 +135,20 @@ std::vector<RamRange> guest_ram_from_maps(const std::vector<MapEntry>& maps) {
 
 Result<RamRange> parse_mem_spec(std::string_view spec) {
   auto bad = [&](const char* why) {
-    return make_error(EINVAL,
-                      "--mem '{}': {} (expected GPA:SIZE, GPA:SIZE@HVA or GPA:HVA:SIZE, e.g. 0x40000000:64M@0xffff80000000)",
-                      spec, why);
+    return make_error(
+        EINVAL, "--mem '{}': {} (expected GPA:SIZE, GPA:SIZE@HVA or GPA:HVA:SIZE, e.g. 0x40000000:64M@0xffff80000000)",
+        spec, why);
   };
   auto parse_size = [](std::string_view text) -> std::optional<std::uint64_t> {
     std::uint64_t mult = 1;
     if (!text.empty()) {
       switch (text.back()) {
-        case 'K': case 'k': mult = 1ULL << 10; break;
-        case 'M': case 'm': mult = 1ULL << 20; break;
-        case 'G': case 'g': mult = 1ULL << 30; break;
+        case 'K':
+        case 'k': mult = 1ULL << 10; break;
+        case 'M':
+        case 'm': mult = 1ULL << 20; break;
+        case 'G':
+        case 'g': mult = 1ULL << 30; break;
         default: break;
       }
       if (mult != 1) text.remove_suffix(1);
@@ -203,8 +206,10 @@ Result<RamRange> resolve_guest_ram(const RamRange& spec, const std::vector<MapEn
     if (m.read && m.write && m.end - m.start == spec.size) same.push_back(&m);
   if (same.size() == 1) return RamRange{spec.gpa, same[0]->start, spec.size};
   if (same.empty())
-    return make_error(ENOENT, "{}: the VMM has no readable, writable mapping of exactly {:#x} bytes; give its "
-                      "address as --mem GPA:SIZE@HVA", what, spec.size);
+    return make_error(ENOENT,
+                      "{}: the VMM has no readable, writable mapping of exactly {:#x} bytes; give its "
+                      "address as --mem GPA:SIZE@HVA",
+                      what, spec.size);
   std::string list;
   for (const auto* m : same) list += fmt::format(" {:#x}", m->start);
   return make_error(EEXIST, "{}: {} mappings of the VMM have that size (at{}); give the address as --mem GPA:SIZE@HVA",

@@ -48,7 +48,7 @@ struct FdLink {
 };
 FdLink parse_fd_link(std::string_view target);
 
-inline constexpr long kArm64NrIoctl = 29;        // __NR_ioctl (asm-generic/unistd.h)
+inline constexpr long kArm64NrIoctl = 29;         // __NR_ioctl (asm-generic/unistd.h)
 inline constexpr std::uint64_t kKvmRun = 0xae80;  // KVM_RUN = _IO(KVMIO, 0x80)
 
 struct SyscallState {

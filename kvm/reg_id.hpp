@@ -44,14 +44,14 @@ inline constexpr std::uint64_t kRegArm64Sysreg = 0x0013ULL << kRegArmCoprocShift
 inline constexpr std::uint64_t kRegArmFw = 0x0014ULL << kRegArmCoprocShift;        // KVM_REG_ARM_FW
 inline constexpr std::uint64_t kRegArm64Sve = 0x0015ULL << kRegArmCoprocShift;     // KVM_REG_ARM64_SVE
 
-inline constexpr std::uint64_t kSveZregBase = 0;      // KVM_REG_ARM64_SVE_ZREG_BASE
-inline constexpr std::uint64_t kSvePregBase = 0x400;  // KVM_REG_ARM64_SVE_PREG_BASE
-inline constexpr std::uint64_t kSveFfrBase = 0x600;   // KVM_REG_ARM64_SVE_FFR_BASE
-inline constexpr unsigned kSveNumZregs = 32;          // KVM_ARM64_SVE_NUM_ZREGS
-inline constexpr unsigned kSveNumPregs = 16;          // KVM_ARM64_SVE_NUM_PREGS
-inline constexpr unsigned kSveMaxSlices = 32;         // KVM_ARM64_SVE_MAX_SLICES
-inline constexpr unsigned kSveVqMin = 1;              // KVM_ARM64_SVE_VQ_MIN (__SVE_VQ_MIN)
-inline constexpr unsigned kSveVqMax = 512;            // KVM_ARM64_SVE_VQ_MAX (__SVE_VQ_MAX)
+inline constexpr std::uint64_t kSveZregBase = 0;                            // KVM_REG_ARM64_SVE_ZREG_BASE
+inline constexpr std::uint64_t kSvePregBase = 0x400;                        // KVM_REG_ARM64_SVE_PREG_BASE
+inline constexpr std::uint64_t kSveFfrBase = 0x600;                         // KVM_REG_ARM64_SVE_FFR_BASE
+inline constexpr unsigned kSveNumZregs = 32;                                // KVM_ARM64_SVE_NUM_ZREGS
+inline constexpr unsigned kSveNumPregs = 16;                                // KVM_ARM64_SVE_NUM_PREGS
+inline constexpr unsigned kSveMaxSlices = 32;                               // KVM_ARM64_SVE_MAX_SLICES
+inline constexpr unsigned kSveVqMin = 1;                                    // KVM_ARM64_SVE_VQ_MIN (__SVE_VQ_MIN)
+inline constexpr unsigned kSveVqMax = 512;                                  // KVM_ARM64_SVE_VQ_MAX (__SVE_VQ_MAX)
 inline constexpr unsigned kSveVlsWords = (kSveVqMax - kSveVqMin) / 64 + 1;  // KVM_ARM64_SVE_VLS_WORDS = 8
 // Container sizes of one slice (slice 0 covers VL <= 2048 bits, the
 // architectural maximum, so slice 0 is the only one KVM accepts today).
@@ -87,26 +87,22 @@ inline constexpr std::size_t kSpsr = 288;
 inline constexpr unsigned kNrSpsr = 5;  // KVM_NR_SPSR
 inline constexpr std::size_t kFpRegs = 336;
 inline constexpr std::size_t kVregs = kFpRegs;
-inline constexpr std::size_t kFpsr = kFpRegs + 32 * 16;  // 848
-inline constexpr std::size_t kFpcr = kFpsr + 4;          // 852
+inline constexpr std::size_t kFpsr = kFpRegs + 32 * 16;                // 848
+inline constexpr std::size_t kFpcr = kFpsr + 4;                        // 852
 inline constexpr std::size_t kSizeofKvmRegs = kFpRegs + 32 * 16 + 16;  // 864
 }  // namespace layout
 
 // --- generic pieces -----------------------------------------------------
 
 // Bytes transferred by KVM_{GET,SET}_ONE_REG for `id` (KVM_REG_SIZE()).
-constexpr std::size_t reg_size(std::uint64_t id) {
-  return std::size_t{1} << ((id & kRegSizeMask) >> kRegSizeShift);
-}
+constexpr std::size_t reg_size(std::uint64_t id) { return std::size_t{1} << ((id & kRegSizeMask) >> kRegSizeShift); }
 constexpr std::uint64_t reg_size_field(std::uint64_t id) { return id & kRegSizeMask; }
 constexpr std::uint64_t reg_coproc(std::uint64_t id) { return id & kRegArmCoprocMask; }
 
 // The check kvm_arm_get_reg()/kvm_arm_set_reg() do first (arch/arm64/kvm/
 // guest.c): everything but the size field must carry KVM_REG_ARM64 in bits
 // 63..32, i.e. the arch byte is arm64 and bits 51..32 are zero.
-constexpr bool is_arm64(std::uint64_t id) {
-  return ((id & ~kRegSizeMask) >> 32) == (kRegArm64 >> 32);
-}
+constexpr bool is_arm64(std::uint64_t id) { return ((id & ~kRegSizeMask) >> 32) == (kRegArm64 >> 32); }
 
 // --- core registers: KVM_REG_ARM_CORE_REG(name) = offsetof(kvm_regs, name)/4
 
@@ -136,12 +132,12 @@ constexpr std::uint64_t core_offset(std::uint64_t id) {
 // --- SVE registers ------------------------------------------------------
 
 constexpr std::uint64_t sve_zreg(unsigned n, unsigned slice = 0) {
-  return kRegArm64 | kRegArm64Sve | kSveZregBase | kRegSizeU2048 |
-         ((std::uint64_t{n} & (kSveNumZregs - 1)) << 5) | (std::uint64_t{slice} & (kSveMaxSlices - 1));
+  return kRegArm64 | kRegArm64Sve | kSveZregBase | kRegSizeU2048 | ((std::uint64_t{n} & (kSveNumZregs - 1)) << 5) |
+         (std::uint64_t{slice} & (kSveMaxSlices - 1));
 }
 constexpr std::uint64_t sve_preg(unsigned n, unsigned slice = 0) {
-  return kRegArm64 | kRegArm64Sve | kSvePregBase | kRegSizeU256 |
-         ((std::uint64_t{n} & (kSveNumPregs - 1)) << 5) | (std::uint64_t{slice} & (kSveMaxSlices - 1));
+  return kRegArm64 | kRegArm64Sve | kSvePregBase | kRegSizeU256 | ((std::uint64_t{n} & (kSveNumPregs - 1)) << 5) |
+         (std::uint64_t{slice} & (kSveMaxSlices - 1));
 }
 constexpr std::uint64_t sve_ffr(unsigned slice = 0) {
   return kRegArm64 | kRegArm64Sve | kSveFfrBase | kRegSizeU256 | (std::uint64_t{slice} & (kSveMaxSlices - 1));
@@ -164,8 +160,7 @@ constexpr unsigned sve_slice(std::uint64_t id) { return static_cast<unsigned>(id
 // --- system registers: ARM64_SYS_REG(op0, op1, crn, crm, op2) -------------
 
 constexpr std::uint64_t sys_reg(unsigned op0, unsigned op1, unsigned crn, unsigned crm, unsigned op2) {
-  return kRegArm64 | kRegArm64Sysreg | kRegSizeU64 |
-         ((std::uint64_t{op0} << kSysregOp0Shift) & kSysregOp0Mask) |
+  return kRegArm64 | kRegArm64Sysreg | kRegSizeU64 | ((std::uint64_t{op0} << kSysregOp0Shift) & kSysregOp0Mask) |
          ((std::uint64_t{op1} << kSysregOp1Shift) & kSysregOp1Mask) |
          ((std::uint64_t{crn} << kSysregCrnShift) & kSysregCrnMask) |
          ((std::uint64_t{crm} << kSysregCrmShift) & kSysregCrmMask) |

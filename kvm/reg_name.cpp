@@ -48,8 +48,7 @@ std::string sve_name(std::uint64_t id) {
 
 std::string sysreg_name(std::uint64_t id) {
   // Only IDs that sys_reg() can produce: U64 and no stray bits.
-  const std::uint64_t field_bits =
-      kSysregOp0Mask | kSysregOp1Mask | kSysregCrnMask | kSysregCrmMask | kSysregOp2Mask;
+  const std::uint64_t field_bits = kSysregOp0Mask | kSysregOp1Mask | kSysregCrnMask | kSysregCrmMask | kSysregOp2Mask;
   if (reg_size_field(id) != kRegSizeU64 || (id & ~(kRegArchMask | kRegSizeMask | kRegArmCoprocMask | field_bits)) != 0)
     return hex_id(id);
   static constexpr std::array<std::pair<std::uint64_t, const char*>, 13> kNamed{{

@@ -28,8 +28,8 @@ struct VqSet {
   bool has(unsigned vq) const;
   void set(unsigned vq);
   void clear(unsigned vq);
-  unsigned max() const;  // 0 when empty
-  unsigned min() const;  // 0 when empty
+  unsigned max() const;                // 0 when empty
+  unsigned min() const;                // 0 when empty
   std::vector<unsigned> list() const;  // ascending
   std::size_t count() const;
   bool empty() const;

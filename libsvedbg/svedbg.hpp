@@ -42,22 +42,22 @@ struct kvm_run;
 namespace svedbg::lib {
 
 struct Vcpu {
-  int fd = -1;               // from KVM_CREATE_VCPU
-  kvm_run* run = nullptr;    // mmap(fd, KVM_GET_VCPU_MMAP_SIZE)
+  int fd = -1;             // from KVM_CREATE_VCPU
+  kvm_run* run = nullptr;  // mmap(fd, KVM_GET_VCPU_MMAP_SIZE)
 };
 
 struct MemoryRegion {
-  std::uint64_t gpa = 0;    // guest-physical base (KVM_SET_USER_MEMORY_REGION guest_phys_addr)
-  void* hva = nullptr;      // where the VMM mapped it (userspace_addr)
-  std::size_t size = 0;     // bytes (memory_size)
+  std::uint64_t gpa = 0;  // guest-physical base (KVM_SET_USER_MEMORY_REGION guest_phys_addr)
+  void* hva = nullptr;    // where the VMM mapped it (userspace_addr)
+  std::size_t size = 0;   // bytes (memory_size)
 };
 
 struct Options {
-  std::string listen = "127.0.0.1:1234";  // "HOST:PORT", ":0" (any port), "unix:PATH"
-  std::string tdesc_vl = "max";           // "max", "effective" or BITS (see README)
-  bool wait_for_gdb = false;              // vCPUs park at their first KVM_RUN until gdb resumes them
-  int kick_signal = 0;                    // 0: SIGRTMIN + 6
-  std::function<void()> on_kill;          // gdb `kill`; empty: resume like detach
+  std::string listen = "127.0.0.1:1234";        // "HOST:PORT", ":0" (any port), "unix:PATH"
+  std::string tdesc_vl = "max";                 // "max", "effective" or BITS (see README)
+  bool wait_for_gdb = false;                    // vCPUs park at their first KVM_RUN until gdb resumes them
+  int kick_signal = 0;                          // 0: SIGRTMIN + 6
+  std::function<void()> on_kill;                // gdb `kill`; empty: resume like detach
   std::function<void(const std::string&)> log;  // connection events, errors; empty: stderr
 };
 

@@ -66,7 +66,8 @@ std::vector<unsigned> parse_bits_list(const std::string& text) {
       throw CLI::ValidationError("--sim-vl", "expected a comma-separated list of bit counts, got '" + text + "'");
     unsigned bits = static_cast<unsigned>(std::stoul(item));
     if (bits == 0 || bits % 128 != 0 || bits > 2048)
-      throw CLI::ValidationError("--sim-vl", fmt::format("{} is not a vector length (128..2048, multiple of 128)", bits));
+      throw CLI::ValidationError("--sim-vl",
+                                 fmt::format("{} is not a vector length (128..2048, multiple of 128)", bits));
     out.push_back(bits / 128);
     if (comma == std::string::npos) break;
     pos = comma + 1;
@@ -154,8 +155,10 @@ std::optional<OpenedGuest> open_whole_guest(const GuestArgs& a, const char* comm
     std::string description = (*attached)->describe();
     return OpenedGuest{std::move(*attached), std::move(description)};
 #else
-    std::fprintf(stderr, "svedbg %s: --pid: attaching needs an arm64 build of svedbg (KVM guests with SVE run on "
-                 "arm64 hosts; tools/cross-build)\n", command);
+    std::fprintf(stderr,
+                 "svedbg %s: --pid: attaching needs an arm64 build of svedbg (KVM guests with SVE run on "
+                 "arm64 hosts; tools/cross-build)\n",
+                 command);
     failure = 1;
     return std::nullopt;
 #endif
@@ -171,8 +174,8 @@ std::optional<OpenedGuest> open_whole_guest(const GuestArgs& a, const char* comm
       return std::nullopt;
     }
     return OpenedGuest{std::make_unique<introspect::SimBackend>(cfg),
-                       fmt::format("a simulated SVE guest: {} vCPUs, max VL {} bits, effective VLs {} bits",
-                                   cfg.vcpus, cfg.max_vq * 128, a.sim_vl.empty() ? "2048,512,128,256" : a.sim_vl)};
+                       fmt::format("a simulated SVE guest: {} vCPUs, max VL {} bits, effective VLs {} bits", cfg.vcpus,
+                                   cfg.max_vq * 128, a.sim_vl.empty() ? "2048,512,128,256" : a.sim_vl)};
   }
   auto core = introspect::CoreBackend::open(a.core);
   if (!core) {
@@ -335,9 +338,10 @@ int main(int argc, char** argv) {
   serve_guest.add_to(serve_cmd, "Serve the built-in simulated SVE guest (see below)");
   serve_cmd->add_option("--listen", sa.listen, "HOST:PORT (TCP) or unix:PATH (socket created 0600)")
       ->capture_default_str();
-  serve_cmd->add_option("--tdesc-vl", sa.tdesc_vl,
-                        "Target-description VL: max (largest enabled VL, default; right for gdb 13 and lldb 14), "
-                        "effective (per-thread effective VL, for clients that follow vg), or BITS")
+  serve_cmd
+      ->add_option("--tdesc-vl", sa.tdesc_vl,
+                   "Target-description VL: max (largest enabled VL, default; right for gdb 13 and lldb 14), "
+                   "effective (per-thread effective VL, for clients that follow vg), or BITS")
       ->capture_default_str();
   serve_cmd->add_flag("--read-only", sa.read_only,
                       "Refuse every register, memory and state-changing monitor write from gdb");
@@ -353,9 +357,10 @@ int main(int argc, char** argv) {
       ->required();
   dump_cmd->add_option("-o,--output", da.output, "Output file; - is stdout (json only)")->required();
   dump_cmd->add_flag("--memory", da.memory, "Include guest RAM (ELF: PT_LOAD at guest-physical addresses)");
-  dump_cmd->add_option("--sve-notes", da.sve_notes,
-                       "ELF NT_ARM_SVE shape when vCPUs' VLs differ: gdb13 (default: gdb 13 shows what the live "
-                       "stub shows), uniform (all at the largest VL), effective (each at its own VL, as Linux)")
+  dump_cmd
+      ->add_option("--sve-notes", da.sve_notes,
+                   "ELF NT_ARM_SVE shape when vCPUs' VLs differ: gdb13 (default: gdb 13 shows what the live "
+                   "stub shows), uniform (all at the largest VL), effective (each at its own VL, as Linux)")
       ->capture_default_str();
 
   auto* ps_cmd = app.add_subcommand(

@@ -118,17 +118,21 @@ Status configure_sve(int fd, unsigned i, unsigned max_vl) {
                         s.error().message);
   }
   int feature = KVM_ARM_VCPU_SVE;
-  if (::ioctl(fd, KVM_ARM_VCPU_FINALIZE, &feature) < 0) return sys_error(fmt::format("vCPU {}: KVM_ARM_VCPU_FINALIZE", i));
-  if (i == 0) std::fprintf(stderr, "svedbg-vmm: SVE vector lengths %s (host: %s)\n", vls.to_string().c_str(),
-                           host.to_string().c_str());
+  if (::ioctl(fd, KVM_ARM_VCPU_FINALIZE, &feature) < 0)
+    return sys_error(fmt::format("vCPU {}: KVM_ARM_VCPU_FINALIZE", i));
+  if (i == 0)
+    std::fprintf(stderr, "svedbg-vmm: SVE vector lengths %s (host: %s)\n", vls.to_string().c_str(),
+                 host.to_string().c_str());
   return {};
 }
 
 Status create_vm(const Config& cfg, const std::vector<char>& image, Vm& vm) {
   vm.kvm.reset(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
   if (!vm.kvm.valid())
-    return make_error(errno, "cannot open /dev/kvm: {} (KVM needs an arm64 host with virtualization, and access to "
-                             "/dev/kvm)", std::strerror(errno));
+    return make_error(errno,
+                      "cannot open /dev/kvm: {} (KVM needs an arm64 host with virtualization, and access to "
+                      "/dev/kvm)",
+                      std::strerror(errno));
   if (int v = ::ioctl(vm.kvm.get(), KVM_GET_API_VERSION, 0); v != KVM_API_VERSION)
     return make_error(ENOTSUP, "KVM API version {} (need {})", v, KVM_API_VERSION);
   if (cfg.sve && ::ioctl(vm.kvm.get(), KVM_CHECK_EXTENSION, KVM_CAP_ARM_SVE) <= 0)
@@ -175,7 +179,7 @@ Status create_vm(const Config& cfg, const std::vector<char>& image, Vm& vm) {
     if (auto s = kvm::set_one_reg(fd.get(), i, kvm::core_pstate(), bytes_of<std::uint64_t>(kPstateEl1hMasked)); !s)
       return s;
     Mapping run(::mmap(nullptr, static_cast<std::size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0),
-                     static_cast<std::size_t>(run_size));
+                static_cast<std::size_t>(run_size));
     if (!run.valid()) return sys_error(fmt::format("vCPU {}: mmap kvm_run", i));
     vm.vcpu_fds.push_back(std::move(fd));
     vm.runs.push_back(std::move(run));
@@ -286,8 +290,8 @@ int run_vmm(const Config& cfg) {
     opts.tdesc_vl = cfg.tdesc_vl;
     opts.wait_for_gdb = cfg.wait_gdb;
     opts.on_kill = [] { vmm_exit(kKilledStatus, "killed by gdb"); };
-    auto created = lib::DebugServer::create(
-        std::move(vcpus), {lib::MemoryRegion{cfg.mem_base, vm.ram.get(), vm.ram.size()}}, opts);
+    auto created = lib::DebugServer::create(std::move(vcpus),
+                                            {lib::MemoryRegion{cfg.mem_base, vm.ram.get(), vm.ram.size()}}, opts);
     if (!created) {
       std::fprintf(stderr, "svedbg-vmm: %s\n", created.error().message.c_str());
       return 1;
@@ -313,8 +317,10 @@ int main(int argc, char** argv) {
   CLI::App app{"svedbg-vmm: a minimal arm64 KVM VMM for raw guest images, with SVE and a gdb stub"};
   Config cfg;
   app.add_option("--vcpus", cfg.vcpus, "Number of vCPUs")->check(CLI::Range(1, 512))->capture_default_str();
-  app.add_option("--max-vl", cfg.max_vl, "Largest SVE vector length in bits to enable (default: the host's; ignored with --no-sve)");
-  app.add_flag("--no-sve", [&](std::int64_t) { cfg.sve = false; }, "Create the vCPUs without SVE (FPSIMD only)");
+  app.add_option("--max-vl", cfg.max_vl,
+                 "Largest SVE vector length in bits to enable (default: the host's; ignored with --no-sve)");
+  app.add_flag(
+      "--no-sve", [&](std::int64_t) { cfg.sve = false; }, "Create the vCPUs without SVE (FPSIMD only)");
   app.add_option("--mem", cfg.mem_mib, "Guest RAM in MiB")->check(CLI::Range(1, 4096))->capture_default_str();
   app.add_option("--mem-base", cfg.mem_base, "Guest-physical base of RAM")->capture_default_str();
   app.add_option("--load-addr", cfg.load_addr, "Guest-physical address of the image and entry point")->required();

@@ -71,9 +71,9 @@ struct RegGroup {
   Scaled bits;
   std::string_view type;
   RegClass cls;
-  When when = When::Always;      // a register of a feature may depend on SVE
-  std::string_view group = {};   // GDB register group ("system"), if any
-  unsigned index = 0;            // RegSpec::index of a single register
+  When when = When::Always;     // a register of a feature may depend on SVE
+  std::string_view group = {};  // GDB register group ("system"), if any
+  unsigned index = 0;           // RegSpec::index of a single register
   // lldb (14) ignores tdesc vector/union types: without encoding="vector"
   // it treats a register as one unsigned integer and cannot show more than
   // 16 bytes (docs/clients.md). GDB ignores these attributes.
@@ -179,45 +179,44 @@ std::vector<FeatureSpec> make_features() {
                 UnionType{"vnh", {{"bf", "v8bf16"}, {"f", "v8f"}, {"u", "v8u"}, {"s", "v8i"}}},
                 UnionType{"vnb", {{"u", "v16u"}, {"s", "v16i"}}},
                 UnionType{"vnq", {{"u", "v1u"}, {"s", "v1i"}}},
-                UnionType{"aarch64v",
-                          {{"d", "vnd"}, {"s", "vns"}, {"h", "vnh"}, {"b", "vnb"}, {"q", "vnq"}}},
+                UnionType{"aarch64v", {{"d", "vnd"}, {"s", "vns"}, {"h", "vnh"}, {"b", "vnb"}, {"q", "vnq"}}},
                 fpsr_flags(),
                 fpcr_flags()},
                {{"v", 32, {128, 0}, "aarch64v", RegClass::V},
                 {"fpsr", 0, {32, 0}, "fpsr_flags", RegClass::Fpsr},
                 {"fpcr", 0, {32, 0}, "fpcr_flags", RegClass::Fpcr}}});
 
-  f.push_back({"org.gnu.gdb.aarch64.sve",
-               When::SveOnly,
-               {VectorType{"svevqu", "uint128", {0, 1}},
-                VectorType{"svevqs", "int128", {0, 1}},
-                VectorType{"svevdf", "ieee_double", {0, 2}},
-                VectorType{"svevdu", "uint64", {0, 2}},
-                VectorType{"svevds", "int64", {0, 2}},
-                VectorType{"svevsf", "ieee_single", {0, 4}},
-                VectorType{"svevsu", "uint32", {0, 4}},
-                VectorType{"svevss", "int32", {0, 4}},
-                VectorType{"svevhf", "ieee_half", {0, 8}},
-                VectorType{"svevhu", "uint16", {0, 8}},
-                VectorType{"svevhs", "int16", {0, 8}},
-                VectorType{"svevbu", "uint8", {0, 16}},
-                VectorType{"svevbs", "int8", {0, 16}},
-                UnionType{"svevnq", {{"u", "svevqu"}, {"s", "svevqs"}}},
-                UnionType{"svevnd", {{"f", "svevdf"}, {"u", "svevdu"}, {"s", "svevds"}}},
-                UnionType{"svevns", {{"f", "svevsf"}, {"u", "svevsu"}, {"s", "svevss"}}},
-                UnionType{"svevnh", {{"f", "svevhf"}, {"u", "svevhu"}, {"s", "svevhs"}}},
-                UnionType{"svevnb", {{"u", "svevbu"}, {"s", "svevbs"}}},
-                UnionType{"svev",
-                          {{"q", "svevnq"}, {"d", "svevnd"}, {"s", "svevns"}, {"h", "svevnh"}, {"b", "svevnb"}}},
-                VectorType{"svep", "uint8", {0, 2}},
-                fpsr_flags(),
-                fpcr_flags()},
-               {{"z", 32, {0, 128}, "svev", RegClass::Z, When::Always, {}, 0, true},
-                {"fpsr", 0, {32, 0}, "fpsr_flags", RegClass::Fpsr},
-                {"fpcr", 0, {32, 0}, "fpcr_flags", RegClass::Fpcr},
-                {"p", 16, {0, 16}, "svep", RegClass::P, When::Always, {}, 0, true},
-                {"ffr", 0, {0, 16}, "svep", RegClass::Ffr, When::Always, {}, 0, true},
-                {"vg", 0, {64, 0}, "int", RegClass::Vg}}});
+  f.push_back(
+      {"org.gnu.gdb.aarch64.sve",
+       When::SveOnly,
+       {VectorType{"svevqu", "uint128", {0, 1}},
+        VectorType{"svevqs", "int128", {0, 1}},
+        VectorType{"svevdf", "ieee_double", {0, 2}},
+        VectorType{"svevdu", "uint64", {0, 2}},
+        VectorType{"svevds", "int64", {0, 2}},
+        VectorType{"svevsf", "ieee_single", {0, 4}},
+        VectorType{"svevsu", "uint32", {0, 4}},
+        VectorType{"svevss", "int32", {0, 4}},
+        VectorType{"svevhf", "ieee_half", {0, 8}},
+        VectorType{"svevhu", "uint16", {0, 8}},
+        VectorType{"svevhs", "int16", {0, 8}},
+        VectorType{"svevbu", "uint8", {0, 16}},
+        VectorType{"svevbs", "int8", {0, 16}},
+        UnionType{"svevnq", {{"u", "svevqu"}, {"s", "svevqs"}}},
+        UnionType{"svevnd", {{"f", "svevdf"}, {"u", "svevdu"}, {"s", "svevds"}}},
+        UnionType{"svevns", {{"f", "svevsf"}, {"u", "svevsu"}, {"s", "svevss"}}},
+        UnionType{"svevnh", {{"f", "svevhf"}, {"u", "svevhu"}, {"s", "svevhs"}}},
+        UnionType{"svevnb", {{"u", "svevbu"}, {"s", "svevbs"}}},
+        UnionType{"svev", {{"q", "svevnq"}, {"d", "svevnd"}, {"s", "svevns"}, {"h", "svevnh"}, {"b", "svevnb"}}},
+        VectorType{"svep", "uint8", {0, 2}},
+        fpsr_flags(),
+        fpcr_flags()},
+       {{"z", 32, {0, 128}, "svev", RegClass::Z, When::Always, {}, 0, true},
+        {"fpsr", 0, {32, 0}, "fpsr_flags", RegClass::Fpsr},
+        {"fpcr", 0, {32, 0}, "fpcr_flags", RegClass::Fpcr},
+        {"p", 16, {0, 16}, "svep", RegClass::P, When::Always, {}, 0, true},
+        {"ffr", 0, {0, 16}, "svep", RegClass::Ffr, When::Always, {}, 0, true},
+        {"vg", 0, {64, 0}, "int", RegClass::Vg}}});
 
   // Not a GDB feature: the EL1 system registers a debugger of a whole guest
   // needs (translation regime, exception state, identity). GDB shows them in
@@ -231,11 +230,10 @@ std::vector<FeatureSpec> make_features() {
                When::Always,
                {},
                {sys("zcr_el1", SysReg::ZcrEl1, When::SveOnly), sys("sctlr_el1", SysReg::SctlrEl1),
-                sys("tcr_el1", SysReg::TcrEl1), sys("ttbr0_el1", SysReg::Ttbr0El1),
-                sys("ttbr1_el1", SysReg::Ttbr1El1), sys("mair_el1", SysReg::MairEl1),
-                sys("vbar_el1", SysReg::VbarEl1), sys("esr_el1", SysReg::EsrEl1), sys("far_el1", SysReg::FarEl1),
-                sys("elr_el1", SysReg::ElrEl1), sys("spsr_el1", SysReg::SpsrEl1), sys("sp_el1", SysReg::SpEl1),
-                sys("midr_el1", SysReg::MidrEl1), sys("mpidr_el1", SysReg::MpidrEl1)}});
+                sys("tcr_el1", SysReg::TcrEl1), sys("ttbr0_el1", SysReg::Ttbr0El1), sys("ttbr1_el1", SysReg::Ttbr1El1),
+                sys("mair_el1", SysReg::MairEl1), sys("vbar_el1", SysReg::VbarEl1), sys("esr_el1", SysReg::EsrEl1),
+                sys("far_el1", SysReg::FarEl1), sys("elr_el1", SysReg::ElrEl1), sys("spsr_el1", SysReg::SpsrEl1),
+                sys("sp_el1", SysReg::SpEl1), sys("midr_el1", SysReg::MidrEl1), sys("mpidr_el1", SysReg::MpidrEl1)}});
 
   return f;
 }
@@ -258,8 +256,8 @@ void append_regs(const RegGroup& g, unsigned vq, unsigned& regnum, std::vector<R
   const unsigned n = g.count == 0 ? 1 : g.count;
   for (unsigned i = 0; i < n; ++i) {
     std::string name = g.count == 0 ? std::string(g.name) : fmt::format("{}{}", g.name, i);
-    out.push_back(RegSpec{regnum++, std::move(name), g.bits.at(vq), std::string(g.type), g.cls,
-                          g.count == 0 ? g.index : i});
+    out.push_back(
+        RegSpec{regnum++, std::move(name), g.bits.at(vq), std::string(g.type), g.cls, g.count == 0 ? g.index : i});
   }
 }
 
@@ -273,8 +271,7 @@ using Out = std::back_insert_iterator<std::string>;
 
 void render_type(Out out, const TypeSpec& type, unsigned vq) {
   if (const auto* v = std::get_if<VectorType>(&type)) {
-    fmt::format_to(out, "    <vector id=\"{}\" type=\"{}\" count=\"{}\"/>\n", v->id, v->element,
-                   v->count.at(vq));
+    fmt::format_to(out, "    <vector id=\"{}\" type=\"{}\" count=\"{}\"/>\n", v->id, v->element, v->count.at(vq));
   } else if (const auto* u = std::get_if<UnionType>(&type)) {
     fmt::format_to(out, "    <union id=\"{}\">\n", u->id);
     for (const auto& field : u->fields) {
@@ -284,8 +281,7 @@ void render_type(Out out, const TypeSpec& type, unsigned vq) {
   } else if (const auto* f = std::get_if<FlagsType>(&type)) {
     fmt::format_to(out, "    <flags id=\"{}\" size=\"{}\">\n", f->id, f->size);
     for (const auto& field : f->fields) {
-      fmt::format_to(out, "      <field name=\"{}\" start=\"{}\" end=\"{}\"/>\n", field.name,
-                     field.start, field.end);
+      fmt::format_to(out, "      <field name=\"{}\" start=\"{}\" end=\"{}\"/>\n", field.name, field.start, field.end);
     }
     fmt::format_to(out, "    </flags>\n");
   }
@@ -352,8 +348,8 @@ const Description& description(bool sve, unsigned vq) {
 
 Status check_vq(unsigned vq) {
   if (vq < 1 || vq > kMaxVq) {
-    return make_error(EINVAL, "invalid SVE vector length vq={} (quadwords; must be 1..{}, i.e. 128..{} bits)",
-                      vq, kMaxVq, 128 * kMaxVq);
+    return make_error(EINVAL, "invalid SVE vector length vq={} (quadwords; must be 1..{}, i.e. 128..{} bits)", vq,
+                      kMaxVq, 128 * kMaxVq);
   }
   return {};
 }

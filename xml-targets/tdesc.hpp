@@ -36,8 +36,20 @@ enum class RegClass { X, Sp, Pc, Cpsr, V, Z, Fpsr, Fpcr, P, Ffr, Vg, Sys };
 // RegSpec::index holds the SysReg for RegClass::Sys. zcr_el1 exists only in
 // SVE descriptions (KVM hides ZCR_EL1 from vCPUs without SVE).
 enum class SysReg : unsigned {
-  ZcrEl1, SctlrEl1, TcrEl1, Ttbr0El1, Ttbr1El1, MairEl1, VbarEl1, EsrEl1, FarEl1,
-  ElrEl1, SpsrEl1, SpEl1, MidrEl1, MpidrEl1,
+  ZcrEl1,
+  SctlrEl1,
+  TcrEl1,
+  Ttbr0El1,
+  Ttbr1El1,
+  MairEl1,
+  VbarEl1,
+  EsrEl1,
+  FarEl1,
+  ElrEl1,
+  SpsrEl1,
+  SpEl1,
+  MidrEl1,
+  MpidrEl1,
 };
 inline constexpr unsigned kSysRegCount = 14;
 
@@ -47,7 +59,7 @@ struct RegSpec {
   unsigned bitsize;  // size in bits; bytes in `g`/`p` packets = bitsize / 8
   std::string type;  // tdesc type id, e.g. "int", "svev", "cpsr_flags"
   RegClass cls;
-  unsigned index;    // n of xN/vN/zN/pN, 0 otherwise
+  unsigned index;  // n of xN/vN/zN/pN, 0 otherwise
 };
 
 // Compatibility notes. GDB 13.1 (gdb-multiarch, checked by

@@ -82,7 +82,8 @@ Status CoreBackend::core_reg(const CoreVcpu& v, std::uint64_t id, std::span<std:
   bool recorded = false;
   if (size == kvm::kRegSizeU64 && byte < layout::kSpEl1 && byte % 8 == 0) recorded = true;  // x, sp, pc, pstate
   if (id == kvm::core_fpsr() || id == kvm::core_fpcr()) recorded = true;
-  if (size == kvm::kRegSizeU128 && byte >= layout::kVregs && byte < layout::kFpsr && (byte - layout::kVregs) % 16 == 0) {
+  if (size == kvm::kRegSizeU128 && byte >= layout::kVregs && byte < layout::kFpsr &&
+      (byte - layout::kVregs) % 16 == 0) {
     if (v.sve)
       return make_error(EINVAL, "vCPU {}: FPSIMD {} is not accessible on an SVE vCPU; use z{}", index,
                         kvm::reg_name(id), (byte - layout::kVregs) / 16);
@@ -128,9 +129,8 @@ Result<std::size_t> CoreBackend::read_phys(std::uint64_t gpa, std::span<std::byt
   std::size_t done = 0;
   while (done < out.size()) {
     const std::uint64_t addr = gpa + done;
-    const auto it = std::find_if(core_.segments.begin(), core_.segments.end(), [&](const CoreSegment& s) {
-      return addr >= s.vaddr && addr - s.vaddr < s.size;
-    });
+    const auto it = std::find_if(core_.segments.begin(), core_.segments.end(),
+                                 [&](const CoreSegment& s) { return addr >= s.vaddr && addr - s.vaddr < s.size; });
     if (it == core_.segments.end()) break;
     const std::uint64_t in_seg = addr - it->vaddr;
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done, it->size - in_seg));

@@ -20,9 +20,9 @@
 namespace svedbg::introspect::core_layout {
 
 // <elf.h> note types and names.
-inline constexpr std::uint32_t kNtPrstatus = 1;      // NT_PRSTATUS, name "CORE"
-inline constexpr std::uint32_t kNtFpregset = 2;      // NT_FPREGSET, name "CORE"
-inline constexpr std::uint32_t kNtArmSve = 0x405;    // NT_ARM_SVE, name "LINUX"
+inline constexpr std::uint32_t kNtPrstatus = 1;    // NT_PRSTATUS, name "CORE"
+inline constexpr std::uint32_t kNtFpregset = 2;    // NT_FPREGSET, name "CORE"
+inline constexpr std::uint32_t kNtArmSve = 0x405;  // NT_ARM_SVE, name "LINUX"
 inline constexpr const char* kCoreName = "CORE";
 inline constexpr const char* kLinuxName = "LINUX";
 

@@ -96,8 +96,8 @@ struct Decoder {
           return make_error(EINVAL, "{}: the SVEDBG note's vector lengths ({}) are not 128..2048 bits", who,
                             v.vls.to_string());
         if (!v.vls.has(v.effective_vq))
-          return make_error(EINVAL, "{}: the SVEDBG note's effective VL {} bits is not among its enabled VLs ({})",
-                            who, v.effective_vq * 128, v.vls.to_string());
+          return make_error(EINVAL, "{}: the SVEDBG note's effective VL {} bits is not among its enabled VLs ({})", who,
+                            v.effective_vq * 128, v.vls.to_string());
         if (!t.sve) return make_error(EINVAL, "{}: the SVEDBG note says SVE, but there is no NT_ARM_SVE note", who);
       } else {
         v.vls = {};

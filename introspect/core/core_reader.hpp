@@ -37,8 +37,8 @@
 namespace svedbg::introspect {
 
 struct CoreVcpu {
-  std::uint32_t pid = 0;     // pr_pid (LWP)
-  unsigned vmm_index = 0;    // the VMM's vCPU index: SVEDBG's, else the thread's position
+  std::uint32_t pid = 0;   // pr_pid (LWP)
+  unsigned vmm_index = 0;  // the VMM's vCPU index: SVEDBG's, else the thread's position
   bool sve = false;
   bool svedbg_note = false;  // written by svedbg
   kvm::VqSet vls;

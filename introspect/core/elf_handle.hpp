@@ -21,8 +21,7 @@ struct ElfEnd {
 using ElfHandle = std::unique_ptr<Elf, ElfEnd>;
 
 inline Result<ElfHandle> open_elf(int fd, Elf_Cmd cmd, const std::string& what) {
-  if (elf_version(EV_CURRENT) == EV_NONE)
-    return make_error(EIO, "libelf is out of date: {}", elf_errmsg(-1));
+  if (elf_version(EV_CURRENT) == EV_NONE) return make_error(EIO, "libelf is out of date: {}", elf_errmsg(-1));
   Elf* e = elf_begin(fd, cmd, nullptr);
   if (!e) return make_error(EIO, "{}: {}", what, elf_errmsg(-1));
   return ElfHandle(e);

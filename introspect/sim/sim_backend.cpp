@@ -158,9 +158,15 @@ void SimBackend::reset_locked() {
     v.vls = v.has_sve ? host_vls_ : kvm::VqSet{};
     store_core_u64(v.core, layout::kPstate, kPstateReset);
     v.sysregs = {
-        {kvm::midr_el1(), kMidr},  {kvm::mpidr_el1(), mpidr_for(c)}, {kvm::sctlr_el1(), kSctlrReset},
-        {kvm::ttbr0_el1(), 0},     {kvm::ttbr1_el1(), 0},            {kvm::tcr_el1(), 0},
-        {kvm::esr_el1(), 0},       {kvm::far_el1(), 0},              {kvm::vbar_el1(), 0},
+        {kvm::midr_el1(), kMidr},
+        {kvm::mpidr_el1(), mpidr_for(c)},
+        {kvm::sctlr_el1(), kSctlrReset},
+        {kvm::ttbr0_el1(), 0},
+        {kvm::ttbr1_el1(), 0},
+        {kvm::tcr_el1(), 0},
+        {kvm::esr_el1(), 0},
+        {kvm::far_el1(), 0},
+        {kvm::vbar_el1(), 0},
         {kvm::mair_el1(), 0},
     };
     // ZCR_EL1 exists only for SVE vCPUs (sve_visibility() hides it).
@@ -205,8 +211,8 @@ void SimBackend::setup_locked() {
       continue;
     }
 
-    const unsigned requested = cfg_.effective_vq.empty() ? cfg_.max_vq
-                                                         : cfg_.effective_vq[c % cfg_.effective_vq.size()];
+    const unsigned requested =
+        cfg_.effective_vq.empty() ? cfg_.max_vq : cfg_.effective_vq[c % cfg_.effective_vq.size()];
     const unsigned e = kvm::effective_vq(v.vls, kvm::zcr_for_vq(requested));
     v.fixture_vq = e;
     must(set_locked(c, kvm::zcr_el1(), bytes_of<std::uint64_t>(e - 1)));
@@ -316,12 +322,13 @@ Status SimBackend::sve_access(unsigned vcpu, std::uint64_t id, std::span<std::by
       v.vls.to_bytes(out.first<kvm::kVlsBytes>());
       return {};
     }
-    if (v.finalized) return make_error(EPERM, "vCPU {}: SVE already finalized, vector lengths are frozen ({})", vcpu, name);
+    if (v.finalized)
+      return make_error(EPERM, "vCPU {}: SVE already finalized, vector lengths are frozen ({})", vcpu, name);
     const kvm::VqSet want = kvm::VqSet::from_bytes(in.first<kvm::kVlsBytes>());
     if (want.empty()) return make_error(EINVAL, "vCPU {}: empty vector-length set ({})", vcpu, name);
     if (want.max() > host_vls_.max())
-      return make_error(EINVAL, "vCPU {}: {} exceeds the host's {} ({})", vcpu, want.to_string(),
-                        host_vls_.to_string(), name);
+      return make_error(EINVAL, "vCPU {}: {} exceeds the host's {} ({})", vcpu, want.to_string(), host_vls_.to_string(),
+                        name);
     // set_sve_vls(): the host cannot hide single lengths, only cap the
     // maximum (ZCR_EL2.LEN), so the set must equal the host's lengths up
     // to its own maximum.
@@ -492,12 +499,14 @@ std::optional<kvm::BackendStop> SimBackend::execute_locked(unsigned vcpu, bool s
   // A hardware breakpoint fires before the instruction executes.
   if (debugging && (dbg.control & kvm::GuestDebug::kUseHw)) {
     for (unsigned i = 0; i < kvm::GuestDebug::kMaxHw; ++i)
-      if ((dbg.bcr[i] & 1) && dbg.bvr[i] == pc) return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcHwBreakLower), 0};
+      if ((dbg.bcr[i] & 1) && dbg.bvr[i] == pc)
+        return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcHwBreakLower), 0};
   }
   std::optional<std::uint32_t> insn;
   if (pc >= cfg_.ram_base && pc - cfg_.ram_base + 4 <= ram_.size() && pc % 4 == 0) {
     const std::size_t off = pc - cfg_.ram_base;
-    insn = std::uint32_t(std::to_integer<unsigned>(ram_[off])) | std::uint32_t(std::to_integer<unsigned>(ram_[off + 1])) << 8 |
+    insn = std::uint32_t(std::to_integer<unsigned>(ram_[off])) |
+           std::uint32_t(std::to_integer<unsigned>(ram_[off + 1])) << 8 |
            std::uint32_t(std::to_integer<unsigned>(ram_[off + 2])) << 16 |
            std::uint32_t(std::to_integer<unsigned>(ram_[off + 3])) << 24;
   }

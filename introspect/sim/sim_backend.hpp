@@ -227,7 +227,7 @@ class SimBackend final : public kvm::Backend {
   std::condition_variable wake_;
   bool shutdown_ = false;
   bool vmm_gone_ = false;  // `sim vmm-exit`
-  std::thread runner_;  // last: started once everything above exists
+  std::thread runner_;     // last: started once everything above exists
 };
 
 }  // namespace svedbg::introspect

@@ -39,7 +39,6 @@
 
 namespace svedbg::kvm {
 
-
 namespace {
 
 std::string read_text(const std::string& path) {
@@ -66,13 +65,15 @@ long status_field(pid_t pid, std::string_view key) {
 
 std::string ptrace_denied_reason(pid_t pid) {
   const long tracer = status_field(pid, "TracerPid");
-  if (tracer > 0) return fmt::format("it is already traced by process {} ({})", tracer, comm_of(static_cast<pid_t>(tracer)));
+  if (tracer > 0)
+    return fmt::format("it is already traced by process {} ({})", tracer, comm_of(static_cast<pid_t>(tracer)));
   std::string scope = read_text("/proc/sys/kernel/yama/ptrace_scope");
   while (!scope.empty() && scope.back() == '\n') scope.pop_back();
   if (scope == "1")
     return "/proc/sys/kernel/yama/ptrace_scope is 1 (only a parent may trace its children): run svedbg with "
            "CAP_SYS_PTRACE (e.g. as root) or set ptrace_scope to 0";
-  if (scope == "2") return "/proc/sys/kernel/yama/ptrace_scope is 2: only a process with CAP_SYS_PTRACE (e.g. root) may attach";
+  if (scope == "2")
+    return "/proc/sys/kernel/yama/ptrace_scope is 2: only a process with CAP_SYS_PTRACE (e.g. root) may attach";
   if (scope == "3") return "/proc/sys/kernel/yama/ptrace_scope is 3: ptrace attach is disabled until reboot";
   return "no ptrace rights over it: it belongs to another user or is not dumpable; svedbg needs the same uid "
          "or CAP_SYS_PTRACE";
@@ -122,7 +123,7 @@ struct AttachBackend::Impl {
   std::optional<BackendStop> reason;   // debug exit that started a stop
   std::optional<BackendStop> pending;  // completed stop for poll_stop()
   std::optional<unsigned> first_vcpu;  // first vCPU thread seen stopped
-  std::vector<GuestDebug> applied;  // what KVM has per vCPU
+  std::vector<GuestDebug> applied;     // what KVM has per vCPU
 
   // Stop watcher.
   std::mutex mu;
@@ -213,8 +214,7 @@ struct AttachBackend::Impl {
   void maybe_rewind(pid_t tid, int fd) {
     user_pt_regs r{};
     if (!get_regs(tid, r)) return;
-    if (r.regs[8] != kArm64NrIoctl || r.regs[1] != kKvmRun || r.regs[0] != static_cast<std::uint64_t>(-EINTR))
-      return;
+    if (r.regs[8] != kArm64NrIoctl || r.regs[1] != kKvmRun || r.regs[0] != static_cast<std::uint64_t>(-EINTR)) return;
     std::uint32_t insn = 0;
     if (!peek(r.pc - 4, &insn, sizeof insn) || insn != kSvc0) return;
     if (fd < 0) {
@@ -225,11 +225,14 @@ struct AttachBackend::Impl {
       for (unsigned v = 0; v < b.vcpus_.size(); ++v) {
         bool claimed = false;
         for (const auto& [t, f] : thread_fd) claimed |= (t != tid && f == b.vcpus_[v].fd && threads.count(t));
-        if (!claimed && exit_reason(v) == std::optional<std::uint32_t>(KVM_EXIT_INTR)) candidates.push_back(b.vcpus_[v].fd);
+        if (!claimed && exit_reason(v) == std::optional<std::uint32_t>(KVM_EXIT_INTR))
+          candidates.push_back(b.vcpus_[v].fd);
       }
       if (candidates.size() != 1) {
-        b.log(fmt::format("thread {} left KVM_RUN but its vCPU cannot be told ({} candidates); the VMM sees EINTR "
-                          "from KVM_RUN once", tid, candidates.size()));
+        b.log(
+            fmt::format("thread {} left KVM_RUN but its vCPU cannot be told ({} candidates); the VMM sees EINTR "
+                        "from KVM_RUN once",
+                        tid, candidates.size()));
         return;
       }
       fd = candidates[0];
@@ -258,7 +261,8 @@ struct AttachBackend::Impl {
     }
     t.stop = Stop::Running;
     t.held = false;
-    ::ptrace(trace_syscalls ? PTRACE_SYSCALL : PTRACE_CONT, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig)));
+    ::ptrace(trace_syscalls ? PTRACE_SYSCALL : PTRACE_CONT, tid, nullptr,
+             reinterpret_cast<void*>(static_cast<long>(sig)));
   }
 
   void begin_stop() {
@@ -311,7 +315,10 @@ struct AttachBackend::Impl {
       unsigned long child = 0;
       ::ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child);
       threads.try_emplace(static_cast<pid_t>(child));
-      if (run_on) cont(tid, t); else mark_stopped(tid, t, Stop::Event);
+      if (run_on)
+        cont(tid, t);
+      else
+        mark_stopped(tid, t, Stop::Event);
       return;
     }
     if (event == PTRACE_EVENT_STOP) {
@@ -326,14 +333,20 @@ struct AttachBackend::Impl {
     if (sig == (SIGTRAP | 0x80)) {
       __ptrace_syscall_info info{};
       if (::ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info) <= 0) {
-        if (run_on) cont(tid, t); else mark_stopped(tid, t, Stop::Event);
+        if (run_on)
+          cont(tid, t);
+        else
+          mark_stopped(tid, t, Stop::Event);
         return;
       }
       if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
         t.entry_kvm_run = info.entry.nr == static_cast<std::uint64_t>(kArm64NrIoctl) && info.entry.args[1] == kKvmRun;
         if (t.entry_kvm_run && vcpu_of_fd(static_cast<int>(info.entry.args[0])))
           thread_fd[tid] = static_cast<int>(info.entry.args[0]);
-        if (run_on) cont(tid, t); else mark_stopped(tid, t, Stop::SyscallEntry);
+        if (run_on)
+          cont(tid, t);
+        else
+          mark_stopped(tid, t, Stop::SyscallEntry);
         return;
       }
       // Exit stop.
@@ -364,13 +377,19 @@ struct AttachBackend::Impl {
         maybe_rewind(tid, fd_it->second);
         return;
       }
-      if (run_on) cont(tid, t); else mark_stopped(tid, t, Stop::SyscallExit);
+      if (run_on)
+        cont(tid, t);
+      else
+        mark_stopped(tid, t, Stop::SyscallExit);
       return;
     }
     // Signal-delivery stop: the VMM's own signal.
     t.pending_sig = sig;
     t.stop = Stop::Signal;
-    if (run_on) cont(tid, t); else mark_stopped(tid, t, Stop::Signal);
+    if (run_on)
+      cont(tid, t);
+    else
+      mark_stopped(tid, t, Stop::Signal);
   }
 
   void pump() {
@@ -477,8 +496,9 @@ struct AttachBackend::Impl {
     for (pid_t tid : order) {
       if (!threads.count(tid) || threads[tid].stop != Stop::Running) continue;
       ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
-      if (!wait_until([&] { return state == State::Exited || !threads.count(tid) || threads[tid].stop != Stop::Running; },
-                      5000))
+      if (!wait_until(
+              [&] { return state == State::Exited || !threads.count(tid) || threads[tid].stop != Stop::Running; },
+              5000))
         b.log(fmt::format("thread {} did not stop within 5 s", tid));
       if (state == State::Exited) return make_error(ESRCH, "the VMM (pid {}) exited while svedbg attached", b.pid_);
     }
@@ -533,7 +553,8 @@ struct AttachBackend::Impl {
       if (t.stop == Stop::SyscallExit) {
         user_pt_regs r{};
         const auto rv = static_cast<std::int64_t>(get_regs(tid, r) ? r.regs[0] : 0);
-        if (rv != -512 && rv != -513 && rv != -514 && rv != -516) exits.push_back(tid);  // ERESTARTSYS..RESTART_RESTARTBLOCK
+        if (rv != -512 && rv != -513 && rv != -514 && rv != -516)
+          exits.push_back(tid);  // ERESTARTSYS..RESTART_RESTARTBLOCK
       }
       if (t.stop == Stop::Signal) signals.push_back(tid);
     }
@@ -740,7 +761,8 @@ struct AttachBackend::Impl {
     go();
     for (;;) {
       int st = 0;
-      if (!wait_trip(tid, st)) return make_error(ESRCH, "the VMM (pid {}) exited during an injected system call", b.pid_);
+      if (!wait_trip(tid, st))
+        return make_error(ESRCH, "the VMM (pid {}) exited during an injected system call", b.pid_);
       if (!WIFSTOPPED(st)) continue;
       const int sig = WSTOPSIG(st);
       if (step && (st >> 16) == 0 && sig != (SIGTRAP | 0x80)) {
@@ -753,7 +775,8 @@ struct AttachBackend::Impl {
         if (!have || (now.pc != svc && now.pc != svc + 4)) {
           restore();
           t.stop = was == Stop::Event ? Stop::Event : Stop::SyscallExit;
-          return make_error(EIO, "thread {}: injected ioctl stopped at {:#x}, not at the svc at {:#x}", tid, now.pc, svc);
+          return make_error(EIO, "thread {}: injected ioctl stopped at {:#x}, not at the svc at {:#x}", tid, now.pc,
+                            svc);
         }
         if (!t.pending_sig) t.pending_sig = sig;  // the VMM's signal: delivered on resume
         go();
@@ -798,9 +821,9 @@ struct AttachBackend::Impl {
   CodeCave cave;                      // addr 0: none found, batching off
   std::vector<std::byte> cave_bytes;  // the cave's own bytes, put back
   bool loop_in_cave = false;          // the loop is there (this stop)
-  bool batching = true;        // off: `monitor attach batch off`, no code cave, or the loop failed
-  std::string batching_note;   // why it is off
-  std::map<pid_t, bool> trap_ok;  // this stop: a brk's SIGTRAP leaves the thread's signal state alone
+  bool batching = true;               // off: `monitor attach batch off`, no code cave, or the loop failed
+  std::string batching_note;          // why it is off
+  std::map<pid_t, bool> trap_ok;      // this stop: a brk's SIGTRAP leaves the thread's signal state alone
 
   Status write_loop() {
     if (loop_in_cave) return {};
@@ -819,8 +842,10 @@ struct AttachBackend::Impl {
     if (!loop_in_cave) return;
     loop_in_cave = false;
     if (!poke(cave.addr, cave_bytes.data(), cave_bytes.size()))
-      b.log(fmt::format("cannot put the VMM's own bytes back at {:#x} ({}) over the batch loop: {} (harmless: the VMM "
-                        "never runs them)", cave.addr, cave.path, std::strerror(errno)));
+      b.log(
+          fmt::format("cannot put the VMM's own bytes back at {:#x} ({}) over the batch loop: {} (harmless: the VMM "
+                      "never runs them)",
+                      cave.addr, cave.path, std::strerror(errno)));
   }
 
   // Where a trip's table may go on thread `tid`'s stack: below `top`, 4 KiB
@@ -899,7 +924,8 @@ struct AttachBackend::Impl {
     if (auto s = check_stopped(); !s) return s.error();
     if (auto s = write_loop(); !s) return s.error();
     const auto picked = loop_thread();
-    if (!picked) return make_error(EAGAIN, "no stopped thread of the VMM can run the batch loop (SIGTRAP blocked or ignored)");
+    if (!picked)
+      return make_error(EAGAIN, "no stopped thread of the VMM can run the batch loop (SIGTRAP blocked or ignored)");
     const pid_t tid = *picked;
     Colocated on_one_cpu(*this, tid);
     auto& t = threads[tid];
@@ -1003,8 +1029,9 @@ struct AttachBackend::Impl {
     bool batched = batching;
     if (batched && !loop_thread()) {
       if (!warned_no_loop_thread)
-        b.log("no stopped thread of the VMM can run the batch loop (SIGTRAP blocked or ignored in each); reading "
-              "one injected system call per register");
+        b.log(
+            "no stopped thread of the VMM can run the batch loop (SIGTRAP blocked or ignored in each); reading "
+            "one injected system call per register");
       warned_no_loop_thread = true;
       batched = false;
     }
@@ -1076,7 +1103,8 @@ struct AttachBackend::Impl {
     auto r = ioctl(b.vcpus_[v].fd, KVM_SET_GUEST_DEBUG, block, false);
     if (!r) return r.error();
     if (*r < 0)
-      return make_error(static_cast<int>(-*r), "vCPU {}: KVM_SET_GUEST_DEBUG: {}", v, std::strerror(static_cast<int>(-*r)));
+      return make_error(static_cast<int>(-*r), "vCPU {}: KVM_SET_GUEST_DEBUG: {}", v,
+                        std::strerror(static_cast<int>(-*r)));
     applied[v] = d;
     return {};
   }
@@ -1211,8 +1239,10 @@ Result<std::unique_ptr<AttachBackend>> AttachBackend::attach(pid_t pid, AttachOp
   }
   std::sort(b->memory_.begin(), b->memory_.end(), [](const auto& x, const auto& y) { return x.gpa < y.gpa; });
   if (b->memory_.empty())
-    b->log(fmt::format("pid {}: guest RAM not found in its mappings; memory reads fail until given with "
-                       "--mem GPA:SIZE[@HVA]", pid));
+    b->log(
+        fmt::format("pid {}: guest RAM not found in its mappings; memory reads fail until given with "
+                    "--mem GPA:SIZE[@HVA]",
+                    pid));
 
   for (unsigned i = 0; i < b->vcpus_.size(); ++i) {
     std::array<std::byte, kVlsBytes> buf{};
@@ -1288,7 +1318,8 @@ std::size_t walk_ram(const std::vector<RamRange>& memory, std::uint64_t gpa, std
   std::size_t done = 0;
   while (done < len) {
     const std::uint64_t a = gpa + done;
-    auto it = std::find_if(memory.begin(), memory.end(), [&](const RamRange& r) { return a >= r.gpa && a - r.gpa < r.size; });
+    auto it =
+        std::find_if(memory.begin(), memory.end(), [&](const RamRange& r) { return a >= r.gpa && a - r.gpa < r.size; });
     if (it == memory.end()) break;
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(len - done, it->size - (a - it->gpa)));
     const ssize_t moved = io(it->hva + (a - it->gpa), done, n);
@@ -1307,7 +1338,8 @@ Result<std::size_t> AttachBackend::read_phys(std::uint64_t gpa, std::span<std::b
     return ::pread(fd, out.data() + at, n, static_cast<off_t>(hva));
   });
   if (done == 0 && !out.empty())
-    return make_error(EFAULT, "no guest RAM at {:#x}{}", gpa, memory_.empty() ? " (guest RAM unknown: --mem GPA:SIZE[@HVA])" : "");
+    return make_error(EFAULT, "no guest RAM at {:#x}{}", gpa,
+                      memory_.empty() ? " (guest RAM unknown: --mem GPA:SIZE[@HVA])" : "");
   return done;
 }
 
@@ -1435,8 +1467,8 @@ std::optional<Result<std::string>> AttachBackend::monitor(std::string_view comma
   if (command == "attach colocate on" || command == "attach colocate off") {
     im.colocate_on = command == "attach colocate on";
     if (!im.colocate_on) im.end_colocation();
-    return Result<std::string>(fmt::format("tracer and VMM thread on one CPU during a stop: {}\n",
-                                           im.colocate_on ? "on" : "off"));
+    return Result<std::string>(
+        fmt::format("tracer and VMM thread on one CPU during a stop: {}\n", im.colocate_on ? "on" : "off"));
   }
   if (command != "attach") return std::nullopt;
   std::string out = describe() + "\n";
@@ -1454,12 +1486,14 @@ std::optional<Result<std::string>> AttachBackend::monitor(std::string_view comma
   out += fmt::format("register reads in this stop: {} trips, {} KVM_GET_ONE_REG, {:.0f} us\n", im.cost.read_trips,
                      im.cost.reg_ioctls, us(im.cost.read_time));
   if (im.have_last_cost)
-    out += fmt::format("register reads in the previous stop: {} trips, {} KVM_GET_ONE_REG, {:.0f} us; other trips: {}\n",
-                       im.last_cost.read_trips, im.last_cost.reg_ioctls, us(im.last_cost.read_time),
-                       im.last_cost.other_trips);
+    out += fmt::format(
+        "register reads in the previous stop: {} trips, {} KVM_GET_ONE_REG, {:.0f} us; other trips: {}\n",
+        im.last_cost.read_trips, im.last_cost.reg_ioctls, us(im.last_cost.read_time), im.last_cost.other_trips);
   if (im.batching)
-    out += fmt::format("batched register reads: on; loop at {:#x} ({}, past its code; {} this stop), tables on the "
-                       "stack\n", im.cave.addr, im.cave.path, im.loop_in_cave ? "written" : "not written");
+    out += fmt::format(
+        "batched register reads: on; loop at {:#x} ({}, past its code; {} this stop), tables on the "
+        "stack\n",
+        im.cave.addr, im.cave.path, im.loop_in_cave ? "written" : "not written");
   else
     out += fmt::format("batched register reads: off ({})\n", im.batching_note);
   if (!im.colocate_on)

@@ -104,8 +104,8 @@
 namespace svedbg::kvm {
 
 struct AttachOptions {
-  std::vector<RamRange> memory;                    // empty: from the VMM's mappings
-  std::function<void(const std::string&)> log;     // empty: stderr
+  std::vector<RamRange> memory;                 // empty: from the VMM's mappings
+  std::function<void(const std::string&)> log;  // empty: stderr
 };
 
 class AttachBackend final : public Backend {
@@ -154,12 +154,12 @@ class AttachBackend final : public Backend {
   void log(const std::string& line) const;
 
   struct Vcpu {
-    unsigned id = 0;       // KVM vCPU id (kvm-vcpu:N)
-    int fd = -1;           // the VMM's fd for it
+    unsigned id = 0;        // KVM vCPU id (kvm-vcpu:N)
+    int fd = -1;            // the VMM's fd for it
     std::uint64_t run = 0;  // the VMM's address of its kvm_run mmap (0: unknown)
     std::optional<VqSet> vls;
-    GuestDebug debug;  // breakpoints/watchpoints from set_guest_debug
-    bool debug_applied = false;    // KVM has a non-zero control for it
+    GuestDebug debug;            // breakpoints/watchpoints from set_guest_debug
+    bool debug_applied = false;  // KVM has a non-zero control for it
   };
 
   pid_t pid_;

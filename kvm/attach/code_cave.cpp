@@ -16,8 +16,7 @@ std::vector<std::uint64_t> exec_segment_ends(std::uint64_t base, std::uint64_t p
   Elf64_Ehdr eh{};
   if (!peek(base, &eh, sizeof eh)) return {};
   if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-      eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
-      eh.e_phnum > 256)
+      eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 256)
     return {};
   std::vector<Elf64_Phdr> ph(eh.e_phnum);
   if (!peek(base + eh.e_phoff, ph.data(), ph.size() * sizeof(Elf64_Phdr))) return {};
@@ -44,9 +43,8 @@ std::optional<CodeCave> find_code_cave(const std::vector<MapEntry>& maps, std::s
     if (!x.exec || x.path.empty() || x.path.front() != '/' || !seen.insert(x.path).second) continue;
     // The file's mapping of offset 0 holds its ELF header (for the main
     // executable and libraries alike the lowest segment starts at offset 0).
-    const auto header = std::find_if(maps.begin(), maps.end(), [&](const MapEntry& m) {
-      return m.path == x.path && m.offset == 0 && m.read;
-    });
+    const auto header = std::find_if(maps.begin(), maps.end(),
+                                     [&](const MapEntry& m) { return m.path == x.path && m.offset == 0 && m.read; });
     if (header == maps.end()) continue;
     for (const std::uint64_t end : exec_segment_ends(header->start, page_size, peek)) {
       const std::uint64_t at = (end + 15) & ~std::uint64_t{15};

@@ -72,7 +72,8 @@ std::span<const std::byte> value_of(const Plan& plan, std::span<const std::byte>
 Status status_of(std::int64_t result, unsigned vcpu, std::uint64_t id) {
   if (result == 0) return {};
   if (result < 0 && result >= -4095) return one_reg_error(vcpu, id, false, static_cast<int>(-result));
-  return make_error(EIO, "vCPU {}: {}: the batch loop in the VMM did not run KVM_GET_ONE_REG for it", vcpu, reg_name(id));
+  return make_error(EIO, "vCPU {}: {}: the batch loop in the VMM did not run KVM_GET_ONE_REG for it", vcpu,
+                    reg_name(id));
 }
 
 }  // namespace svedbg::kvm::batch

@@ -44,8 +44,8 @@ inline constexpr std::uint32_t kLoopCount   = 0xd1000694;  // sub x20, x20, #1
 inline constexpr std::uint32_t kLoopBack    = 0x17fffff8;  // b .-32
 inline constexpr std::uint32_t kLoopBrk     = 0xd4200000;  // brk #0
 // clang-format on
-inline constexpr std::array<std::uint32_t, 10> kLoopCode = {
-    kLoopTest, kLoopLoadFd, kLoopLoadArg, kLoopNr, kLoopSvc, kLoopStore, kLoopNext, kLoopCount, kLoopBack, kLoopBrk};
+inline constexpr std::array<std::uint32_t, 10> kLoopCode = {kLoopTest,  kLoopLoadFd, kLoopLoadArg, kLoopNr,   kLoopSvc,
+                                                            kLoopStore, kLoopNext,   kLoopCount,   kLoopBack, kLoopBrk};
 inline constexpr std::uint64_t kBrkOffset = 36;  // where the loop stops
 static_assert(kLoopCode[kBrkOffset / 4] == kLoopBrk);
 
@@ -59,11 +59,11 @@ inline constexpr std::size_t kMaxTableBytes = 64 * 1024;
 
 // One table entry as the loop and KVM see it (48 bytes, little-endian).
 struct Entry {
-  std::uint64_t fd;       // ldp x0, x1
+  std::uint64_t fd;  // ldp x0, x1
   std::uint64_t request;
-  std::uint64_t arg;      // ldr x2: here &id (struct kvm_one_reg)
-  std::int64_t result;    // str x0: 0 or -errno
-  std::uint64_t id;       // struct kvm_one_reg { __u64 id; __u64 addr; }
+  std::uint64_t arg;    // ldr x2: here &id (struct kvm_one_reg)
+  std::int64_t result;  // str x0: 0 or -errno
+  std::uint64_t id;     // struct kvm_one_reg { __u64 id; __u64 addr; }
   std::uint64_t addr;
 };
 inline constexpr std::size_t kEntryBytes = 48;
@@ -75,19 +75,19 @@ std::array<std::byte, 4 * kLoopCode.size()> code_bytes();
 
 // One KVM_GET_ONE_REG to make.
 struct Call {
-  int fd = -1;             // the VMM's vCPU fd
-  std::uint64_t id = 0;    // KVM register ID
-  std::size_t size = 0;    // kvm::reg_size(id)
+  int fd = -1;           // the VMM's vCPU fd
+  std::uint64_t id = 0;  // KVM register ID
+  std::size_t size = 0;  // kvm::reg_size(id)
 };
 
 // One trip: the first `count` calls, their table at VMM address `table`.
 struct Plan {
   std::size_t count = 0;
-  std::uint64_t table = 0;               // VMM address of the table (x19)
-  std::vector<std::byte> table_bytes;    // written at `table` before the trip
-  std::vector<std::size_t> value_offset; // per call: its value, as an offset from `table`
-  std::vector<std::size_t> value_size;   // per call: its size
-  std::size_t read_bytes = 0;            // table plus values, read back from `table` after it
+  std::uint64_t table = 0;                // VMM address of the table (x19)
+  std::vector<std::byte> table_bytes;     // written at `table` before the trip
+  std::vector<std::size_t> value_offset;  // per call: its value, as an offset from `table`
+  std::vector<std::size_t> value_size;    // per call: its size
+  std::size_t read_bytes = 0;             // table plus values, read back from `table` after it
 };
 // As many calls from the front of `calls` as fit in `room` bytes of table
 // and values from `table` on (8-aligned); count 0: the first call does not

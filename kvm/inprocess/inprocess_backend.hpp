@@ -44,16 +44,16 @@
 namespace svedbg::kvm {
 
 struct MemoryRegion {
-  std::uint64_t gpa = 0;    // guest-physical base (KVM_SET_USER_MEMORY_REGION guest_phys_addr)
-  void* hva = nullptr;      // where the VMM mapped it (userspace_addr)
-  std::size_t size = 0;     // bytes (memory_size)
+  std::uint64_t gpa = 0;  // guest-physical base (KVM_SET_USER_MEMORY_REGION guest_phys_addr)
+  void* hva = nullptr;    // where the VMM mapped it (userspace_addr)
+  std::size_t size = 0;   // bytes (memory_size)
 };
 
 struct InProcessOptions {
-  int kick_signal = 0;          // 0: SIGRTMIN + 6 (see VcpuGate)
-  bool hold_at_start = false;   // vCPUs park at their first before_run()
-  std::function<void()> on_kill;                     // gdb's `kill`; empty: resume (like detach)
-  std::function<void(const std::string&)> log;       // empty: stderr
+  int kick_signal = 0;                          // 0: SIGRTMIN + 6 (see VcpuGate)
+  bool hold_at_start = false;                   // vCPUs park at their first before_run()
+  std::function<void()> on_kill;                // gdb's `kill`; empty: resume (like detach)
+  std::function<void(const std::string&)> log;  // empty: stderr
 };
 
 class InProcessBackend final : public Backend {
@@ -61,8 +61,7 @@ class InProcessBackend final : public Backend {
   // Reads every vCPU's SVE_VLS (the vCPUs must be finalized and not inside
   // KVM_RUN: call before the vCPU threads start). Errors other than ENOENT
   // (no SVE) are returned.
-  static Result<std::unique_ptr<InProcessBackend>> create(std::vector<GateVcpu> vcpus,
-                                                          std::vector<MemoryRegion> memory,
+  static Result<std::unique_ptr<InProcessBackend>> create(std::vector<GateVcpu> vcpus, std::vector<MemoryRegion> memory,
                                                           InProcessOptions options = {});
 
   VcpuGate& gate() { return gate_; }

@@ -19,7 +19,6 @@
 namespace svedbg::kvm {
 namespace {
 
-
 // Only interrupts the system call (KVM_RUN) in progress.
 void kick_handler(int) {}
 

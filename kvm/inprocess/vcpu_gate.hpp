@@ -63,8 +63,8 @@ struct kvm_run;
 namespace svedbg::kvm {
 
 struct GateVcpu {
-  int fd = -1;               // the vCPU fd (KVM_CREATE_VCPU)
-  kvm_run* run = nullptr;    // its mmap'ed struct kvm_run
+  int fd = -1;             // the vCPU fd (KVM_CREATE_VCPU)
+  kvm_run* run = nullptr;  // its mmap'ed struct kvm_run
 };
 
 class VcpuGate {
@@ -109,9 +109,9 @@ class VcpuGate {
     pthread_t thread{};
     State state = State::NotStarted;
     bool hold = false;
-    bool step_armed = false;       // KVM_SET_GUEST_DEBUG single-step is on
-    GuestDebug debug;  // breakpoints/watchpoints (set_guest_debug)
-    bool debug_applied = false;    // KVM has a non-zero guest debug control
+    bool step_armed = false;        // KVM_SET_GUEST_DEBUG single-step is on
+    GuestDebug debug;               // breakpoints/watchpoints (set_guest_debug)
+    bool debug_applied = false;     // KVM has a non-zero guest debug control
     bool needs_completion = false;  // last exit left an operation for KVM_RUN to finish
   };
 
@@ -128,8 +128,8 @@ class VcpuGate {
   int signal_ = 0;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool running_ = true;   // the debugger's view: released and not yet stopped
-  bool stopping_ = false;  // a stop is being collected
+  bool running_ = true;                // the debugger's view: released and not yet stopped
+  bool stopping_ = false;              // a stop is being collected
   std::optional<BackendStop> reason_;  // set for steps/breakpoints
   std::optional<unsigned> first_parked_;
   std::optional<BackendStop> pending_;

@@ -206,7 +206,8 @@ std::vector<ThreadEntry> threads_of(const TreeReader& proc, const std::string& p
 
 // A user thread of the VMM (not one of its kernel workers).
 bool has_thread(const VmmEntry& vmm, pid_t tid) {
-  return std::any_of(vmm.threads.begin(), vmm.threads.end(), [&](const ThreadEntry& t) { return t.tid == tid && !t.worker; });
+  return std::any_of(vmm.threads.begin(), vmm.threads.end(),
+                     [&](const ThreadEntry& t) { return t.tid == tid && !t.worker; });
 }
 
 std::string thread_name(const VmmEntry& vmm, pid_t tid) {
@@ -314,8 +315,9 @@ std::optional<unsigned> vcpu_from_thread_name(std::string_view name) {
 bool looks_like_vmm(std::string_view comm, const std::vector<std::string>& cmdline,
                     const std::vector<std::string>& thread_names) {
   // (comm is cut at 15 characters: "cloud-hyperviso".)
-  static constexpr std::string_view kNames[] = {"qemu-kvm", "kvm",  "firecracker", "cloud-hypervisor", "cloud-hyperviso",
-                                                "crosvm",   "lkvm", "kvmtool",     "svedbg-vmm",       "vmm"};
+  static constexpr std::string_view kNames[] = {"qemu-kvm",        "kvm",    "firecracker", "cloud-hypervisor",
+                                                "cloud-hyperviso", "crosvm", "lkvm",        "kvmtool",
+                                                "svedbg-vmm",      "vmm"};
   auto known = [](std::string_view name) {
     const std::string n = lower(name);
     if (n.compare(0, 12, "qemu-system-") == 0) return true;
@@ -352,7 +354,8 @@ Result<VmmScan> scan_vmms(const TreeReader& proc, const TreeReader& debugfs, lon
       std::vector<std::string> names;
       for (auto& t : threads_of(proc, p)) names.push_back(std::move(t.name));
       if (looks_like_vmm(comm, cmdline, names))
-        scan.unreadable_vmms.push_back(UnreadableProcess{pid, comm, uid, unreadable_reason(fds.error().code, uid, self_uid)});
+        scan.unreadable_vmms.push_back(
+            UnreadableProcess{pid, comm, uid, unreadable_reason(fds.error().code, uid, self_uid)});
       continue;
     }
     VmmEntry vmm;
@@ -453,7 +456,8 @@ std::vector<AttachedVcpu> parse_attach_vcpus(std::string_view text) {
       if (j > i) f.push_back(line.substr(i, j - i));
       i = j;
     }
-    if (f.size() < 7 || f[0] != "vCPU" || f[1].empty() || f[1].back() != ':' || f[3] != "fd" || f[5] != "thread") continue;
+    if (f.size() < 7 || f[0] != "vCPU" || f[1].empty() || f[1].back() != ':' || f[3] != "fd" || f[5] != "thread")
+      continue;
     constexpr std::string_view kPrefix = "kvm-vcpu:";
     if (f[2].substr(0, kPrefix.size()) != kPrefix) continue;
     auto index = parse_number<unsigned>(f[1].substr(0, f[1].size() - 1));
@@ -633,7 +637,8 @@ std::string format_text(const VmmScan& scan) {
     }
   }
   for (const auto& u : scan.unreadable_vmms)
-    rows.push_back({u.pid, Row{std::to_string(u.pid), u.comm, "?", "?", "?", "?", "?", "-", "-", "not readable: " + u.reason}});
+    rows.push_back(
+        {u.pid, Row{std::to_string(u.pid), u.comm, "?", "?", "?", "?", "?", "-", "-", "not readable: " + u.reason}});
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
 
   std::string out;
@@ -662,8 +667,9 @@ std::string format_text(const VmmScan& scan) {
       out += fmt::format("pid {} ({}) is traced by pid {} ({})\n", vmm.pid, vmm.comm, vmm.tracer,
                          vmm.tracer_comm.empty() ? "?" : vmm.tracer_comm);
   if (unknown_thread)
-    out += "TID ?: a vCPU running guest code is not waiting in KVM_RUN; --vl (attach), or KVM's debugfs "
-           "(root, debugfs mounted), tells its thread\n";
+    out +=
+        "TID ?: a vCPU running guest code is not waiting in KVM_RUN; --vl (attach), or KVM's debugfs "
+        "(root, debugfs mounted), tells its thread\n";
   const bool any_vcpu =
       std::any_of(scan.vmms.begin(), scan.vmms.end(), [](const VmmEntry& v) { return !v.vcpus.empty(); });
   if (any_vcpu && scan.vl_supported && !scan.vl_requested)
@@ -671,9 +677,10 @@ std::string format_text(const VmmScan& scan) {
   if (!scan.vl_note.empty()) out += scan.vl_note + "\n";
   const unsigned others = scan.unreadable - static_cast<unsigned>(scan.unreadable_vmms.size());
   if (others > 0)
-    out += fmt::format("{} {}process{} not readable (another user's or not dumpable): any VMM among them is not "
-                       "listed; run svedbg ps as root to see every VMM\n",
-                       others, scan.unreadable_vmms.empty() ? "" : "other ", others == 1 ? "" : "es");
+    out += fmt::format(
+        "{} {}process{} not readable (another user's or not dumpable): any VMM among them is not "
+        "listed; run svedbg ps as root to see every VMM\n",
+        others, scan.unreadable_vmms.empty() ? "" : "other ", others == 1 ? "" : "es");
   return out;
 }
 
@@ -699,7 +706,8 @@ std::string format_json(const VmmScan& scan) {
       out += fmt::format("{}{{\"tid\": {}, \"name\": {}{}}}", k ? ", " : "", vmm.threads[k].tid,
                          json_string(vmm.threads[k].name), vmm.threads[k].worker ? ", \"kernel_worker\": true" : "");
     out += fmt::format("],\n     \"vl_error\": {},\n     \"vcpus\": [", json_opt_string(vmm.vl_error));
-    for (std::size_t k = 0; k < vmm.vcpus.size(); ++k) out += (k ? ",\n       " : "\n       ") + vcpu_json(vmm.vcpus[k]);
+    for (std::size_t k = 0; k < vmm.vcpus.size(); ++k)
+      out += (k ? ",\n       " : "\n       ") + vcpu_json(vmm.vcpus[k]);
     out += "]}";
   }
   out += scan.vmms.empty() ? "],\n" : "\n  ],\n";

@@ -80,18 +80,18 @@ enum class ThreadSource { None, KvmRun, Attach, Debugfs, Name };
 std::string_view to_string(ThreadSource s);
 
 struct VcpuEntry {
-  unsigned id = 0;      // kvm-vcpu:N
+  unsigned id = 0;       // kvm-vcpu:N
   std::vector<int> fds;  // the VMM's fds for it, ascending (more than one: dup'ed)
   int fd() const { return fds.empty() ? -1 : fds.front(); }
   std::optional<pid_t> tid;
   std::string thread_name;  // /proc/PID/task/TID/comm
   ThreadSource thread_source = ThreadSource::None;
   // With --vl (merge_vector_lengths):
-  bool vl_read = false;    // sve, vls, effective_vq are valid
-  bool sve = false;        // false: VLS absent (ENOENT), an FPSIMD-only vCPU
+  bool vl_read = false;  // sve, vls, effective_vq are valid
+  bool sve = false;      // false: VLS absent (ENOENT), an FPSIMD-only vCPU
   VqSet vls;
   unsigned effective_vq = 0;
-  std::string vl_error;    // this vCPU's registers could not be read
+  std::string vl_error;  // this vCPU's registers could not be read
 };
 
 struct ThreadEntry {
@@ -112,7 +112,7 @@ struct VmmEntry {
   std::vector<int> vm_fds;  // ascending
   std::vector<VcpuEntry> vcpus;
   std::vector<ThreadEntry> threads;  // ascending TID
-  std::string vl_error;  // --vl: the VMM could not be attached
+  std::string vl_error;              // --vl: the VMM could not be attached
 };
 
 struct UnreadableProcess {
@@ -125,8 +125,8 @@ struct UnreadableProcess {
 struct VmmScan {
   std::vector<VmmEntry> vmms;
   std::vector<UnreadableProcess> unreadable_vmms;  // look like VMMs
-  unsigned processes = 0;   // looked at (kernel threads excluded)
-  unsigned unreadable = 0;  // their fds could not be read (unreadable_vmms included)
+  unsigned processes = 0;                          // looked at (kernel threads excluded)
+  unsigned unreadable = 0;                         // their fds could not be read (unreadable_vmms included)
   bool vl_requested = false;
   bool vl_supported = false;  // this build can read VLs (arm64)
   std::string vl_note;        // e.g. why --vl reads nothing on this host
@@ -135,8 +135,8 @@ struct VmmScan {
 struct ScanOptions {
   std::string proc_root = "/proc";
   std::string debugfs_root = "/sys/kernel/debug";  // KVM's files in ROOT/kvm
-  long ioctl_nr = -1;       // -1: this host's __NR_ioctl
-  long self_uid = -1;       // -1: geteuid(); reasons say "another user's" against it
+  long ioctl_nr = -1;                              // -1: this host's __NR_ioctl
+  long self_uid = -1;                              // -1: geteuid(); reasons say "another user's" against it
 };
 
 Result<VmmScan> scan_vmms(const ScanOptions& options = {});
@@ -154,7 +154,7 @@ std::optional<unsigned> vcpu_from_thread_name(std::string_view name);
 
 // What attaching tells about one vCPU.
 struct VcpuVl {
-  unsigned id = 0;  // kvm-vcpu:N
+  unsigned id = 0;           // kvm-vcpu:N
   std::optional<pid_t> tid;  // the thread seen leaving KVM_RUN, if known
   bool sve = false;
   VqSet vls;

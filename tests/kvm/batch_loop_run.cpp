@@ -65,7 +65,8 @@ int main() {
   // The code at the start of an RWX mapping (a code cave in the VMM), the
   // table after it (a thread's stack in the VMM).
   constexpr std::size_t kTableAt = 64;
-  void* mem = ::mmap(nullptr, kTableAt + batch::kMaxTableBytes, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* mem = ::mmap(nullptr, kTableAt + batch::kMaxTableBytes, PROT_READ | PROT_WRITE | PROT_EXEC,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) {
     std::perror("mmap");
     return 1;
@@ -75,7 +76,7 @@ int main() {
   std::memcpy(mem, code.data(), code.size());
   __builtin___clear_cache(static_cast<char*>(mem), static_cast<char*>(mem) + code.size());
   g_brk = base + batch::kBrkOffset;
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_sigaction = on_trap;
   sa.sa_flags = SA_SIGINFO;
   sigaction(SIGTRAP, &sa, nullptr);

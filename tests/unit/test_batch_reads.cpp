@@ -17,10 +17,10 @@
 #include "kvm/reg_id.hpp"
 
 using namespace svedbg;
-using kvm::Backend;
 using introspect::GuestTarget;
 using introspect::SimBackend;
 using introspect::SimConfig;
+using kvm::Backend;
 
 namespace {
 
@@ -32,10 +32,10 @@ class CountingBackend final : public kvm::Backend {
   explicit CountingBackend(SimConfig cfg = {}) : sim_(cfg) {}
   SimBackend& sim() { return sim_; }
 
-  unsigned single = 0;                   // get_one_reg calls
+  unsigned single = 0;                                   // get_one_reg calls
   std::vector<std::vector<std::uint64_t>> batches_seen;  // ids per get_regs call
   bool batches = false;
-  std::uint64_t fail = 0;                // an ID that fails with EIO in get_regs
+  std::uint64_t fail = 0;  // an ID that fails with EIO in get_regs
 
   std::string name() const override { return "counting"; }
   unsigned vcpu_count() const override { return sim_.vcpu_count(); }
@@ -47,7 +47,8 @@ class CountingBackend final : public kvm::Backend {
     std::vector<std::uint64_t> ids;
     for (auto& r : reads) {
       ids.push_back(r.id);
-      r.status = r.id == fail ? Status{make_error(EIO, "{} fails", kvm::reg_name(r.id))} : sim_.get_one_reg(r.vcpu, r.id, r.out);
+      r.status = r.id == fail ? Status{make_error(EIO, "{} fails", kvm::reg_name(r.id))}
+                              : sim_.get_one_reg(r.vcpu, r.id, r.out);
     }
     batches_seen.push_back(ids);
   }
@@ -55,7 +56,9 @@ class CountingBackend final : public kvm::Backend {
   Status set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) override {
     return sim_.set_one_reg(vcpu, id, in);
   }
-  Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override { return sim_.read_phys(gpa, out); }
+  Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override {
+    return sim_.read_phys(gpa, out);
+  }
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override {
     return sim_.write_phys(gpa, in);
   }
@@ -101,8 +104,10 @@ std::uint64_t u64_at(std::span<const std::byte> b, std::size_t at) {
 TEST_CASE("Backend::get_regs by default reads each register with get_one_reg", "[batch]") {
   SimBackend sim(SimConfig{});
   std::vector<std::byte> z(kvm::kZregBytes), x(8), bad(3);
-  std::vector<kvm::Backend::RegRead> reads{{1, kvm::sve_zreg(3), z, {}}, {1, kvm::core_x(4), x, {}},
-                                      {1, kvm::core_x(5), bad, {}}, {9, kvm::core_pc(), x, {}}};
+  std::vector<kvm::Backend::RegRead> reads{{1, kvm::sve_zreg(3), z, {}},
+                                           {1, kvm::core_x(4), x, {}},
+                                           {1, kvm::core_x(5), bad, {}},
+                                           {9, kvm::core_pc(), x, {}}};
   sim.kvm::Backend::get_regs(reads);
   CHECK(reads[0].status);
   CHECK(std::to_integer<unsigned>(z[0]) == SimBackend::fixture_z_byte(1, 3, 0));
@@ -260,7 +265,8 @@ TEST_CASE("a snapshot reads a vCPU's registers in one batch with the same values
     REQUIRE(s);
     CHECK(b.single == 1);  // SVE_VLS
     REQUIRE(b.batches_seen.size() == 1);
-    CHECK(b.batches_seen[0].size() == 99);  // ZCR_EL1, 31 x, sp, pc, pstate, fpsr, fpcr, 32 Z, 16 P, FFR, 13 more system
+    CHECK(b.batches_seen[0].size() ==
+          99);  // ZCR_EL1, 31 x, sp, pc, pstate, fpsr, fpcr, 32 Z, 16 P, FFR, 13 more system
     auto ref = introspect::take_snapshot(plain, v);
     REQUIRE(ref);
     CHECK(s->x == ref->x);
@@ -282,8 +288,8 @@ TEST_CASE("a snapshot reads a vCPU's registers in one batch with the same values
 TEST_CASE("batch plan: entries, kvm_one_reg pointers and value slots from the table address", "[batch]") {
   using namespace kvm::batch;
   const std::uint64_t base = 0x7f0000000000;
-  std::vector<Call> calls{{11, kvm::core_x(0), 8}, {11, kvm::sve_zreg(1), 256}, {12, kvm::core_fpsr(), 4},
-                          {12, kvm::sve_preg(2), 32}};
+  std::vector<Call> calls{
+      {11, kvm::core_x(0), 8}, {11, kvm::sve_zreg(1), 256}, {12, kvm::core_fpsr(), 4}, {12, kvm::sve_preg(2), 32}};
   const Plan p = plan(base, kMaxTableBytes, calls);
   REQUIRE(p.count == 4);
   CHECK(p.table == base);

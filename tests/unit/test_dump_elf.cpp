@@ -68,8 +68,10 @@ void same_registers(kvm::Backend& a, kvm::Backend& b) {
       const Status sa = a.get_one_reg(v, id, x), sb = b.get_one_reg(v, id, y);
       INFO("vCPU " << v << " " << kvm::reg_name(id) << ": " << (sb ? std::string("ok") : sb.error().message));
       REQUIRE(sa.ok() == sb.ok());
-      if (sa.ok()) CHECK(x == y);
-      else CHECK(sa.error().code == sb.error().code);
+      if (sa.ok())
+        CHECK(x == y);
+      else
+        CHECK(sa.error().code == sb.error().code);
     }
   }
 }

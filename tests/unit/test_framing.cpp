@@ -53,8 +53,7 @@ std::vector<std::string> feed_bytewise(std::string_view stream, std::size_t max 
   return out;
 }
 
-std::vector<std::string> feed_split(std::string_view stream, std::size_t at,
-                                    std::size_t max = kMaxPacketSize) {
+std::vector<std::string> feed_split(std::string_view stream, std::size_t at, std::size_t max = kMaxPacketSize) {
   FrameParser p(max);
   auto out = describe_all(p.feed(stream.substr(0, at)));
   for (auto& s : describe_all(p.feed(stream.substr(at)))) out.push_back(std::move(s));
@@ -69,8 +68,7 @@ std::string frame(std::string_view raw_body) {
 }
 
 // Every feeding strategy must agree.
-void check_stream(std::string_view stream, const std::vector<std::string>& expected,
-                  std::size_t max = kMaxPacketSize) {
+void check_stream(std::string_view stream, const std::vector<std::string>& expected, std::size_t max = kMaxPacketSize) {
   CHECK(feed_all(stream, max) == expected);
   CHECK(feed_bytewise(stream, max) == expected);
   for (std::size_t at = 0; at <= stream.size(); ++at) {
@@ -121,10 +119,9 @@ TEST_CASE("framing: a single packet", "[framing]") {
 }
 
 TEST_CASE("framing: acks, naks and interrupts interleaved with packets", "[framing]") {
-  const std::string stream = "+" + frame("qSupported:multiprocess+") + "-" + "\x03" + "+" +
-                             frame("g") + "\x03" + frame("m0,4") + "+-";
-  check_stream(stream, {"+", "P:qSupported:multiprocess+", "-", "^C", "+", "P:g", "^C", "P:m0,4",
-                        "+", "-"});
+  const std::string stream =
+      "+" + frame("qSupported:multiprocess+") + "-" + "\x03" + "+" + frame("g") + "\x03" + frame("m0,4") + "+-";
+  check_stream(stream, {"+", "P:qSupported:multiprocess+", "-", "^C", "+", "P:g", "^C", "P:m0,4", "+", "-"});
 }
 
 TEST_CASE("framing: + - 0x03 inside a packet are payload", "[framing]") {
@@ -138,7 +135,10 @@ TEST_CASE("framing: noise outside packets is ignored", "[framing]") {
 }
 
 TEST_CASE("framing: bad checksum is reported and parsing continues", "[framing]") {
-  check_stream("$OK#00" "$OK#9a", {"E:checksum", "P:OK"});
+  check_stream(
+      "$OK#00"
+      "$OK#9a",
+      {"E:checksum", "P:OK"});
   check_stream("$OK#zz+", {"E:checksum", "+"});
   check_stream("$OK#9g", {"E:checksum"});
   FrameParser p;
@@ -151,9 +151,9 @@ TEST_CASE("framing: bad checksum is reported and parsing continues", "[framing]"
 }
 
 TEST_CASE("framing: '$' inside a packet restarts it", "[framing]") {
-  check_stream("$m0,4$OK#9a", {"P:OK"});      // in the body
-  check_stream("$abc#$OK#9a", {"P:OK"});      // where the first checksum digit goes
-  check_stream("$abc#1$OK#9a", {"P:OK"});     // where the second one goes
+  check_stream("$m0,4$OK#9a", {"P:OK"});   // in the body
+  check_stream("$abc#$OK#9a", {"P:OK"});   // where the first checksum digit goes
+  check_stream("$abc#1$OK#9a", {"P:OK"});  // where the second one goes
   check_stream("$$$OK#9a+", {"P:OK", "+"});
 }
 
@@ -167,20 +167,20 @@ TEST_CASE("framing: '}' escapes are undone", "[framing]") {
 }
 
 TEST_CASE("framing: '*' run-length decoding", "[framing]") {
-  check_stream(frame("0* "), {"P:0000"});              // ' ' = 32: 3 more
-  check_stream(frame("x0*!y"), {"P:x00000y"});         // '!' = 33: 4 more
+  check_stream(frame("0* "), {"P:0000"});                     // ' ' = 32: 3 more
+  check_stream(frame("x0*!y"), {"P:x00000y"});                // '!' = 33: 4 more
   check_stream(frame("a*~"), {"P:" + std::string(98, 'a')});  // '~' = 126: 97 more
-  check_stream(frame("a* * "), {"P:aaaaaaa"});         // repeats may chain
-  check_stream(frame("}]* "), {"P:}}}}"});             // repeats the decoded byte
+  check_stream(frame("a* * "), {"P:aaaaaaa"});                // repeats may chain
+  check_stream(frame("}]* "), {"P:}}}}"});                    // repeats the decoded byte
   check_stream(frame("a*}"), {"P:" + std::string(97, 'a')});  // count byte is raw, '}' = 125
   check_stream(frame("a**"), {"P:" + std::string(14, 'a')});  // '*' = 42 as count: 13 more
 }
 
 TEST_CASE("framing: invalid run-length encoding", "[framing]") {
-  check_stream(frame("* "), {"E:rle"});                      // no previous byte
-  check_stream(frame("a*\x1f"), {"E:rle"});                  // count below 32
-  check_stream(frame("a*\x7f"), {"E:rle"});                  // count above 126
-  check_stream(frame("a*"), {"E:rle"});                      // '#' ends the count
+  check_stream(frame("* "), {"E:rle"});                            // no previous byte
+  check_stream(frame("a*\x1f"), {"E:rle"});                        // count below 32
+  check_stream(frame("a*\x7f"), {"E:rle"});                        // count above 126
+  check_stream(frame("a*"), {"E:rle"});                            // '#' ends the count
   check_stream(frame("a*\x7f") + frame("OK"), {"E:rle", "P:OK"});  // recovers
   // The checksum is checked first: a corrupted body is a checksum error.
   check_stream("$* #00", {"E:checksum"});
@@ -189,8 +189,8 @@ TEST_CASE("framing: invalid run-length encoding", "[framing]") {
 TEST_CASE("framing: overlong packets are consumed and reported", "[framing]") {
   check_stream(frame("12345678"), {"P:12345678"}, 8);
   check_stream(frame("123456789") + frame("OK"), {"E:overlong", "P:OK"}, 8);
-  check_stream(frame("1*~") + "+", {"E:overlong", "+"}, 8);        // by expansion
-  check_stream(frame("1234567}]"), {"P:1234567}"}, 8);              // decoded size counts
+  check_stream(frame("1*~") + "+", {"E:overlong", "+"}, 8);  // by expansion
+  check_stream(frame("1234567}]"), {"P:1234567}"}, 8);       // decoded size counts
   // A huge packet is consumed without being buffered, and the parser recovers.
   FrameParser p(16);
   const std::string big = frame(std::string(1 << 20, 'x'));
@@ -226,8 +226,14 @@ TEST_CASE("encode_packet: exact bytes", "[framing]") {
 
 TEST_CASE("encode_packet: escapes", "[framing]") {
   // '$' -> "}\x04", '#' -> "}\x03", '}' -> "}]", '*' -> "}\x0a"
-  CHECK(encode_packet("a$b#c}d*e", false) == frame("a}\x04" "b}\x03" "c}]d}\x0a" "e"));
-  CHECK(encode_packet("a$b#c}d*e") == frame("a}\x04" "b}\x03" "c}]d}\x0a" "e"));
+  CHECK(encode_packet("a$b#c}d*e", false) == frame("a}\x04"
+                                                   "b}\x03"
+                                                   "c}]d}\x0a"
+                                                   "e"));
+  CHECK(encode_packet("a$b#c}d*e") == frame("a}\x04"
+                                            "b}\x03"
+                                            "c}]d}\x0a"
+                                            "e"));
   // Escaped bytes are never run-length encoded.
   CHECK(encode_packet("}}}}}") == frame("}]}]}]}]}]"));
   CHECK(encode_packet("****") == frame("}\x0a}\x0a}\x0a}\x0a"));
@@ -251,7 +257,10 @@ TEST_CASE("encode_packet round-trips through FrameParser and gdb's decoder", "[f
         case 0: payload.push_back(static_cast<char>(byte_dist(rng))); break;
         case 1: payload.push_back(specials[static_cast<std::size_t>(byte_dist(rng)) % specials.size()]); break;
         case 2: payload.append(static_cast<std::size_t>(run_dist(rng)), static_cast<char>(byte_dist(rng))); break;
-        default: payload.append(static_cast<std::size_t>(run_dist(rng)), specials[static_cast<std::size_t>(byte_dist(rng)) % specials.size()]); break;
+        default:
+          payload.append(static_cast<std::size_t>(run_dist(rng)),
+                         specials[static_cast<std::size_t>(byte_dist(rng)) % specials.size()]);
+          break;
       }
     }
     for (const bool rle : {true, false}) {
@@ -273,7 +282,8 @@ TEST_CASE("encode_packet round-trips through FrameParser and gdb's decoder", "[f
       std::vector<std::string> got;
       std::size_t pos = 0;
       while (pos < wire.size()) {
-        const std::size_t n = std::min<std::size_t>(wire.size() - pos, static_cast<std::size_t>(run_dist(rng)) % 17 + 1);
+        const std::size_t n =
+            std::min<std::size_t>(wire.size() - pos, static_cast<std::size_t>(run_dist(rng)) % 17 + 1);
         for (auto& s : describe_all(pieces.feed(std::string_view(wire).substr(pos, n)))) got.push_back(std::move(s));
         pos += n;
       }

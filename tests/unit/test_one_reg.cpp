@@ -42,8 +42,7 @@ TEST_CASE("one_reg on a non-KVM fd names the vCPU, register and errno", "[one_re
   auto s = kvm::get_one_reg(null.fd, 1, kvm::core_x(3), buf);
   REQUIRE_FALSE(s);
   CHECK(s.error().code == ENOTTY);
-  CHECK(s.error().message ==
-        "vCPU 1: KVM_GET_ONE_REG x3: the fd is not a KVM vCPU (Inappropriate ioctl for device)");
+  CHECK(s.error().message == "vCPU 1: KVM_GET_ONE_REG x3: the fd is not a KVM vCPU (Inappropriate ioctl for device)");
   auto w = kvm::set_one_reg(null.fd, 0, kvm::zcr_el1(), buf);
   REQUIRE_FALSE(w);
   CHECK(w.error().code == ENOTTY);
@@ -70,8 +69,7 @@ TEST_CASE("one_reg maps KVM's SVE errnos to their meaning", "[one_reg]") {
   CHECK(kvm::one_reg_error(0, kvm::sctlr_el1(), false, ENOENT).message == "vCPU 0: KVM has no register SCTLR_EL1");
   e = kvm::one_reg_error(0, kvm::core_vreg(7), false, EINVAL);
   CHECK(e.code == EINVAL);
-  CHECK(e.message ==
-        "vCPU 0: KVM_GET_ONE_REG v7: invalid (FPSIMD V-registers are not accessible on an SVE vCPU)");
+  CHECK(e.message == "vCPU 0: KVM_GET_ONE_REG v7: invalid (FPSIMD V-registers are not accessible on an SVE vCPU)");
   e = kvm::one_reg_error(4, kvm::core_pc(), true, EFAULT);
   CHECK(e.code == EFAULT);
   CHECK(e.message == "vCPU 4: KVM_SET_ONE_REG pc: Bad address");

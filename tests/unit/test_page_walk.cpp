@@ -91,8 +91,7 @@ class PhysMem {
 // test (not derived), so the walker's own derivation is checked.
 class Tables {
  public:
-  Tables(PhysMem& mem, unsigned granule_bits, unsigned va_bits, int start_level, std::uint64_t root,
-         std::uint64_t pool)
+  Tables(PhysMem& mem, unsigned granule_bits, unsigned va_bits, int start_level, std::uint64_t root, std::uint64_t pool)
       : mem_(mem), gb_(granule_bits), va_bits_(va_bits), start_(start_level), root_(root), next_(pool) {}
 
   std::uint64_t index(std::uint64_t va, int level) const {
@@ -131,8 +130,7 @@ class Tables {
   std::map<std::uint64_t, std::uint64_t> tables_;  // descriptor PA -> table it points to
 };
 
-TranslationRegs regs(std::uint64_t tcr, std::uint64_t ttbr0, std::uint64_t ttbr1 = 0,
-                     std::uint64_t sctlr = kSctlrM) {
+TranslationRegs regs(std::uint64_t tcr, std::uint64_t ttbr0, std::uint64_t ttbr1 = 0, std::uint64_t sctlr = kSctlrM) {
   return TranslationRegs{sctlr, tcr, ttbr0, ttbr1};
 }
 
@@ -435,9 +433,9 @@ TEST_CASE("page walk: 52-bit addresses, 64K granule with FEAT_LPA", "[pagewalk]"
     CHECK(t.entry_size == 4 * kTiB);
   }
   SECTION("table and page above 2^48") {
-    const std::uint64_t va = 0x0000000012345678;  // L1 index 0, L2 index 0, L3 index 0x1234
-    mem.put(root, 0x50000000 | (0xcull << 12) | kTable);                     // next table 0xc_0000_5000_0000
-    mem.put(0x000c000050000000, 0x60000000 | (0x1ull << 12) | kTable);      // 0x1_0000_6000_0000
+    const std::uint64_t va = 0x0000000012345678;                        // L1 index 0, L2 index 0, L3 index 0x1234
+    mem.put(root, 0x50000000 | (0xcull << 12) | kTable);                // next table 0xc_0000_5000_0000
+    mem.put(0x000c000050000000, 0x60000000 | (0x1ull << 12) | kTable);  // 0x1_0000_6000_0000
     mem.put(0x0001000060000000 + 0x1234 * 8, 0x70000000 | (0xfull << 12) | kAf | kPage);
     const Translation t = ok(regs(tcr, ttbr0), va, mem);
     CHECK(t.levels[1].table_pa == 0x000c000050000000);
@@ -458,7 +456,7 @@ TEST_CASE("page walk: 52-bit addresses with TCR_EL1.DS (FEAT_LPA2)", "[pagewalk]
   SECTION("4K, T1SZ = 12 starts at level -1; OA[51:50] in bits [9:8], OA[49:48] in place") {
     // 3 - (51-12)/9 = -1: level -1 resolves VA[51:48] (16 entries).
     const std::uint64_t tcr = t0sz(16) | kTg0_4K | t1sz(12) | kTg1_4K | ips(0b110) | kDs;
-    const std::uint64_t root = 0x0003000040000000;                    // BADDR[51:48] = 0x3
+    const std::uint64_t root = 0x0003000040000000;  // BADDR[51:48] = 0x3
     const std::uint64_t ttbr1 = 0x40000000 | (0x3 << 2);
     Tables tb(mem, 12, 52, -1, root, 0x41000000);
     const std::uint64_t va = 0xfff8000012345678;  // VA[51:48] = 8
@@ -532,7 +530,7 @@ TEST_CASE("page walk: VA range selection, holes, TBI and EPD", "[pagewalk]") {
     CHECK(a.tbi);
     CHECK_FALSE(a.upper);
     CHECK(ok(r, 0xff00123456789abc, mem).pa == 0x81234abc);  // VA[55] = 0: TTBR0, any tag
-    const Translation b = ok(r, 0x12ff800012345678, mem);      // VA[55] = 1: TTBR1
+    const Translation b = ok(r, 0x12ff800012345678, mem);    // VA[55] = 1: TTBR1
     CHECK(b.upper);
     CHECK(b.pa == 0x91234678);
     CHECK(format_walk(b).find("tag 0x12 ignored (TBI1)") != std::string::npos);
@@ -679,8 +677,8 @@ TEST_CASE("page walk: permissions are reported, not enforced", "[pagewalk]") {
     unsigned ap;
     bool writable, user;
   };
-  for (const Case c : {Case{0b00, true, false}, Case{0b01, true, true}, Case{0b10, false, false},
-                       Case{0b11, false, true}}) {
+  for (const Case c :
+       {Case{0b00, true, false}, Case{0b01, true, true}, Case{0b10, false, false}, Case{0b11, false, true}}) {
     PhysMem m;
     Tables tb(m, 12, 48, 0, 0x40000000, 0x40100000);
     tb.map(va, 0x81234000, 3, kAf | ap(c.ap));

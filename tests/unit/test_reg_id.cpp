@@ -98,8 +98,8 @@ TEST_CASE("reg_size and arch checks", "[regid]") {
   CHECK(reg_size(kRegArm64 | kRegSizeU1024) == 128);
 
   CHECK(is_arm64(core_pc()));
-  CHECK_FALSE(is_arm64(core_pc() | (1ULL << 40)));            // stray bits 51..32
-  CHECK_FALSE(is_arm64(0x4030000000100040ULL));               // KVM_REG_ARM (32-bit)
+  CHECK_FALSE(is_arm64(core_pc() | (1ULL << 40)));  // stray bits 51..32
+  CHECK_FALSE(is_arm64(0x4030000000100040ULL));     // KVM_REG_ARM (32-bit)
   CHECK_FALSE(is_core(0x4030000000100040ULL));
 }
 

@@ -54,8 +54,7 @@ TEST_CASE("thread-id syntax", "[requests]") {
   CHECK(parse_thread_sel("p1")->kind == ThreadSel::Kind::All);
   CHECK(parse_thread_sel("p-1")->kind == ThreadSel::Kind::All);
   CHECK(parse_thread_sel("p-1.-1")->kind == ThreadSel::Kind::All);
-  for (const char* bad : {"", "-2", "x", "p", "p.1", "p1.", "p1.x", "pz.1", "p1.p2", "1.2",
-                          "10000000000000000"}) {
+  for (const char* bad : {"", "-2", "x", "p", "p.1", "p1.", "p1.x", "pz.1", "p1.p2", "1.2", "10000000000000000"}) {
     INFO(bad);
     CHECK_FALSE(parse_thread_sel(bad));
   }
@@ -66,8 +65,8 @@ TEST_CASE("qSupported", "[requests]") {
   CHECK(parse_as<req::QSupported>("qSupported:").features.empty());
   const auto q = parse_as<req::QSupported>(
       "qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;fork-events+;xmlRegisters=i386");
-  CHECK(q.features == std::vector<std::string>{"multiprocess+", "swbreak+", "hwbreak+", "qRelocInsn+",
-                                               "fork-events+", "xmlRegisters=i386"});
+  CHECK(q.features == std::vector<std::string>{"multiprocess+", "swbreak+", "hwbreak+", "qRelocInsn+", "fork-events+",
+                                               "xmlRegisters=i386"});
   check_malformed("qSupported,x", "qSupported");
   check_unknown("qSupportedX");
 }
@@ -328,9 +327,8 @@ TEST_CASE("Z and z", "[requests]") {
 }
 
 TEST_CASE("unknown packets are passed through", "[requests]") {
-  for (const char* p : {"qTStatus", "vMustReplyEmpty", "qSymbol::", "qTfV", "qOffsets",
-                        "QThreadEvents:1", "vKill;1", "vFile:open:",
-                        "!", "R00", "A", "i", "qL1200000000000000000", "vRun;", "qGetTLSAddr:1,2,3",
+  for (const char* p : {"qTStatus", "vMustReplyEmpty", "qSymbol::", "qTfV", "qOffsets", "QThreadEvents:1", "vKill;1",
+                        "vFile:open:", "!", "R00", "A", "i", "qL1200000000000000000", "vRun;", "qGetTLSAddr:1,2,3",
                         "QPassSignals:e", "vStopped"}) {
     check_unknown(p);
   }

@@ -16,10 +16,10 @@
 #include "kvm/vls.hpp"
 
 using namespace svedbg;
-using kvm::BackendStop;
-using kvm::GuestDebug;
 using introspect::SimBackend;
 using introspect::SimConfig;
+using kvm::BackendStop;
+using kvm::GuestDebug;
 using kvm::StopReason;
 
 namespace {
@@ -229,18 +229,18 @@ TEST_CASE("register ID and buffer validation", "[sim]") {
     CHECK(z.error().code == EINVAL);
   }
   SECTION("not an arm64 ID") {
-    CHECK(get_errno(b, 0, 0x4030000000100040ULL) == EINVAL);    // 32-bit ARM
+    CHECK(get_errno(b, 0, 0x4030000000100040ULL) == EINVAL);          // 32-bit ARM
     CHECK(get_errno(b, 0, kvm::core_pc() | (1ULL << 33)) == EINVAL);  // stray bits
   }
   SECTION("core: wrong size field, misaligned, past kvm_regs") {
     CHECK(get_errno(b, 0, (kvm::core_pc() & ~kvm::kRegSizeMask) | kvm::kRegSizeU32, &msg) == EINVAL);
     CHECK(msg.find("pc") != std::string::npos);
     CHECK(get_errno(b, 0, (kvm::core_fpsr() & ~kvm::kRegSizeMask) | kvm::kRegSizeU64) == EINVAL);
-    CHECK(get_errno(b, 0, kvm::core_x(0) + 1) == EINVAL);       // upper half of x0
-    CHECK(get_errno(b, 0, kvm::core_spsr(4) + 2) == EINVAL);    // the padding before fp_regs
-    CHECK(get_errno(b, 2, kvm::core_fpcr() + 1) == EINVAL);     // __reserved[0]
+    CHECK(get_errno(b, 0, kvm::core_x(0) + 1) == EINVAL);     // upper half of x0
+    CHECK(get_errno(b, 0, kvm::core_spsr(4) + 2) == EINVAL);  // the padding before fp_regs
+    CHECK(get_errno(b, 2, kvm::core_fpcr() + 1) == EINVAL);   // __reserved[0]
     // get_core_reg(): off + size/4 must stay below sizeof(kvm_regs)/4.
-    CHECK(get_errno(b, 2, kvm::core_fpcr() + 2) == ENOENT);     // __reserved[1]
+    CHECK(get_errno(b, 2, kvm::core_fpcr() + 2) == ENOENT);  // __reserved[1]
     CHECK(get_errno(b, 0, kvm::kRegArm64 | kvm::kRegSizeU64 | kvm::kRegArmCore | 0x100) == ENOENT);
   }
   SECTION("SVE: wrong size field, slices, unknown IDs") {
@@ -318,19 +318,19 @@ TEST_CASE("VLS and finalize lifecycle (setup = false)", "[sim]") {
     const Status st = set_vls(b, 1, s);
     return st ? 0 : st.error().code;
   };
-  CHECK(vls_errno(kvm::VqSet{}) == EINVAL);                 // empty
-  CHECK(vls_errno(kvm::VqSet::range(1, 17)) == EINVAL);     // host has no 2176 bits
-  CHECK(vls_errno(kvm::VqSet::range(2, 4)) == EINVAL);      // 128 missing below the max
+  CHECK(vls_errno(kvm::VqSet{}) == EINVAL);              // empty
+  CHECK(vls_errno(kvm::VqSet::range(1, 17)) == EINVAL);  // host has no 2176 bits
+  CHECK(vls_errno(kvm::VqSet::range(2, 4)) == EINVAL);   // 128 missing below the max
   kvm::VqSet holes;
   holes.set(1);
   holes.set(4);
-  CHECK(vls_errno(holes) == EINVAL);                        // KVM cannot hide 256, 384
-  CHECK(get_vls(b, 1) == kvm::VqSet::range(1, 16));         // unchanged
+  CHECK(vls_errno(holes) == EINVAL);                 // KVM cannot hide 256, 384
+  CHECK(get_vls(b, 1) == kvm::VqSet::range(1, 16));  // unchanged
 
   // The seed's sequence: read, clear above the maximum, write, finalize.
   REQUIRE(set_vls(b, 1, kvm::VqSet::range(1, 4)).ok());
   CHECK(get_vls(b, 1) == kvm::VqSet::range(1, 4));
-  REQUIRE(set_vls(b, 1, kvm::VqSet::range(1, 8)).ok());     // rewritable until finalized
+  REQUIRE(set_vls(b, 1, kvm::VqSet::range(1, 8)).ok());  // rewritable until finalized
   REQUIRE(set_vls(b, 1, kvm::VqSet::range(1, 4)).ok());
   REQUIRE(b.finalize(1).ok());
   const Status twice = b.finalize(1);
@@ -543,7 +543,7 @@ TEST_CASE("detach resumes unchanged, kill restores the fixture", "[sim]") {
   const unsigned one[] = {1};
   REQUIRE(b.resume(one, false).ok());
   b.detach();
-  CHECK_FALSE(b.poll_stop().has_value());      // the pending stop is dropped, guest runs
+  CHECK_FALSE(b.poll_stop().has_value());  // the pending stop is dropped, guest runs
   b.interrupt();
   REQUIRE(b.poll_stop().has_value());
   // Detached, vCPU 1 ran on from where the step left it (pc 0x40000004,
@@ -568,7 +568,7 @@ TEST_CASE("detach resumes unchanged, kill restores the fixture", "[sim]") {
   REQUIRE(b.read_phys(0x40000000, nop).ok());
   CHECK(nop == std::array<std::byte, 4>{std::byte{0x1f}, std::byte{0x20}, std::byte{0x03}, std::byte{0xd5}});
   CHECK_FALSE(b.poll_stop().has_value());
-  REQUIRE(b.resume(one, false).ok());           // the notifier survives kill
+  REQUIRE(b.resume(one, false).ok());  // the notifier survives kill
   CHECK(notified == 1);
 
   // setup = false is reproduced too.

@@ -16,12 +16,12 @@
 
 using svedbg::xml::g_packet_size;
 using svedbg::xml::kMaxVq;
+using svedbg::xml::kSysRegCount;
 using svedbg::xml::RegClass;
 using svedbg::xml::register_table;
 using svedbg::xml::RegSpec;
-using svedbg::xml::target_xml;
-using svedbg::xml::kSysRegCount;
 using svedbg::xml::SysReg;
+using svedbg::xml::target_xml;
 
 namespace {
 
@@ -138,7 +138,9 @@ TEST_CASE("XML structure per feature", "[tdesc]") {
     CHECK(count(x, " regnum=") == 3);
     CHECK(count(x, "<reg name=\"zcr_el1\" bitsize=\"64\" type=\"uint64\" regnum=\"86\" group=\"system\"/>") == 1);
     CHECK(count(x, "<reg name=\"x0\" bitsize=\"64\" type=\"int\" regnum=\"0\"/>") == 1);
-    CHECK(count(x, fmt::format("<reg name=\"z0\" bitsize=\"{}\" type=\"svev\" regnum=\"34\" encoding=\"vector\" format=\"vector-uint8\"/>", 128 * vq)) == 1);
+    CHECK(count(x, fmt::format("<reg name=\"z0\" bitsize=\"{}\" type=\"svev\" regnum=\"34\" encoding=\"vector\" "
+                               "format=\"vector-uint8\"/>",
+                               128 * vq)) == 1);
     CHECK(count(x, fmt::format("<vector id=\"svevqu\" type=\"uint128\" count=\"{}\"/>", vq)) == 1);
     CHECK(count(x, fmt::format("<vector id=\"svevbu\" type=\"uint8\" count=\"{}\"/>", 16 * vq)) == 1);
     CHECK(count(x, fmt::format("<vector id=\"svep\" type=\"uint8\" count=\"{}\"/>", 2 * vq)) == 1);

@@ -63,8 +63,8 @@ class FakeProc {
     file(p + "/status", "Name:\t" + comm + "\nTracerPid:\t" + std::to_string(tracer) + "\nUid:\t" +
                             std::to_string(uid) + "\t" + std::to_string(uid) + "\t" + std::to_string(uid) + "\t" +
                             std::to_string(uid) + "\n");
-    file(p + "/stat", p + " (" + comm + ") S 1 " + p + " " + p + " 0 -1 " + (kthread ? "2129984" : "4194560") +
-                          " 0 0 0 0\n");
+    file(p + "/stat",
+         p + " (" + comm + ") S 1 " + p + " " + p + " 0 -1 " + (kthread ? "2129984" : "4194560") + " 0 0 0 0\n");
     fs::create_directories(fs::path(proc()) / p / "fd");
     thread(pid, pid, comm, "-1 0xfffff0e0 0x40f1c8\n");
   }
@@ -81,8 +81,12 @@ class FakeProc {
     file(t + "/syscall", syscall);
     file(t + "/stat", fmt::format("{} ({}) S 1 {} {} 0 -1 {} 0 0 0 0\n", tid, comm, pid, pid, flags));
   }
-  static std::string kvm_run(int fd) { return fmt::format("29 {:#x} 0xae80 0x0 0x0 0x0 0x0 0xffffa1b2e9f0 0x4a3c28\n", fd); }
-  static std::string x86_kvm_run(int fd) { return fmt::format("16 {:#x} 0xae80 0x0 0x0 0x0 0x0 0x7ffd1230 0x4a3c28\n", fd); }
+  static std::string kvm_run(int fd) {
+    return fmt::format("29 {:#x} 0xae80 0x0 0x0 0x0 0x0 0xffffa1b2e9f0 0x4a3c28\n", fd);
+  }
+  static std::string x86_kvm_run(int fd) {
+    return fmt::format("16 {:#x} 0xae80 0x0 0x0 0x0 0x0 0x7ffd1230 0x4a3c28\n", fd);
+  }
 
  private:
   std::string dir_;
@@ -92,7 +96,8 @@ class FakeProc {
 // another user's /proc/PID/fd (a test running as root cannot chmod its way there).
 class DenyingReader : public kvm::TreeReader {
  public:
-  DenyingReader(std::string root, std::set<std::string> denied) : TreeReader(std::move(root)), denied_(std::move(denied)) {}
+  DenyingReader(std::string root, std::set<std::string> denied)
+      : TreeReader(std::move(root)), denied_(std::move(denied)) {}
   Result<std::vector<std::string>> list(const std::string& rel) const override {
     if (denied_.count(rel)) return make_error(EACCES, "cannot read {}: Permission denied", path(rel));
     return TreeReader::list(rel);
@@ -251,7 +256,8 @@ TEST_CASE("ps: the thread of each vCPU, from KVM_RUN, debugfs or its name", "[vm
     REQUIRE(s.vmms[0].vcpus[0].tid);
     CHECK(*s.vmms[0].vcpus[0].tid == 613);
     CHECK(s.vmms[0].threads.back() == kvm::ThreadEntry{615, "kvm-nx-lpage-re", true});
-    CHECK_THAT(kvm::format_json(s), Catch::Contains("{\"tid\": 615, \"name\": \"kvm-nx-lpage-re\", \"kernel_worker\": true}"));
+    CHECK_THAT(kvm::format_json(s),
+               Catch::Contains("{\"tid\": 615, \"name\": \"kvm-nx-lpage-re\", \"kernel_worker\": true}"));
     // Named "vcpu0" it would still not count.
     f.thread(612, 613, "svedbg-vmm", "running\n");
     f.thread(612, 615, "vcpu0", FakeProc::kvm_run(6), 0x404040);

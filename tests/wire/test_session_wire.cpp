@@ -30,7 +30,8 @@ std::string le64(std::uint64_t v) {
 
 struct Rig {
   explicit Rig(introspect::SimConfig cfg = {}, introspect::TdescVl mode = {})
-      : sim(cfg), target(std::move(*introspect::GuestTarget::create(sim, {mode}))),
+      : sim(cfg),
+        target(std::move(*introspect::GuestTarget::create(sim, {mode}))),
         session(*target, gdbstub::SessionOptions{false}) {
     REQUIRE(target->attach());
   }
@@ -59,10 +60,10 @@ TEST_CASE("wire: handshake and capabilities", "[wire]") {
 TEST_CASE("wire: stop reply expedites x29, sp, pc and vg of the stopping thread", "[wire]") {
   Rig r;
   CHECK(r.ask("?") == "+" + frame("T05thread:1;1d:" + le64(0x1d) + ";1f:" + le64(0x80000000) +
-                                   ";20:" + le64(0x40000000) + ";55:" + le64(32) + ";"));
+                                  ";20:" + le64(0x40000000) + ";55:" + le64(32) + ";"));
   // Step thread 3 (vCPU 2, effective VL 128 bits -> vg 2).
   CHECK(r.ask("vCont;s:3;c") == "+" + frame("T05thread:3;1d:" + le64(0x201d) + ";1f:" + le64(0x80002000) +
-                                             ";20:" + le64(0x40000004) + ";55:" + le64(2) + ";"));
+                                            ";20:" + le64(0x40000004) + ";55:" + le64(2) + ";"));
   CHECK(r.ask("qC") == "+" + frame("QC3"));
 }
 
@@ -108,11 +109,11 @@ TEST_CASE("wire: acks, NAK retransmission, no-ack mode", "[wire]") {
   Rig r;
   std::string first = r.ask("qC");
   CHECK(first == "+" + frame("QC1"));
-  CHECK(r.session.feed("-") == frame("QC1"));           // retransmit on NAK
-  CHECK(r.session.feed("$qC#00") == "-");                // bad checksum
+  CHECK(r.session.feed("-") == frame("QC1"));  // retransmit on NAK
+  CHECK(r.session.feed("$qC#00") == "-");      // bad checksum
   CHECK(r.ask("QStartNoAckMode") == "+" + frame("OK"));
   CHECK(r.session.feed("+") == "");
-  CHECK(r.ask("qC") == frame("QC1"));                   // no '+' any more
+  CHECK(r.ask("qC") == frame("QC1"));  // no '+' any more
 }
 
 TEST_CASE("wire: continue, interrupt and the stop that follows", "[wire]") {
@@ -153,7 +154,7 @@ TEST_CASE("wire: qThreadStopInfo gives any thread's stop reply with its own vg",
   Rig r;
   // Thread 1 stopped (attach: SIGTRAP); thread 3 did not stop: signal 0, vg 2.
   CHECK(r.ask("qThreadStopInfo3") == "+" + frame("T00thread:3;1d:" + le64(0x201d) + ";1f:" + le64(0x80002000) +
-                                                  ";20:" + le64(0x40000000) + ";55:" + le64(2) + ";"));
+                                                 ";20:" + le64(0x40000000) + ";55:" + le64(2) + ";"));
   CHECK(r.ask("qThreadStopInfo1").rfind("+$T05thread:1;", 0) == 0);
   CHECK(r.ask("qThreadStopInfo9") == "+" + frame("E03"));
   CHECK(r.ask("qThreadStopInfo") == "+" + frame("E16"));
@@ -172,8 +173,9 @@ TEST_CASE("wire: a refused resume is answered with E.text that gdb prints", "[wi
 
 TEST_CASE("wire: a VMM that exits under the debugger is an X stop reply", "[wire]") {
   Rig r;
-  CHECK(r.ask("qRcmd," + gdbstub::to_hex(std::string_view("sim vmm-exit"))) == "+" + frame(gdbstub::to_hex(std::string_view("the simulated VMM exited; the next resume reports it\n"))));
+  CHECK(r.ask("qRcmd," + gdbstub::to_hex(std::string_view("sim vmm-exit"))) ==
+        "+" + frame(gdbstub::to_hex(std::string_view("the simulated VMM exited; the next resume reports it\n"))));
   CHECK(r.ask("vCont;c") == "+" + frame("X09"));  // SIGKILL: the process is gone
   CHECK_FALSE(r.session.running());
-  CHECK(r.ask("qC") == "+" + frame("QC1"));        // the session goes on
+  CHECK(r.ask("qC") == "+" + frame("QC1"));  // the session goes on
 }
