@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "introspect/dump_json.hpp"
+#include "introspect/paused_guest.hpp"
 #include "kvm/reg_id.hpp"
 
 namespace svedbg::introspect {
@@ -63,10 +63,13 @@ std::string to_string(const TdescVl& t) {
 
 GuestTarget::GuestTarget(kvm::Backend& backend, GuestOptions options)
     : backend_(backend),
+      run_(backend.run_control()),
       options_(options),
       cache_(backend),
-      breakpoints_(backend.debug_caps()),
-      applied_debug_(backend.vcpu_count()) {}
+      breakpoints_(run_ ? run_->debug_caps() : kvm::DebugCaps{}),
+      applied_debug_(backend.vcpu_count()) {
+  add_monitor_commands();
+}
 
 Result<std::unique_ptr<GuestTarget>> GuestTarget::create(kvm::Backend& backend, GuestOptions options) {
   std::unique_ptr<GuestTarget> t(new GuestTarget(backend, options));
@@ -432,26 +435,21 @@ Status GuestTarget::write_guest(ThreadId tid, std::uint64_t addr, std::span<cons
 
 Status GuestTarget::attach() {
   cache_.invalidate();
-  if (backend_.running()) {
-    backend_.interrupt();
-    // All-stop: wait (bounded) until the backend reports every vCPU stopped.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (backend_.running() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (backend_.running()) return make_error(ETIMEDOUT, "{}: vCPUs did not stop within 5 s", backend_.name());
-  }
-  // A stop nobody collected belongs to the previous client, unless the
-  // guest is gone: then every client hears so (an X reply to `?`).
-  if (auto s = backend_.poll_stop(); s && s->reason == kvm::StopReason::Exited) {
-    last_stop_ = to_stop(*s);
-    return {};
-  }
   // Like gdbserver after attaching: report SIGTRAP on the first thread.
   last_stop_ = StopEvent{1, Signal::Trap};
+  if (!run_) return {};  // never runs: always stopped
+  // All-stop: every vCPU stops before the client's first request.
+  if (auto r = stop_all_vcpus(backend_.name(), *run_, std::chrono::seconds(5)); !r) return r.error();
+  // A stop nobody collected belongs to the previous client, unless the
+  // guest is gone: then every client hears so (an X reply to `?`).
+  if (auto s = run_->poll_stop(); s && s->reason == kvm::StopReason::Exited) {
+    last_stop_ = to_stop(*s);
+  }
   return {};
 }
 
 Status GuestTarget::resume(std::span<const gdbstub::ResumeAction> actions) {
+  if (!run_) return make_error(EPERM, "the {} target cannot run (it offers no run control)", backend_.name());
   std::vector<unsigned> step;
   bool others_run = false;
   for (const auto& a : actions) {
@@ -475,10 +473,12 @@ Status GuestTarget::resume(std::span<const gdbstub::ResumeAction> actions) {
   }
   cache_.invalidate();
   if (auto st = apply_guest_debug(); !st) return st;
-  return backend_.resume(step, others_run);
+  return run_->resume(step, others_run);
 }
 
-void GuestTarget::interrupt() { backend_.interrupt(); }
+void GuestTarget::interrupt() {
+  if (run_) run_->interrupt();
+}
 
 StopEvent GuestTarget::to_stop(const kvm::BackendStop& s) {
   std::uint64_t pc = 0;
@@ -500,7 +500,7 @@ Breakpoints::WriteMemory GuestTarget::memory_writer() {
 }
 
 Status GuestTarget::insert_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) {
-  if (!backend_.debug_caps().guest_debug)
+  if (!run_ || !run_->debug_caps().guest_debug)
     return make_error(EOPNOTSUPP, "{}: breakpoints need guest debug support, which this backend lacks",
                       backend_.name());
   if (options_.read_only && type == gdbstub::BreakpointType::Software)
@@ -518,10 +518,11 @@ Status GuestTarget::remove_breakpoint(gdbstub::BreakpointType type, std::uint64_
 
 Status GuestTarget::apply_guest_debug() {
   // KVM_SET_GUEST_DEBUG only where it changes, and only while stopped.
+  if (!run_) return {};
   const kvm::GuestDebug want = breakpoints_.guest_debug();
   for (unsigned v = 0; v < applied_debug_.size(); ++v) {
     if (applied_debug_[v] == want) continue;
-    auto st = backend_.set_guest_debug(v, want);
+    auto st = run_->set_guest_debug(v, want);
     if (!st) return st;
     applied_debug_[v] = want;
   }
@@ -535,7 +536,8 @@ void GuestTarget::clear_debug_state() {
 }
 
 std::optional<StopEvent> GuestTarget::poll_stop() {
-  auto s = backend_.poll_stop();
+  if (!run_) return std::nullopt;
+  auto s = run_->poll_stop();
   if (!s) return std::nullopt;
   cache_.invalidate();
   if (s->reason != kvm::StopReason::Exited && s->vcpu < backend_.vcpu_count()) prefetch_stop_registers(s->vcpu);
@@ -543,119 +545,11 @@ std::optional<StopEvent> GuestTarget::poll_stop() {
   return last_stop_;
 }
 
-void GuestTarget::set_stop_notifier(std::function<void()> notify) { backend_.set_stop_notifier(std::move(notify)); }
+void GuestTarget::set_stop_notifier(std::function<void()> notify) {
+  if (run_) run_->set_stop_notifier(std::move(notify));
+}
 
 StopEvent GuestTarget::last_stop() { return last_stop_; }
-
-Result<std::string> GuestTarget::translate_report(std::string_view arg) {
-  while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
-  std::uint64_t va = 0;
-  const bool hex = arg.rfind("0x", 0) == 0 || arg.rfind("0X", 0) == 0;
-  const std::string_view digits = hex ? arg.substr(2) : arg;
-  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), va, hex ? 16 : 10);
-  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size())
-    return make_error(EINVAL, "usage: monitor translate ADDR (decimal or 0x-hex), not '{}'", arg);
-  const unsigned vcpu = static_cast<unsigned>(last_stop_.thread - 1);
-  auto regs = translation_regs(vcpu);
-  if (!regs) return regs.error();
-  std::vector<WalkLevel> trace;
-  auto t = translate(*regs, va, backend_phys_reader(backend_), &trace);
-  std::string out = fmt::format("vCPU {}: ", backend_.vmm_index(vcpu));
-  // The verdict first, on the vCPU's line, then the levels walked.
-  if (!t) return out + t.error().message + "\n" + format_levels(trace);
-  return out + format_walk(*t);
-}
-
-std::string GuestTarget::vls_report() {
-  std::string out;
-  if (sve_)
-    out +=
-        fmt::format("target description: SVE, VL {} bits (--tdesc-vl {})\n", desc_vq_ * 128, to_string(options_.tdesc));
-  else
-    out += "target description: FPSIMD (no vCPU has SVE)\n";
-  for (unsigned v = 0; v < vcpus_.size(); ++v) {
-    const auto& st = vcpus_[v];
-    const unsigned n = backend_.vmm_index(v);
-    if (!st.sve) {
-      out += fmt::format("vCPU {}: no SVE{}\n", n, st.probe_error.empty() ? "" : " (" + st.probe_error + ")");
-      continue;
-    }
-    auto zcr = cache_.get(v, kvm::zcr_el1());
-    if (!zcr) {
-      out += fmt::format("vCPU {}: enabled VLs {}; max {} bits; effective VL unknown: {}\n", n, st.vls.to_string(),
-                         st.vls.max() * 128, zcr.error().message);
-      continue;
-    }
-    const std::uint64_t z = load_u64(**zcr);
-    out += fmt::format("vCPU {}: enabled VLs {}; max {} bits; effective VL {} bits (ZCR_EL1.LEN={})\n", n,
-                       st.vls.to_string(), st.vls.max() * 128, kvm::effective_vq(st.vls, z) * 128, z & 0xf);
-  }
-  return out;
-}
-
-Result<std::string> GuestTarget::monitor(std::string_view command) {
-  std::string cmd(command);
-  while (!cmd.empty() && (cmd.back() == ' ' || cmd.back() == '\n')) cmd.pop_back();
-  while (!cmd.empty() && cmd.front() == ' ') cmd.erase(cmd.begin());
-  if (cmd == "help" || cmd.empty()) {
-    return "monitor help                 this text\n"
-           "monitor vls                  each vCPU's enabled vector lengths and effective VL\n"
-           "monitor stats                backend register reads in this stop (each register at most once)\n"
-           "monitor dump json            every vCPU's state as `svedbg dump --format json` writes it\n"
-           "monitor phys on|off          memory addresses are guest-physical / virtual (default)\n"
-           "monitor translate ADDR       the stage-1 walk of ADDR on the thread that last stopped\n" +
-           backend_.monitor_help();
-  }
-  if (cmd == "vls") return vls_report();
-  if (cmd == "dump json") {
-    // The live guest as `svedbg dump --format json` writes it (docs/
-    // dumps.md), through gdb: the way to snapshot a VMM that links
-    // libsvedbg. Registers only; no file is written on the daemon's side.
-    auto snaps = take_snapshots(backend_);
-    if (!snaps) return snaps.error();
-    char* buf = nullptr;
-    std::size_t len = 0;
-    std::FILE* mem = ::open_memstream(&buf, &len);
-    if (!mem) return make_error(errno, "open_memstream: {}", std::strerror(errno));
-    auto st =
-        write_json_dump(mem, DumpSource{backend_.name(), "live, through gdb's monitor dump json"}, *snaps, nullptr);
-    std::fclose(mem);
-    std::string json(buf ? buf : "", len);
-    std::free(buf);
-    if (!st) return st.error();
-    return json;
-  }
-  if (cmd == "stats") {
-    // KVM_GET_ONE_REG calls (or the backend's equivalent) in this stop: with
-    // the per-stop cache each register costs at most one, however often gdb
-    // asks (bench/ compares this against the registers requested).
-    // Then the backend calls they took (one per get_regs batch) and the
-    // time spent in them.
-    const auto us = [](std::chrono::nanoseconds ns) { return static_cast<double>(ns.count()) / 1000.0; };
-    return fmt::format(
-        "register reads from the {} backend: {} in this stop ({} distinct registers cached), {} in all\n"
-        "backend read calls in this stop: {} ({:.0f} us), {:.0f} us in all\n",
-        backend_.name(), cache_.fetches_this_stop(), cache_.cached(), cache_.fetches(),
-        cache_.backend_calls_this_stop(), us(cache_.backend_time_this_stop()), us(cache_.backend_time()));
-  }
-  if (cmd == "phys on" || cmd == "phys off") {
-    phys_mode_ = cmd == "phys on";
-    return std::string(phys_mode_ ? "memory addresses are guest-physical\n"
-                                  : "memory addresses are virtual (each vCPU's stage-1 translation)\n");
-  }
-  if (cmd == "phys") return std::string(phys_mode_ ? "phys on\n" : "phys off\n");
-  if (cmd.rfind("translate", 0) == 0) return translate_report(cmd.substr(9));
-  // A backend command may change guest state (e.g. ZCR_EL1 with sim
-  // set-vl): read-only mode refuses it, and after it registers are read
-  // again. One that only reports or tunes svedbg (`monitor attach batch
-  // off`) runs in read-only mode too and keeps the stop's registers.
-  const bool changes_guest = backend_.monitor_changes_guest(cmd);
-  if (options_.read_only && changes_guest) return make_error(EROFS, "'{}' not run: svedbg runs --read-only", cmd);
-  auto r = backend_.monitor(cmd);
-  if (!r) return make_error(EINVAL, "unknown monitor command '{}'; try 'monitor help'", cmd);
-  if (changes_guest) cache_.invalidate();
-  return std::move(*r);
-}
 
 Detached GuestTarget::detach() {
   clear_debug_state();
@@ -666,7 +560,7 @@ Detached GuestTarget::detach() {
 void GuestTarget::kill() {
   clear_debug_state();
   cache_.invalidate();
-  backend_.kill();
+  if (run_) run_->kill();
 }
 
 }  // namespace svedbg::introspect

@@ -117,6 +117,10 @@ class GuestTarget final : public gdbstub::Target {
   Result<Bytes> read_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl);
   Status write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl, std::span<const std::byte> data);
   std::string vls_report();
+  std::string stats_report();
+  Result<std::string> dump_json_report();
+  // The target's own monitor commands (guest_monitor.cpp), then the backend's.
+  void add_monitor_commands();
   gdbstub::StopEvent to_stop(const kvm::BackendStop& s);
   Breakpoints::ReadMemory memory_reader();
   Breakpoints::WriteMemory memory_writer();
@@ -126,6 +130,7 @@ class GuestTarget final : public gdbstub::Target {
   void clear_debug_state();
 
   kvm::Backend& backend_;
+  kvm::RunControl* run_;  // backend_.run_control(): nullptr when the guest never runs
   GuestOptions options_;
   StopCache cache_;
   struct VcpuStatic {
@@ -140,6 +145,7 @@ class GuestTarget final : public gdbstub::Target {
   Breakpoints breakpoints_;
   bool phys_mode_ = false;                      // `monitor phys on`: m/M addresses are guest-physical
   std::vector<kvm::GuestDebug> applied_debug_;  // what each vCPU has now
+  MonitorRegistry monitor_;
 };
 
 }  // namespace svedbg::introspect

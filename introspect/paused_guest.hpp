@@ -1,20 +1,26 @@
 // introspect::PausedGuest: keeps every vCPU of a Backend stopped for a scope.
 //
-// Contract: pause() stops a running guest the way GuestTarget::attach does
-// (Backend::interrupt, then wait until !running(), bounded by `timeout`;
-// ETIMEDOUT otherwise) and collects the stop it caused. The destructor
-// resumes the guest (all vCPUs, no single-step) if and only if it was
-// running before pause(); a guest that was stopped stays stopped. Used by
-// dumps, which must read every vCPU at one instant.
+// Contract: stop_all_vcpus() is the all-stop both a connecting client
+// (GuestTarget::attach) and a dump need: RunControl::interrupt() when any
+// vCPU runs, then wait until !running(), bounded by `timeout` (ETIMEDOUT
+// naming the backend otherwise); it returns whether the guest was running.
+// pause() does that and collects the stop it caused. The destructor resumes
+// the guest (all vCPUs, no single-step) if and only if it was running
+// before pause(); a guest that was stopped stays stopped, and a backend
+// without run control (a core file) is never running. Used by dumps, which
+// must read every vCPU at one instant.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <string_view>
 
 #include "common/result.hpp"
 #include "kvm/backend.hpp"
 
 namespace svedbg::introspect {
+
+Result<bool> stop_all_vcpus(std::string_view backend_name, kvm::RunControl& run, std::chrono::milliseconds timeout);
 
 class PausedGuest {
  public:
@@ -27,8 +33,8 @@ class PausedGuest {
   bool was_running() const { return was_running_; }
 
  private:
-  PausedGuest(kvm::Backend& backend, bool was_running) : backend_(backend), was_running_(was_running) {}
-  kvm::Backend& backend_;
+  PausedGuest(kvm::RunControl* run, bool was_running) : run_(run), was_running_(was_running) {}
+  kvm::RunControl* run_;
   bool was_running_;
 };
 

@@ -56,7 +56,7 @@ void VcpuSubset::get_regs(std::span<RegRead> reads) {
 Status VcpuSubset::set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) {
   auto v = inner_of(vcpu);
   if (!v) return v.error();
-  return inner_->set_guest_debug(*v, debug);
+  return inner_run_->set_guest_debug(*v, debug);
 }
 
 Status VcpuSubset::resume(std::span<const unsigned> step, bool others_run) {
@@ -66,11 +66,11 @@ Status VcpuSubset::resume(std::span<const unsigned> step, bool others_run) {
     if (!v) return v.error();
     inner.push_back(*v);
   }
-  return inner_->resume(inner, others_run);
+  return inner_run_->resume(inner, others_run);
 }
 
 std::optional<kvm::BackendStop> VcpuSubset::poll_stop() {
-  auto s = inner_->poll_stop();
+  auto s = inner_run_->poll_stop();
   if (!s) return s;
   auto it = std::find(vcpus_.begin(), vcpus_.end(), s->vcpu);
   s->vcpu = it == vcpus_.end() ? 0 : static_cast<unsigned>(it - vcpus_.begin());

@@ -24,7 +24,7 @@
 
 namespace svedbg::introspect {
 
-class VcpuSubset final : public kvm::Backend {
+class VcpuSubset final : public kvm::Backend, public kvm::RunControl {
  public:
   static Result<std::unique_ptr<VcpuSubset>> create(std::unique_ptr<kvm::Backend> inner, std::vector<unsigned> vcpus);
 
@@ -45,25 +45,28 @@ class VcpuSubset final : public kvm::Backend {
     return inner_->write_phys(gpa, in);
   }
   std::vector<kvm::MemoryRange> memory_map() const override { return inner_->memory_map(); }
-  Status set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) override;
-  kvm::DebugCaps debug_caps() const override { return inner_->debug_caps(); }
-  Status resume(std::span<const unsigned> step, bool others_run) override;
-  void interrupt() override { inner_->interrupt(); }
-  std::optional<kvm::BackendStop> poll_stop() override;
-  bool running() const override { return inner_->running(); }
-  void set_stop_notifier(std::function<void()> notify) override { inner_->set_stop_notifier(std::move(notify)); }
-  std::optional<Result<std::string>> monitor(std::string_view command) override { return inner_->monitor(command); }
-  std::string monitor_help() const override { return inner_->monitor_help(); }
-  bool monitor_changes_guest(std::string_view command) const override { return inner_->monitor_changes_guest(command); }
+  // Run control when the inner backend has it (translated), else none.
+  kvm::RunControl* run_control() override { return inner_run_ ? this : nullptr; }
+  void add_monitor_commands(MonitorRegistry& registry) override { inner_->add_monitor_commands(registry); }
   Detached detach() override { return inner_->detach(); }
-  void kill() override { inner_->kill(); }
+
+  // RunControl (only reachable through run_control(), so inner_run_ is set)
+  Status set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) override;
+  kvm::DebugCaps debug_caps() const override { return inner_run_->debug_caps(); }
+  Status resume(std::span<const unsigned> step, bool others_run) override;
+  void interrupt() override { inner_run_->interrupt(); }
+  std::optional<kvm::BackendStop> poll_stop() override;
+  bool running() const override { return inner_run_->running(); }
+  void set_stop_notifier(std::function<void()> notify) override { inner_run_->set_stop_notifier(std::move(notify)); }
+  void kill() override { inner_run_->kill(); }
 
  private:
   VcpuSubset(std::unique_ptr<kvm::Backend> inner, std::vector<unsigned> vcpus)
-      : inner_(std::move(inner)), vcpus_(std::move(vcpus)) {}
+      : inner_(std::move(inner)), inner_run_(inner_->run_control()), vcpus_(std::move(vcpus)) {}
   Result<unsigned> inner_of(unsigned vcpu) const;
 
   std::unique_ptr<kvm::Backend> inner_;
+  kvm::RunControl* inner_run_;  // the inner backend's run control, or nullptr
   std::vector<unsigned> vcpus_;
 };
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/detached.hpp"
+#include "common/monitor.hpp"
 #include "common/result.hpp"
 
 namespace svedbg::kvm {
@@ -63,6 +64,34 @@ struct DebugCaps {
   bool guest_debug = false;  // set_guest_debug() works at all
   unsigned hw_breakpoints = 0;
   unsigned hw_watchpoints = 0;
+};
+
+// A backend's run control (all-stop). resume() restarts every vCPU; vCPUs
+// listed in `step` execute one instruction and stop, the others run (or
+// stay stopped when `others_run` is false). interrupt() asks all vCPUs to
+// stop; poll_stop() returns a stop once every vCPU is stopped. Breakpoints
+// and watchpoints go through set_guest_debug() (KVM_SET_GUEST_DEBUG on one
+// vCPU; single-stepping for resume(step, ...) is the backend's own business
+// and is added on top of `debug`).
+class RunControl {
+ public:
+  virtual ~RunControl() = default;
+
+  virtual Status resume(std::span<const unsigned> step, bool others_run) = 0;
+  virtual void interrupt() = 0;
+  virtual std::optional<BackendStop> poll_stop() = 0;
+  // True while any vCPU runs (a stop may still be pending in poll_stop()).
+  virtual bool running() const = 0;
+  // Called (from any thread) when a stop becomes available to poll_stop().
+  virtual void set_stop_notifier(std::function<void()> notify) = 0;
+
+  // What the host offers; set_guest_debug() fails with ENOSYS when
+  // guest_debug is false.
+  virtual DebugCaps debug_caps() const = 0;
+  virtual Status set_guest_debug(unsigned vcpu, const GuestDebug& debug) = 0;
+
+  // gdb's `kill`: the backend decides what that means for its guest.
+  virtual void kill() = 0;
 };
 
 class Backend {
@@ -109,42 +138,20 @@ class Backend {
   // covers). Empty when the backend cannot tell.
   virtual std::vector<MemoryRange> memory_map() const { return {}; }
 
-  // KVM_SET_GUEST_DEBUG on one vCPU. Single-stepping for resume(step, ...)
-  // is the backend's own business and is added on top of `debug`.
-  virtual Status set_guest_debug(unsigned vcpu, const GuestDebug& debug) {
-    (void)vcpu;
-    (void)debug;
-    return make_error(ENOSYS, "{}: no guest debug support (breakpoints, watchpoints)", name());
-  }
-  virtual DebugCaps debug_caps() const { return {}; }
+  // Run control, an optional capability: the backend of a guest that can
+  // run (sim, in-process, attach) returns its RunControl; one that never
+  // runs (a core file) returns nullptr and offers no run control at all.
+  virtual RunControl* run_control() { return nullptr; }
 
-  // Run control. All-stop: resume() restarts every vCPU; vCPUs listed in
-  // `step` execute one instruction and stop, the others run (or stay stopped
-  // when `others_run` is false). interrupt() asks all vCPUs to stop;
-  // poll_stop() returns a stop once every vCPU is stopped.
-  virtual Status resume(std::span<const unsigned> step, bool others_run) = 0;
-  virtual void interrupt() = 0;
-  virtual std::optional<BackendStop> poll_stop() = 0;
-  // True while any vCPU runs (a stop may still be pending in poll_stop()).
-  virtual bool running() const = 0;
-  virtual void set_stop_notifier(std::function<void()> notify) = 0;
+  // The backend's own `monitor` commands (e.g. "sim set-vl"), added to the
+  // target's registry (common/monitor.hpp); each says whether it may change
+  // guest state. Default: none.
+  virtual void add_monitor_commands(MonitorRegistry& registry) { (void)registry; }
 
-  // Backend-specific `monitor` commands (e.g. "sim set-vl 1 512"); nullopt
-  // when the command is not one of this backend's.
-  virtual std::optional<Result<std::string>> monitor(std::string_view command) = 0;
-  virtual std::string monitor_help() const = 0;
-  // Whether `command` (one that monitor() runs) may change guest state, so
-  // that registers read before it must be read again and --read-only
-  // refuses it. Default: it may.
-  virtual bool monitor_changes_guest(std::string_view command) const {
-    (void)command;
-    return true;
-  }
-
-  // gdb detached / killed. Detach resumes the guest as it was and says what
-  // became of it (for the log: a drop must not claim a dead VMM resumed).
+  // gdb detached or dropped: a backend that runs resumes the guest as it was
+  // and says what became of it (for the log: a drop must not claim a dead
+  // VMM resumed); one that never runs says NeverRuns.
   virtual Detached detach() = 0;
-  virtual void kill() = 0;
 };
 
 }  // namespace svedbg::kvm

@@ -22,6 +22,7 @@
 #include "introspect/dump.hpp"
 #include "introspect/guest_target.hpp"
 #include "introspect/sim/sim_backend.hpp"
+#include "introspect/sim/sim_fixture.hpp"
 #include "introspect/vcpu_subset.hpp"
 #include "kvm/proc_parse.hpp"
 #include "kvm/scan/vmm_scan.hpp"
@@ -33,28 +34,6 @@ namespace {
 
 using namespace svedbg;
 
-constexpr const char* kSimFixture = R"(
-The simulated guest (--sim) models the KVM register API: VLS bitmap,
-finalization, registers stored at the maximum VL and zero-padded, the
-effective VL from ZCR_EL1. Default fixture:
-  4 vCPUs (gdb threads 1..4), enabled VLs 128..2048 bits (VLS vq 1..16),
-  effective VL of vCPU c = 2048, 512, 128, 256 bits for c = 0, 1, 2, 3.
-  For vCPU c with effective VL of L bytes:
-    byte b of Zn = (c*37 + n*11 + b) mod 256 for b < L, zero above;
-    byte b of Pn = (c*5 + n*3 + b) mod 256 for b < L/8, zero above;
-    FFR = 0xff for b < L/8, zero above;
-    xN = 0x1000*c + N; sp = 0x80000000 + 0x1000*c; pc = 0x40000000;
-    cpsr = 0x3c5 (EL1h, DAIF masked); fpsr = fpcr = 0; ZCR_EL1.LEN = L/16 - 1.
-  RAM: 1 MiB at 0x40000000 (MMU off: addresses are physical). Bytes
-  0x40000000..0x40000ffb hold NOP (0xd503201f) instructions, 0x40000ffc
-  holds `b .`; at offset o >= 0x1000 the byte is o mod 251.
-  Each NOP does pc += 4, x0 += 1. A single-step executes one instruction of
-  that vCPU; `continue` runs all vCPUs, one instruction each in turn, until
-  a breakpoint (break/hbreak) or Ctrl-C.
-  `monitor sim set-vl VCPU BITS` (VCPU 0-based = gdb thread VCPU+1) writes
-  ZCR_EL1 as the guest would; Z/P/FFR bytes above the new VL become zero.
-  `kill` resets the guest to this fixture.
-)";
 
 std::vector<unsigned> parse_bits_list(const std::string& text) {
   std::vector<unsigned> out;
@@ -347,7 +326,7 @@ int main(int argc, char** argv) {
                       "Refuse every register, memory and state-changing monitor write from gdb");
   serve_cmd->add_flag("--allow-sysreg-writes", sa.allow_sysreg_writes,
                       "Let gdb write the EL1 system registers (read-only by default)");
-  serve_cmd->footer(kSimFixture);
+  serve_cmd->footer("\n" + std::string(introspect::sim_fixture_text()));
 
   auto* dump_cmd = app.add_subcommand("dump", "Write every vCPU's state (and guest RAM) to a JSON or ELF core file");
   GuestArgs dump_guest;

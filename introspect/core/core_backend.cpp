@@ -156,8 +156,4 @@ std::vector<kvm::MemoryRange> CoreBackend::memory_map() const {
   return out;
 }
 
-Status CoreBackend::resume(std::span<const unsigned>, bool) {
-  return make_error(EPERM, "a core file cannot run ({})", core_.path);
-}
-
 }  // namespace svedbg::introspect

@@ -18,9 +18,9 @@
 // every length up to its max_vl. read_phys serves the PT_LOAD segments by
 // p_vaddr (guest-physical for svedbg's dumps; virtual for a process core),
 // stopping at the first byte no segment holds; memory_map() lists them.
-// The file is read-only: set_one_reg and write_phys fail with EROFS; run
-// control is refused (resume: EPERM "a core file cannot run"), interrupt,
-// detach and kill do nothing, running() is false. A file that is not such
+// The file is read-only: set_one_reg and write_phys fail with EROFS; it
+// never runs, so it offers no run control (run_control() is nullptr) and
+// detach() says NeverRuns. A file that is not such
 // a core, or whose notes are truncated, malformed or of the wrong size, or
 // a thread without any FP/SIMD note, is refused with a message naming the
 // file, the thread and what is missing or wrong; a PT_LOAD cut short by a
@@ -56,16 +56,9 @@ class CoreBackend final : public kvm::Backend {
   Result<std::size_t> read_phys(std::uint64_t gpa, std::span<std::byte> out) override;
   Result<std::size_t> write_phys(std::uint64_t gpa, std::span<const std::byte> in) override;
   std::vector<kvm::MemoryRange> memory_map() const override;
-  Status resume(std::span<const unsigned> step, bool others_run) override;
-  void interrupt() override {}
-  std::optional<kvm::BackendStop> poll_stop() override { return std::nullopt; }
-  bool running() const override { return false; }
-  void set_stop_notifier(std::function<void()>) override {}
-  std::optional<Result<std::string>> monitor(std::string_view) override { return std::nullopt; }
-  std::string monitor_help() const override { return {}; }
-  bool monitor_changes_guest(std::string_view) const override { return false; }  // no commands
+  // A core never runs: no run control (run_control() is nullptr), no
+  // monitor commands of its own.
   Detached detach() override { return Detached::NeverRuns; }
-  void kill() override {}
 
  private:
   explicit CoreBackend(CoreImage image) : core_(std::move(image)) {}

@@ -59,18 +59,6 @@ std::uint64_t core_size_field(std::uint64_t off) {
   return 0;
 }
 
-std::vector<std::string_view> split_words(std::string_view s) {
-  std::vector<std::string_view> words;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
-    std::size_t j = i;
-    while (j < s.size() && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r') ++j;
-    if (j > i) words.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return words;
-}
 
 std::optional<unsigned> parse_unsigned(std::string_view s) {
   unsigned value = 0;
@@ -654,28 +642,24 @@ void SimBackend::kill() {
 
 // --- monitor --------------------------------------------------------------
 
-std::optional<Result<std::string>> SimBackend::monitor(std::string_view command) {
-  const auto words = split_words(command);
-  if (words.size() == 2 && words[0] == "sim" && words[1] == "vmm-exit") {
-    // Models the VMM process exiting under the debugger (issue: reliability):
-    // the next resume reports kvm::StopReason::Exited. kill() brings a fresh guest.
-    std::lock_guard lock(mu_);
-    vmm_gone_ = true;
-    return Result<std::string>(std::string("the simulated VMM exited; the next resume reports it\n"));
-  }
-  if (words.size() < 2 || words[0] != "sim" || words[1] != "set-vl") return std::nullopt;
-  if (words.size() != 4) return Result<std::string>(make_error(EINVAL, "usage: sim set-vl VCPU BITS"));
-  std::lock_guard lock(mu_);
-  return set_vl_locked(words[2], words[3]);
-}
-
-std::string SimBackend::monitor_help() const {
-  // Same layout as GuestTarget's own lines ("monitor NAME   what it does").
-  return "monitor sim set-vl VCPU BITS the guest on vCPU VCPU (0-based) writes ZCR_EL1 for a\n"
-         "                             BITS-bit VL (128..2048, multiple of 128); the effective VL\n"
-         "                             is the largest enabled length <= BITS; Z/P/FFR bits above\n"
-         "                             it become zero. gdb sees the change at the next stop.\n"
-         "monitor sim vmm-exit         the simulated VMM exits: the next resume reports it\n";
+void SimBackend::add_monitor_commands(MonitorRegistry& registry) {
+  registry.add({"sim set-vl", "VCPU BITS",
+                "the guest on vCPU VCPU (0-based) writes ZCR_EL1 for a BITS-bit VL (128..2048, multiple of 128); "
+                "the effective VL is the largest enabled length <= BITS; Z/P/FFR bits above it become zero. "
+                "gdb sees the change at the next stop.",
+                true, [this](std::string_view args) -> Result<std::string> {
+                  const auto words = split_words(args);
+                  if (words.size() != 2) return make_error(EINVAL, "usage: monitor sim set-vl VCPU BITS");
+                  std::lock_guard lock(mu_);
+                  return set_vl_locked(words[0], words[1]);
+                }});
+  registry.add({"sim vmm-exit", "", "the simulated VMM exits: the next resume reports it", true,
+                [this](std::string_view args) -> Result<std::string> {
+                  if (!args.empty()) return make_error(EINVAL, "usage: monitor sim vmm-exit");
+                  std::lock_guard lock(mu_);
+                  vmm_gone_ = true;
+                  return std::string("the simulated VMM exited; the next resume reports it\n");
+                }});
 }
 
 Result<std::string> SimBackend::set_vl_locked(std::string_view vcpu_arg, std::string_view bits_arg) {

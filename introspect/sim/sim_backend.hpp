@@ -17,20 +17,10 @@
 // notifier runs without the lock held. The constructor throws
 // std::invalid_argument for a configuration that check_config() rejects.
 //
-// The fixture (what setup = true, and kill(), leave in the guest). For vCPU
-// c with effective vq e (VL = 128*e bits, L = 16*e bytes):
-//   Zn:   byte b = (c*37 + n*11 + b) mod 256 for b < L, zero above (to 256)
-//   Pn:   byte b = (c*5 + n*3 + b) mod 256 for b < L/8, zero above (to 32)
-//   FFR:  byte b = 0xff for b < L/8, zero above (to 32)
-//   xN = 0x1000*c + N;  sp = 0x80000000 + 0x1000*c;  pc = ram_base
-//   (0x40000000 by default);  pstate = 0x3c5 (EL1h, DAIF masked);
-//   fpsr = fpcr = 0;  ZCR_EL1 = e - 1.
-//   A vCPU without SVE: vN = the low 16 bytes of the same Z formula.
-//   System registers: MIDR_EL1 = 0x410fd4f0, MPIDR_EL1 = 0x80000000 | c
-//   (for c < 16), SCTLR_EL1 = 0x30d00800, all others 0.
-//   RAM: cfg.ram_size bytes at cfg.ram_base; offsets 0..0xffb hold the NOP
-//   instruction 0xd503201f (bytes 1f 20 03 d5) repeated, offset 0xffc holds
-//   `b .` (0x14000000); from 0x1000 on the byte at offset o is o mod 251.
+// The fixture (what setup = true, and kill(), leave in the guest) is
+// documented once, in sim_fixture_text() (introspect/sim/sim_fixture.hpp),
+// for the default SimConfig; other configurations apply the same formulas
+// with their own vCPU count, VLs and RAM (pc = ram_base).
 // e comes from SimConfig::effective_vq: the requested vq r is written to
 // ZCR_EL1.LEN (r - 1, clamped to 0..15) and clamped by the architectural
 // rule (kvm::effective_vq: the largest enabled vq <= r), then ZCR_EL1 is
@@ -82,7 +72,7 @@ struct SimConfig {
   std::size_t ram_size = 1 << 20;
 };
 
-class SimBackend final : public kvm::Backend {
+class SimBackend final : public kvm::Backend, public kvm::RunControl {
  public:
   // Arm Neoverse V2 r0p0 (implementer 0x41 'A', architecture 0xf, part
   // 0xd4f), an SVE2 core; real V2 parts implement only 128-bit vectors, the
@@ -160,16 +150,14 @@ class SimBackend final : public kvm::Backend {
   Status set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) override;
   kvm::DebugCaps debug_caps() const override { return kDebugCaps; }
   void set_stop_notifier(std::function<void()> notify) override;
+  kvm::RunControl* run_control() override { return this; }
   // "sim set-vl VCPU BITS": VCPU 0-based, BITS a multiple of 128 in
   // 128..2048. Writes ZCR_EL1.LEN = BITS/128 - 1 through set_one_reg as the
   // guest kernel would, then zeroes Z/P/FFR at and above the new effective
-  // VL. Returns "vCPU 1: VL 512 bits (ZCR_EL1.LEN=3)\n". Other commands:
-  // nullopt.
-  std::optional<Result<std::string>> monitor(std::string_view command) override;
-  std::string monitor_help() const override;
-  // Its commands (`sim set-vl`, `sim vmm-exit`) change the guest; any
-  // other is not one of them (so --read-only reports it as unknown).
-  bool monitor_changes_guest(std::string_view command) const override { return command.rfind("sim ", 0) == 0; }
+  // VL; answers "vCPU 1: VL 512 bits (ZCR_EL1.LEN=3)\n". "sim vmm-exit":
+  // the simulated VMM exits (the next resume reports Exited). Both change
+  // the guest.
+  void add_monitor_commands(MonitorRegistry& registry) override;
   // Resumes the guest unchanged (running, no pending stop).
   Detached detach() override;
   // gdb's kill ends the debugged guest; the sim then stands in a fresh one

@@ -1454,23 +1454,46 @@ void AttachBackend::set_stop_notifier(std::function<void()> notify) {
   impl_->notify = std::move(notify);
 }
 
-std::optional<Result<std::string>> AttachBackend::monitor(std::string_view command) {
+void AttachBackend::add_monitor_commands(MonitorRegistry& registry) {
+  const auto on_off = [](std::string_view args) -> std::optional<bool> {
+    if (args == "on") return true;
+    if (args == "off") return false;
+    return std::nullopt;
+  };
+  registry.add({"attach", "",
+                "the attached VMM: vCPU fds, threads, guest RAM, injected system calls, trips into the VMM per stop",
+                false, [this](std::string_view args) -> Result<std::string> {
+                  if (!args.empty()) return make_error(EINVAL, "usage: monitor attach");
+                  return monitor_report();
+                }});
+  registry.add({"attach batch", "on|off",
+                "many registers per trip into the VMM (default), or one injected system call per register", false,
+                [this, on_off](std::string_view args) -> Result<std::string> {
+                  const auto on = on_off(args);
+                  if (!on) return make_error(EINVAL, "usage: monitor attach batch on|off");
+                  auto& im = *impl_;
+                  if (*on && !im.cave.addr) return fmt::format("batched register reads: off ({})\n", im.batching_note);
+                  im.batching = *on;
+                  im.batching_note = im.batching ? "" : "monitor attach batch off";
+                  if (!im.batching && im.state == Impl::State::Stopped) im.put_cave_back();
+                  return fmt::format("batched register reads: {}\n", im.batching ? "on" : "off");
+                }});
+  registry.add({"attach colocate", "on|off",
+                "svedbg and the VMM thread it injects on share one CPU during a stop (default), or run where the "
+                "scheduler puts them",
+                false, [this, on_off](std::string_view args) -> Result<std::string> {
+                  const auto on = on_off(args);
+                  if (!on) return make_error(EINVAL, "usage: monitor attach colocate on|off");
+                  auto& im = *impl_;
+                  im.colocate_on = *on;
+                  if (!im.colocate_on) im.end_colocation();
+                  return fmt::format("tracer and VMM thread on one CPU during a stop: {}\n",
+                                     im.colocate_on ? "on" : "off");
+                }});
+}
+
+std::string AttachBackend::monitor_report() {
   auto& im = *impl_;
-  if (command == "attach batch on" || command == "attach batch off") {
-    if (command == "attach batch on" && !im.cave.addr)
-      return Result<std::string>(fmt::format("batched register reads: off ({})\n", im.batching_note));
-    im.batching = command == "attach batch on";
-    im.batching_note = im.batching ? "" : "monitor attach batch off";
-    if (!im.batching && im.state == Impl::State::Stopped) im.put_cave_back();
-    return Result<std::string>(fmt::format("batched register reads: {}\n", im.batching ? "on" : "off"));
-  }
-  if (command == "attach colocate on" || command == "attach colocate off") {
-    im.colocate_on = command == "attach colocate on";
-    if (!im.colocate_on) im.end_colocation();
-    return Result<std::string>(
-        fmt::format("tracer and VMM thread on one CPU during a stop: {}\n", im.colocate_on ? "on" : "off"));
-  }
-  if (command != "attach") return std::nullopt;
   std::string out = describe() + "\n";
   for (unsigned v = 0; v < vcpus_.size(); ++v) {
     std::string thread = "?";
@@ -1502,17 +1525,7 @@ std::optional<Result<std::string>> AttachBackend::monitor(std::string_view comma
     out += fmt::format("CPU colocation: on (svedbg on CPU {} in this stop, each trip's VMM thread too)\n", im.pin_cpu);
   else
     out += "CPU colocation: on\n";
-  return Result<std::string>(out);
-}
-
-std::string AttachBackend::monitor_help() const {
-  // Same layout as GuestTarget's own lines ("monitor NAME   what it does").
-  return "monitor attach               the attached VMM: vCPU fds, threads, guest RAM, injected\n"
-         "                             system calls, trips into the VMM per stop\n"
-         "monitor attach batch on|off  many registers per trip into the VMM (default), or one\n"
-         "                             injected system call per register\n"
-         "monitor attach colocate on|off  svedbg and the VMM thread it injects on share one CPU\n"
-         "                             during a stop (default), or run where the scheduler puts them\n";
+  return out;
 }
 
 Detached AttachBackend::detach() {

@@ -108,7 +108,7 @@ struct AttachOptions {
   std::function<void(const std::string&)> log;  // empty: stderr
 };
 
-class AttachBackend final : public Backend {
+class AttachBackend final : public Backend, public RunControl {
  public:
   static Result<std::unique_ptr<AttachBackend>> attach(pid_t pid, AttachOptions options = {});
   ~AttachBackend() override;
@@ -121,6 +121,8 @@ class AttachBackend final : public Backend {
   // of the batch loop.
   std::uint64_t trips() const { return trips_; }
   std::string describe() const;
+  // What `monitor attach` prints.
+  std::string monitor_report();
 
   std::string name() const override { return "attach"; }
   unsigned vcpu_count() const override { return static_cast<unsigned>(vcpus_.size()); }
@@ -141,9 +143,10 @@ class AttachBackend final : public Backend {
   std::optional<BackendStop> poll_stop() override;
   bool running() const override;
   void set_stop_notifier(std::function<void()> notify) override;
-  std::optional<Result<std::string>> monitor(std::string_view command) override;
-  std::string monitor_help() const override;
-  bool monitor_changes_guest(std::string_view) const override { return false; }  // all report or tune svedbg
+  RunControl* run_control() override { return this; }
+  // `monitor attach`, `attach batch on|off`, `attach colocate on|off`: all
+  // report or tune svedbg, none changes the guest.
+  void add_monitor_commands(MonitorRegistry& registry) override;
   Detached detach() override;
   void kill() override;
 

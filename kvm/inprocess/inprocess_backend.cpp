@@ -150,10 +150,6 @@ bool InProcessBackend::running() const { return gate_.running(); }
 
 void InProcessBackend::set_stop_notifier(std::function<void()> notify) { gate_.set_stop_notifier(std::move(notify)); }
 
-std::optional<Result<std::string>> InProcessBackend::monitor(std::string_view) { return std::nullopt; }
-
-std::string InProcessBackend::monitor_help() const { return {}; }
-
 Detached InProcessBackend::detach() {
   if (auto s = gate_.release_all(); !s) log(s.error().message);
   return Detached::Resumed;  // the VM lives in this process: it cannot be gone

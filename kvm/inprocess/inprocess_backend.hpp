@@ -56,7 +56,7 @@ struct InProcessOptions {
   std::function<void(const std::string&)> log;  // empty: stderr
 };
 
-class InProcessBackend final : public Backend {
+class InProcessBackend final : public Backend, public RunControl {
  public:
   // Reads every vCPU's SVE_VLS (the vCPUs must be finalized and not inside
   // KVM_RUN: call before the vCPU threads start). Errors other than ENOENT
@@ -80,9 +80,7 @@ class InProcessBackend final : public Backend {
   std::optional<BackendStop> poll_stop() override;
   bool running() const override;
   void set_stop_notifier(std::function<void()> notify) override;
-  std::optional<Result<std::string>> monitor(std::string_view command) override;
-  std::string monitor_help() const override;
-  bool monitor_changes_guest(std::string_view) const override { return false; }  // no commands of its own
+  RunControl* run_control() override { return this; }
   Detached detach() override;
   void kill() override;
 

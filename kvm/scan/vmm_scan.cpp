@@ -474,9 +474,7 @@ namespace {
 // The "vCPU I: kvm-vcpu:N fd F thread T" lines of `monitor attach`, if
 // they cover vCPUs 0..n-1 in order.
 std::optional<std::vector<AttachedVcpu>> attached_vcpus(AttachBackend& b) {
-  auto m = b.monitor("attach");
-  if (!m || !*m) return std::nullopt;
-  auto ids = parse_attach_vcpus(**m);
+  auto ids = parse_attach_vcpus(b.monitor_report());
   if (ids.size() != b.vcpu_count()) return std::nullopt;
   for (unsigned i = 0; i < ids.size(); ++i)
     if (ids[i].index != i) return std::nullopt;

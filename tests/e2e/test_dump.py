@@ -93,7 +93,7 @@ with tempfile.TemporaryDirectory() as tmp:
     c.expect(memory_text(out) == memory_text(live), "serve --core: RAM reads as live")
     c.expect_re(r'Could not write register "x0"', out, "serve --core: registers are read-only")
     c.expect(value_of(out, "X0") == want[(THREADS, "x0")], "serve --core: a refused write changes nothing")
-    c.expect_re(r"Remote failure reply: E\.a core file cannot run", out,
+    c.expect_re(r"Remote failure reply: E\.the core target cannot run", out,
                 "serve --core: continue is refused, and gdb prints why")
     # A client that hangs up without `D`: nothing was running or resumed.
     with CoreStub(core) as stub:

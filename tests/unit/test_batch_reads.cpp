@@ -27,7 +27,7 @@ namespace {
 // The simulated guest, counting how registers are asked for; `batches`
 // makes it claim batches are cheap (as the attach backend does), `fail`
 // makes one register fail inside batches.
-class CountingBackend final : public kvm::Backend {
+class CountingBackend final : public kvm::Backend, public kvm::RunControl {
  public:
   explicit CountingBackend(SimConfig cfg = {}) : sim_(cfg) {}
   SimBackend& sim() { return sim_; }
@@ -70,8 +70,8 @@ class CountingBackend final : public kvm::Backend {
   std::optional<kvm::BackendStop> poll_stop() override { return sim_.poll_stop(); }
   bool running() const override { return sim_.running(); }
   void set_stop_notifier(std::function<void()> n) override { sim_.set_stop_notifier(std::move(n)); }
-  std::optional<Result<std::string>> monitor(std::string_view c) override { return sim_.monitor(c); }
-  std::string monitor_help() const override { return sim_.monitor_help(); }
+  kvm::RunControl* run_control() override { return this; }
+  void add_monitor_commands(MonitorRegistry& r) override { sim_.add_monitor_commands(r); }
   svedbg::Detached detach() override { return sim_.detach(); }
   void kill() override { sim_.kill(); }
 

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/unit/monitor_run.hpp"
 #include "introspect/core/core_backend.hpp"
 #include "introspect/core_writer.hpp"
 #include "introspect/guest_target.hpp"
@@ -106,7 +107,7 @@ TEST_CASE("ELF round trip of the sim fixture, every NT_ARM_SVE shape") {
       REQUIRE(sim.set_one_reg(v, kvm::core_fpsr(), std::as_bytes(std::span(&fpsr, 1))).ok());
       REQUIRE(sim.set_one_reg(v, kvm::core_fpcr(), std::as_bytes(std::span(&fpcr, 1))).ok());
     }
-    REQUIRE(sim.monitor("sim set-vl 3 384").has_value());
+    REQUIRE(test::run_monitor(sim, "sim set-vl 3 384").has_value());
     TempFile f;
     write(sim, f.path, notes, true);
     auto core = CoreBackend::open(f.path);
@@ -170,12 +171,18 @@ TEST_CASE("A core file is read-only and cannot run") {
   auto wp = b.write_phys(0x40000000, x);
   REQUIRE_FALSE(wp.ok());
   CHECK(wp.error().code == EROFS);
-  const Status r = b.resume({}, true);
+  // It never runs: no run control at all, and gdb's continue is refused.
+  CHECK(b.run_control() == nullptr);
+  CHECK(b.detach() == svedbg::Detached::NeverRuns);
+  auto target = GuestTarget::create(b, GuestOptions{});
+  REQUIRE(target.ok());
+  REQUIRE((*target)->attach().ok());
+  const gdbstub::ResumeAction cont{gdbstub::ResumeKind::Continue, std::nullopt};
+  const Status r = (*target)->resume(std::span(&cont, 1));
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().message.find("a core file cannot run") != std::string::npos);
-  b.interrupt();
-  CHECK_FALSE(b.running());
-  CHECK_FALSE(b.poll_stop().has_value());
+  CHECK(r.error().code == EPERM);
+  CHECK(r.error().message == "the core target cannot run (it offers no run control)");
+  CHECK_FALSE((*target)->poll_stop().has_value());
   std::vector<std::byte> m(16);
   auto n = b.read_phys(0x40000000 + 0x3000 - 8, m);
   REQUIRE(n.ok());

@@ -45,20 +45,15 @@ class MonitorBackend final : public kvm::Backend {
   Result<std::size_t> write_phys(std::uint64_t, std::span<const std::byte>) override {
     return make_error(EFAULT, "no RAM");
   }
-  Status resume(std::span<const unsigned>, bool) override { return {}; }
-  void interrupt() override {}
-  std::optional<kvm::BackendStop> poll_stop() override { return std::nullopt; }
-  bool running() const override { return false; }
-  void set_stop_notifier(std::function<void()>) override {}
-  std::optional<Result<std::string>> monitor(std::string_view command) override {
-    if (command != "fake stats" && command != "fake poke") return std::nullopt;
-    ran.emplace_back(command);
-    return Result<std::string>(std::string(command) + ": done\n");
+  void add_monitor_commands(MonitorRegistry& registry) override {
+    for (const char* name : {"fake stats", "fake poke"})
+      registry.add({name, "", "a fake command", std::string_view(name) != "fake stats",
+                    [this, name](std::string_view) -> Result<std::string> {
+                      ran.emplace_back(name);
+                      return std::string(name) + ": done\n";
+                    }});
   }
-  std::string monitor_help() const override { return {}; }
-  bool monitor_changes_guest(std::string_view command) const override { return command != "fake stats"; }
   svedbg::Detached detach() override { return svedbg::Detached::Resumed; }
-  void kill() override {}
 
   std::vector<std::string> ran;  // the monitor commands run, in order
 };

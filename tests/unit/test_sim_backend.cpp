@@ -1,6 +1,8 @@
 // introspect::SimBackend: the KVM register API semantics, the documented
 // fixture, the VLS/finalize lifecycle, set-vl, run control and memory.
 #include <array>
+#include <fstream>
+#include <iterator>
 #include <atomic>
 #include <chrono>
 #include <cerrno>
@@ -11,6 +13,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "introspect/sim/sim_fixture.hpp"
+#include "tests/unit/monitor_run.hpp"
 #include "introspect/sim/sim_backend.hpp"
 #include "kvm/reg_id.hpp"
 #include "kvm/vls.hpp"
@@ -390,16 +394,16 @@ TEST_CASE("check_config and constructor rejection", "[sim]") {
 
 TEST_CASE("monitor sim set-vl", "[sim]") {
   SimBackend b(SimConfig{});
-  CHECK(b.monitor_help().find("sim set-vl VCPU BITS") != std::string::npos);
+  CHECK(test::monitor_help(b).find("sim set-vl VCPU BITS") != std::string::npos);
 
   SECTION("lowering zeroes Z/P/FFR at and above the new VL, raising exposes zeros") {
-    auto r = b.monitor("sim set-vl 0 512");
+    auto r = test::run_monitor(b, "sim set-vl 0 512");
     REQUIRE(r.has_value());
     REQUIRE(r->ok());
     CHECK(**r == "vCPU 0: VL 512 bits (ZCR_EL1.LEN=3)\n");
     CHECK(get_u64(b, 0, kvm::zcr_el1()) == 3);
     check_sve_fixture(b, 0, 4);
-    r = b.monitor("  sim   set-vl 0 2048 ");
+    r = test::run_monitor(b, "  sim   set-vl 0 2048 ");
     REQUIRE(r->ok());
     CHECK(**r == "vCPU 0: VL 2048 bits (ZCR_EL1.LEN=15)\n");
     CHECK(get_u64(b, 0, kvm::zcr_el1()) == 15);
@@ -414,16 +418,16 @@ TEST_CASE("monitor sim set-vl", "[sim]") {
     SimConfig cfg;
     cfg.max_vq = 4;
     SimBackend small(cfg);
-    auto r = small.monitor("sim set-vl 2 2048");
+    auto r = test::run_monitor(small, "sim set-vl 2 2048");
     REQUIRE(r->ok());
     CHECK(**r == "vCPU 2: VL 512 bits (ZCR_EL1.LEN=15, 2048 bits requested but not enabled)\n");
-    r = small.monitor("sim set-vl 2 384");
+    r = test::run_monitor(small, "sim set-vl 2 384");
     REQUIRE(r->ok());
     CHECK(**r == "vCPU 2: VL 384 bits (ZCR_EL1.LEN=2)\n");
   }
   SECTION("errors") {
     auto code = [&](const char* cmd) {
-      auto r = b.monitor(cmd);
+      auto r = test::run_monitor(b, cmd);
       REQUIRE(r.has_value());
       REQUIRE_FALSE(r->ok());
       return r->error().code;
@@ -443,16 +447,16 @@ TEST_CASE("monitor sim set-vl", "[sim]") {
     SimConfig cfg;
     cfg.sve = {false, true};
     SimBackend mixed(cfg);
-    auto r = mixed.monitor("sim set-vl 0 256");
+    auto r = test::run_monitor(mixed, "sim set-vl 0 256");
     REQUIRE_FALSE(r->ok());
     CHECK(r->error().code == ENOENT);
     CHECK(r->error().message == "vCPU 0 has no SVE (ZCR_EL1)");
   }
   SECTION("not ours") {
-    CHECK_FALSE(b.monitor("help").has_value());
-    CHECK_FALSE(b.monitor("sim").has_value());
-    CHECK_FALSE(b.monitor("sim other 1").has_value());
-    CHECK_FALSE(b.monitor("").has_value());
+    CHECK_FALSE(test::run_monitor(b, "help").has_value());
+    CHECK_FALSE(test::run_monitor(b, "sim").has_value());
+    CHECK_FALSE(test::run_monitor(b, "sim other 1").has_value());
+    CHECK_FALSE(test::run_monitor(b, "").has_value());
   }
 }
 
@@ -554,7 +558,7 @@ TEST_CASE("detach resumes unchanged, kill restores the fixture", "[sim]") {
   CHECK(get_u64(b, 1, kvm::core_x(0)) - 0x1000 == (pc1 - 0x40000000) / 4);
 
   REQUIRE(set_u64(b, 0, kvm::core_x(7), 42).ok());
-  REQUIRE(b.monitor("sim set-vl 0 128").value().ok());
+  REQUIRE(test::run_monitor(b, "sim set-vl 0 128").value().ok());
   std::array<std::byte, 4> junk{};
   REQUIRE(b.write_phys(0x40000000, junk).ok());
   int notified = 0;
@@ -704,4 +708,12 @@ TEST_CASE("guest debug: BRK with USE_SW_BP, hardware breakpoints, single-step", 
   REQUIRE(b.poll_stop());
   CHECK(get_u64(b, 1, kvm::core_pc()) == 0x200);  // VBAR_EL1 (0) + 0x200
   CHECK(get_u64(b, 1, kvm::core_elr_el1()) == 0x40000010);
+}
+
+TEST_CASE("README quotes the fixture text verbatim", "[sim]") {
+  std::ifstream in(std::string(SVEDBG_SOURCE_DIR) + "/README.md");
+  REQUIRE(in);
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string quoted = "```text\n" + std::string(introspect::sim_fixture_text()) + "```\n";
+  CHECK(readme.find(quoted) != std::string::npos);
 }
