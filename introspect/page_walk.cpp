@@ -117,13 +117,28 @@ const char* block_rule(unsigned gbits) {
   }
 }
 
+// The walk's parameters, AArch64.S1TTWParams() for the EL1&0 regime plus
+// what AArch64.S1InitialTTWState() derives from them, and the hierarchical
+// permissions gathered from table descriptors on the way down (J1
+// AArch64.S1Walk(), AArch64.S1NextWalkStateTable()).
 struct Walk {
   std::uint64_t va = 0;
+  bool upper = false;   // VA[55]: TTBR1_EL1 and the TCR_EL1 fields ending in 1
+  unsigned top = 63;    // the top address bit: 55 with TBIn, else 63 (AArch64.AddrTop())
   unsigned gbits = 12;  // granule size, log2
   unsigned stride = 9;  // index bits per level: gbits - 3 (8-byte descriptors)
   bool ds = false;      // TCR_EL1.DS in effect (4K/16K only)
   bool lpa64 = false;   // 64K granule with a 52-bit IPS: FEAT_LPA formats
   unsigned pa_bits = 48;
+  unsigned txsz = 16;  // TnSZ
+  unsigned ia = 48;    // input address size: 64 - TnSZ
+  int start = 0;       // initial lookup level
+  bool hpd = false;    // TCR_EL1.HPDn: hierarchical permissions disabled
+  bool big_endian = false;
+  bool ap_no_el0 = false, ap_no_write = false, tbl_pxn = false, tbl_uxn = false;
+
+  // The lowest VA bit a lookup at `level` resolves.
+  unsigned shift(int level) const { return static_cast<unsigned>(3 - level) * stride + gbits; }
 
   // Output address of a table or leaf descriptor whose address field starts
   // at bit `lo` (D8.3 "Translation table descriptor formats"; J1
@@ -151,87 +166,90 @@ struct Walk {
   }
 };
 
-}  // namespace
+// Stage 1 disabled (SCTLR_EL1.M == 0): the flat mapping, PA = VA, with
+// every VA bit from the top address bit down to PAMax zero, else an
+// address size fault (D8.2 "The effects of disabling address translation";
+// J1 AArch64.S1DisabledOutput()). PAMax is taken as 52; a smaller machine
+// simply has no RAM at those PAs.
+Result<Translation> flat_mapping(Translation t, unsigned top) {
+  const std::uint64_t va = t.va;
+  t.mmu_off = true;
+  if ((va & mask(top, kPaMax)) != 0)
+    return make_error(EFAULT,
+                      "VA {:#x}: with the MMU off (SCTLR_EL1.M == 0) bits [{}:{}] must be zero (flat mapping, "
+                      "address size fault)",
+                      va, top, kPaMax);
+  t.pa = va & mask(kPaMax - 1, 0);
+  t.size = (std::uint64_t{1} << kPaMax) - t.pa;
+  t.writable = t.user = true;
+  t.global = true;
+  t.access_flag = true;
+  return t;
+}
 
-Result<Translation> translate(const TranslationRegs& regs, std::uint64_t va, const PhysReader& read,
-                              std::vector<WalkLevel>* trace) {
-  std::vector<WalkLevel> local;
-  std::vector<WalkLevel>& levels = trace ? *trace : local;
-  levels.clear();
-
-  Translation t;
-  t.va = va;
-  const std::uint64_t tcr = regs.tcr_el1;
-  // The EL1&0 regime has two VA ranges; VA[55] selects the one, hence TTBR0
-  // or TTBR1 and its TCR_EL1 fields, whether or not the top byte is ignored
-  // (D8.1 "Address translation": VA ranges; J1 AArch64.GetVARange()).
-  const bool upper = bit(va, 55);
-  t.upper = upper;
-  // Top Byte Ignore: with TBIn set, VA[63:56] take no part in translation,
-  // for data accesses (TBIDn restricts it to data, which is what a debugger
-  // reads). AArch64.AddrTop(): the top address bit checked is 55, else 63.
-  t.tbi = bit(tcr, kTbi[upper]);
-  const unsigned top = t.tbi ? 55 : 63;
-
-  // Stage 1 disabled (SCTLR_EL1.M == 0): the flat mapping, PA = VA, with
-  // every VA bit from the top address bit down to PAMax zero, else an
-  // address size fault (D8.2 "The effects of disabling address translation";
-  // J1 AArch64.S1DisabledOutput()). PAMax is taken as 52; a smaller machine
-  // simply has no RAM at those PAs.
-  if (!bit(regs.sctlr_el1, kSctlrM)) {
-    t.mmu_off = true;
-    if ((va & mask(top, kPaMax)) != 0)
-      return make_error(EFAULT,
-                        "VA {:#x}: with the MMU off (SCTLR_EL1.M == 0) bits [{}:{}] must be zero (flat mapping, "
-                        "address size fault)",
-                        va, top, kPaMax);
-    t.pa = va & mask(kPaMax - 1, 0);
-    t.size = (std::uint64_t{1} << kPaMax) - t.pa;
-    t.writable = t.user = true;
-    t.global = true;
-    t.access_flag = true;
-    return t;
-  }
-
-  Walk w;
-  w.va = va;
-  auto gb = granule_bits(tcr, upper, va);
+// Granule, descriptor formats and output address size from TCR_EL1 (J1
+// AArch64.S1TTWParams()). TCR_EL1.DS (FEAT_LPA2) changes the formats of the
+// 4K and 16K granules only (D8.3: with the 64K granule bits [9:8] stay
+// SH[1:0]); the 64K granule's 52-bit formats come with FEAT_LPA and IPS.
+Status granule_params(std::uint64_t tcr, Walk& w) {
+  auto gb = granule_bits(tcr, w.upper, w.va);
   if (!gb) return gb.error();
   w.gbits = *gb;
   w.stride = w.gbits - 3;
-  t.granule = 1u << w.gbits;
-  // TCR_EL1.DS (FEAT_LPA2) changes the formats of the 4K and 16K granules
-  // only; the 64K granule's 52-bit formats come with FEAT_LPA and IPS.
   w.ds = bit(tcr, kDs) && w.gbits != 16;
   const unsigned ips = static_cast<unsigned>(field(tcr, kIpsLo + 2, kIpsLo));
   w.lpa64 = w.gbits == 16 && ips >= 6;
   w.pa_bits = physical_address_size(ips, w.ds || w.gbits == 16);
-  t.pa_bits = w.pa_bits;
+  return {};
+}
 
-  // Input address size 64 - TnSZ (D8.1 "Address translation": "Input address
-  // size"). The minimum TnSZ is 16 (48-bit VA), 12 with FEAT_LVA (64K) or
-  // DS == 1; the maximum 48 (47 for 64K) with FEAT_TTST, 39 without. Out of
-  // range the hardware either faults or uses the limit, an IMPLEMENTATION
-  // DEFINED choice (J1 AArch64.S1InvalidTxSZ()): error, like the fault.
-  const unsigned txsz = static_cast<unsigned>(field(tcr, kTxszLo[upper] + 5, kTxszLo[upper]));
+// Input address size 64 - TnSZ (D8.1 "Address translation": "Input address
+// size"; J1 AArch64.S1MinTxSZ(), AArch64.MaxTxSZ()). The minimum TnSZ is 16
+// (48-bit VA), 12 with FEAT_LVA (64K) or DS == 1; the maximum 48 (47 for
+// 64K) with FEAT_TTST, 39 without. The 64K maximum is what keeps the input
+// address wider than the granule: ia - 1 - gbits >= 0 in S1StartLevel().
+// Out of range the hardware either faults or uses the limit, an
+// IMPLEMENTATION DEFINED choice (J1 AArch64.S1InvalidTxSZ()): error, like
+// the fault.
+Status check_txsz(std::uint64_t tcr, Walk& w) {
+  w.txsz = static_cast<unsigned>(field(tcr, kTxszLo[w.upper] + 5, kTxszLo[w.upper]));
   const unsigned min_txsz = (w.gbits == 16 || w.ds) ? 12 : 16;
   const unsigned max_txsz = w.gbits == 16 ? 47 : 48;
-  if (txsz < min_txsz || txsz > max_txsz)
+  if (w.txsz < min_txsz || w.txsz > max_txsz)
     return make_error(EFAULT, "VA {:#x}: TCR_EL1.T{}SZ = {} is outside {}..{} for the {} granule{} (translation fault)",
-                      va, upper ? 1 : 0, txsz, min_txsz, max_txsz, size_name(t.granule), w.ds ? " with DS == 1" : "");
-  const unsigned ia = 64 - txsz;
-  t.va_bits = ia;
+                      w.va, w.upper ? 1 : 0, w.txsz, min_txsz, max_txsz, size_name(std::uint64_t{1} << w.gbits),
+                      w.ds ? " with DS == 1" : "");
+  w.ia = 64 - w.txsz;
+  return {};
+}
 
-  // The VA must lie in the selected range: bits [top:ia] all equal to VA[55]
-  // (zeros for TTBR0, ones for TTBR1); otherwise it is in the hole between
-  // the two ranges, a level 0 translation fault (J1 AArch64.VAIsOutOfRange()).
-  const std::uint64_t range_bits = va & mask(top, ia);
-  if (range_bits != (upper ? mask(top, ia) : 0))
+// The VA must lie in the selected range: bits [top:ia] all equal to VA[55]
+// (zeros for TTBR0, ones for TTBR1); otherwise it is in the hole between
+// the two ranges, a level 0 translation fault (J1 AArch64.VAIsOutOfRange()).
+Status check_va_range(const Walk& w) {
+  const std::uint64_t range_bits = w.va & mask(w.top, w.ia);
+  if (range_bits != (w.upper ? mask(w.top, w.ia) : 0))
     return make_error(EFAULT,
                       "VA {:#x} is outside both translation ranges: VA[55] = {} selects {}, whose {}-bit range "
                       "(T{}SZ = {}) needs bits [{}:{}] all {}{} (translation fault, level 0)",
-                      va, upper ? 1 : 0, ttbr_name(upper), ia, upper ? 1 : 0, txsz, top, ia, upper ? "ones" : "zeros",
-                      t.tbi ? "" : " (top byte not ignored: TBI clear)");
+                      w.va, w.upper ? 1 : 0, ttbr_name(w.upper), w.ia, w.upper ? 1 : 0, w.txsz, w.top, w.ia,
+                      w.upper ? "ones" : "zeros", w.top == 55 ? "" : " (top byte not ignored: TBI clear)");
+  return {};
+}
+
+// The walk's configuration, checked before the first lookup (J1
+// AArch64.S1Walk(), AArch64.S1InitialTTWState()): granule, TnSZ, VA range
+// and EPDn; then the start level, hierarchical permissions and walk
+// endianness.
+Result<Walk> walk_params(const TranslationRegs& regs, std::uint64_t va, bool upper, unsigned top) {
+  const std::uint64_t tcr = regs.tcr_el1;
+  Walk w;
+  w.va = va;
+  w.upper = upper;
+  w.top = top;
+  if (auto s = granule_params(tcr, w); !s) return s.error();
+  if (auto s = check_txsz(tcr, w); !s) return s.error();
+  if (auto s = check_va_range(w); !s) return s.error();
 
   // TCR_EL1.EPDn: walks from TTBRn disabled, a translation fault on a TLB
   // miss (D8.2 "Translation table walk disable"); a debugger has no TLB.
@@ -245,18 +263,24 @@ Result<Translation> translate(const TranslationRegs& regs, std::uint64_t va, con
   // 48 bits: 3 - 35/9 = 0; 4K and 39 bits: 3 - 26/9 = 1; 16K and 48 bits:
   // 3 - 33/11 = 0; 64K and 48 bits: 3 - 31/13 = 1. 4K with DS and 52 bits
   // starts at level -1.
-  const int start = 3 - static_cast<int>((ia - 1 - w.gbits) / w.stride);
-  t.start_level = start;
+  w.start = 3 - static_cast<int>((w.ia - 1 - w.gbits) / w.stride);
 
-  // Table base from TTBRn_EL1.BADDR (J1 AArch64.TTBaseAddress()): bit 0 is
-  // CnP and [63:48] the ASID, both not part of the address. The initial
-  // table is aligned to its size (bits below it ignored); with a 52-bit
-  // format (64K and IPS 0b110, or DS == 1) BADDR[51:48] sit in TTBR[5:2]
-  // and the alignment is at least 64 bytes (D19 TTBR0_EL1/TTBR1_EL1).
-  const std::uint64_t ttbr = upper ? regs.ttbr1_el1 : regs.ttbr0_el1;
-  t.ttbr = ttbr;
-  const unsigned below_start = static_cast<unsigned>(3 - start) * w.stride + w.gbits;
-  unsigned tsize = ia - below_start + 3;  // log2 of the initial table's size in bytes
+  // Hierarchical permissions from table descriptors, unless TCR_EL1.HPDn
+  // disables them (D8.4 "Memory access control": hierarchical permissions).
+  w.hpd = bit(tcr, kHpd[upper]);
+  // Walks use SCTLR_EL1.EE's endianness (D8.2 "Translation table walk").
+  w.big_endian = bit(regs.sctlr_el1, kSctlrEe);
+  return w;
+}
+
+// Initial table base from TTBRn_EL1.BADDR (J1 AArch64.TTBaseAddress()): bit
+// 0 is CnP and [63:48] the ASID, both not part of the address. The initial
+// table is aligned to its size (bits below it ignored); with a 52-bit
+// format (64K and IPS 0b110, or DS == 1) BADDR[51:48] sit in TTBR[5:2] and
+// the alignment is at least 64 bytes (D19 TTBR0_EL1/TTBR1_EL1). A base
+// above the output address size is an address size fault at the start level.
+Result<std::uint64_t> initial_table(const Walk& w, std::uint64_t ttbr) {
+  unsigned tsize = w.ia - w.shift(w.start) + 3;  // log2 of the initial table's size in bytes
   std::uint64_t table;
   if (w.lpa64 || w.ds) {
     tsize = std::max(tsize, 6u);
@@ -269,98 +293,153 @@ Result<Translation> translate(const TranslationRegs& regs, std::uint64_t va, con
     return make_error(EFAULT,
                       "VA {:#x}: {} base address {:#x} is beyond the {}-bit output address size (address size fault, "
                       "level {})",
-                      va, ttbr_name(upper), table, w.pa_bits, start);
+                      w.va, ttbr_name(w.upper), table, w.pa_bits, w.start);
+  return table;
+}
 
-  // Hierarchical permissions from table descriptors, unless TCR_EL1.HPDn
-  // disables them (D8.4 "Memory access control": hierarchical permissions).
-  const bool hpd = bit(tcr, kHpd[upper]);
-  bool ap_no_el0 = false, ap_no_write = false, tbl_pxn = false, tbl_uxn = false;
-  const bool big_endian = bit(regs.sctlr_el1, kSctlrEe);
+// One lookup (J1 AArch64.TTEntryAddress(), FetchDescriptor()): the index is
+// the VA bits this level resolves; the initial level takes what is left of
+// the input address (D8.2 "Translation table walk"). A descriptor that
+// cannot be read is an external abort on the walk.
+Result<WalkLevel> fetch_descriptor(const Walk& w, int level, std::uint64_t table, const PhysReader& read) {
+  const unsigned shift = w.shift(level);
+  const unsigned width = level == w.start ? w.ia - shift : w.stride;
+  WalkLevel lv;
+  lv.level = level;
+  lv.table_pa = table;
+  lv.index = (w.va >> shift) & mask(width - 1, 0);
+  lv.desc_pa = table + lv.index * 8;
+  auto desc = read(lv.desc_pa);
+  if (!desc)
+    return make_error(EFAULT, "VA {:#x}: level {} descriptor at PA {:#x} cannot be read (external abort on walk): {}",
+                      w.va, level, lv.desc_pa, desc.error().message);
+  lv.descriptor = w.big_endian ? byteswap64(*desc) : *desc;
+  return lv;
+}
 
-  for (int level = start; level <= 3; ++level) {
-    // Index: the VA bits this level resolves; the initial level takes what
-    // is left of the input address (D8.2 "Translation table walk").
-    const unsigned shift = static_cast<unsigned>(3 - level) * w.stride + w.gbits;
-    const unsigned width = level == start ? ia - shift : w.stride;
-    WalkLevel lv;
-    lv.level = level;
-    lv.table_pa = table;
-    lv.index = (va >> shift) & mask(width - 1, 0);
-    lv.desc_pa = table + lv.index * 8;
-    auto desc = read(lv.desc_pa);
-    if (!desc)
-      return make_error(EFAULT, "VA {:#x}: level {} descriptor at PA {:#x} cannot be read (external abort on walk): {}",
-                        va, level, lv.desc_pa, desc.error().message);
-    // Walks use SCTLR_EL1.EE's endianness (D8.2 "Translation table walk").
-    lv.descriptor = big_endian ? byteswap64(*desc) : *desc;
-    const std::uint64_t d = lv.descriptor;
+// Descriptor type, bits [1:0] (D8.3; J1 AArch64.DecodeDescriptorType()): x0
+// invalid; 11 table below level 3, page at level 3; 01 block below level 3,
+// reserved at level 3 (a translation fault, as is a block at a level that
+// cannot hold one). Sets lv.kind ("invalid" on error).
+Status decode_descriptor(const Walk& w, WalkLevel& lv) {
+  const std::uint64_t d = lv.descriptor;
+  const int level = lv.level;
+  lv.kind = "invalid";
+  if (!bit(d, 0))
+    return make_error(EFAULT, "VA {:#x}: level {} descriptor at PA {:#x} is invalid ({:#x})", w.va, level, lv.desc_pa,
+                      d);
+  const bool leaf = level == 3 || !bit(d, 1);
+  if (level == 3 && !bit(d, 1))
+    return make_error(EFAULT,
+                      "VA {:#x}: level 3 descriptor at PA {:#x} is invalid ({:#x}): 0b01 is a reserved encoding at "
+                      "level 3",
+                      w.va, lv.desc_pa, d);
+  if (leaf && level < 3 && !block_allowed(w.gbits, level, w.ds, w.lpa64))
+    return make_error(EFAULT,
+                      "VA {:#x}: level {} descriptor at PA {:#x} is invalid ({:#x}): a block at level {}, but {}", w.va,
+                      level, lv.desc_pa, d, level, block_rule(w.gbits));
+  lv.kind = !leaf ? "table" : level == 3 ? "page" : "block";
+  return {};
+}
 
-    // Descriptor type, bits [1:0] (D8.3): x0 invalid; 11 table below level
-    // 3, page at level 3; 01 block below level 3, reserved at level 3 (a
-    // translation fault, as is a block at a level that cannot hold one).
-    if (!bit(d, 0)) {
-      lv.kind = "invalid";
-      levels.push_back(lv);
-      return make_error(EFAULT, "VA {:#x}: level {} descriptor at PA {:#x} is invalid ({:#x})", va, level, lv.desc_pa,
-                        d);
-    }
-    const bool leaf = level == 3 || !bit(d, 1);
-    if (level == 3 && !bit(d, 1)) {
-      lv.kind = "invalid";
-      levels.push_back(lv);
-      return make_error(EFAULT,
-                        "VA {:#x}: level 3 descriptor at PA {:#x} is invalid ({:#x}): 0b01 is a reserved encoding at "
-                        "level 3",
-                        va, lv.desc_pa, d);
-    }
-    if (leaf && level < 3 && !block_allowed(w.gbits, level, w.ds, w.lpa64)) {
-      lv.kind = "invalid";
-      levels.push_back(lv);
-      return make_error(EFAULT,
-                        "VA {:#x}: level {} descriptor at PA {:#x} is invalid ({:#x}): a block at level {}, but {}", va,
-                        level, lv.desc_pa, d, level, block_rule(w.gbits));
-    }
-    lv.kind = !leaf ? "table" : level == 3 ? "page" : "block";
-    levels.push_back(lv);
+// A table descriptor: the next level's table address, and the table's
+// APTable/PXNTable/UXNTable restrictions on everything below it unless
+// TCR_EL1.HPDn (J1 AArch64.S1NextWalkStateTable()).
+Result<std::uint64_t> next_table(Walk& w, const WalkLevel& lv) {
+  const std::uint64_t d = lv.descriptor;
+  const std::uint64_t table = w.output_address(d, w.gbits);
+  if (auto s = w.check_oa(table, lv.level, lv, "next-level table"); !s) return s.error();
+  if (!w.hpd) {
+    w.ap_no_el0 |= bit(d, kTableAp0);
+    w.ap_no_write |= bit(d, kTableAp1);
+    w.tbl_pxn |= bit(d, kTablePxn);
+    w.tbl_uxn |= bit(d, kTableUxn);
+  }
+  return table;
+}
 
-    if (!leaf) {
-      table = w.output_address(d, w.gbits);
-      if (auto s = w.check_oa(table, level, lv, "next-level table"); !s) return s.error();
-      if (!hpd) {
-        ap_no_el0 |= bit(d, kTableAp0);
-        ap_no_write |= bit(d, kTableAp1);
-        tbl_pxn |= bit(d, kTablePxn);
-        tbl_uxn |= bit(d, kTableUxn);
-      }
+// Permissions, reported not enforced (D8.4 "Memory access control"):
+// AP[2:1] 00 EL1 RW; 01 EL1 RW, EL0 RW; 10 EL1 RO; 11 EL1 RO, EL0 RO.
+// APTable[1] removes write, APTable[0] EL0 access, for everything below.
+// Execute-never: a location writable at EL0 is never executable at EL1,
+// and SCTLR_EL1.WXN makes writable locations execute-never.
+void leaf_permissions(const Walk& w, std::uint64_t d, std::uint64_t sctlr, Translation& t) {
+  t.ap = static_cast<unsigned>(field(d, kDescAp2, kDescAp1));
+  t.writable = !bit(d, kDescAp2) && !w.ap_no_write;
+  t.user = bit(d, kDescAp1) && !w.ap_no_el0;
+  const bool user_writable = t.user && t.writable;
+  const bool wxn = bit(sctlr, kSctlrWxn);
+  t.pxn = bit(d, kDescPxn) || w.tbl_pxn || user_writable || (wxn && t.writable);
+  t.uxn = bit(d, kDescUxn) || w.tbl_uxn || (wxn && user_writable);
+  t.access_flag = bit(d, kDescAf);
+  t.global = !bit(d, kDescNg);
+  t.attr_index = static_cast<unsigned>(field(d, kDescAttrIndxLo + 2, kDescAttrIndxLo));
+}
+
+// Block or page: OA = the entry's output address + the VA's offset within
+// the entry (D8.3 "Block descriptor", "Page descriptor"; J1
+// AArch64.S1NextWalkStateLeaf()).
+Status leaf_output(const Walk& w, const WalkLevel& lv, std::uint64_t sctlr, Translation& t) {
+  const unsigned shift = w.shift(lv.level);
+  const std::uint64_t entry_size = std::uint64_t{1} << shift;
+  const std::uint64_t base = w.output_address(lv.descriptor, shift) & ~mask(shift - 1, 0);
+  if (auto s = w.check_oa(base, lv.level, lv, "output"); !s) return s.error();
+  const std::uint64_t offset = w.va & mask(shift - 1, 0);
+  t.pa = base + offset;
+  t.size = entry_size - offset;
+  t.entry_size = entry_size;
+  t.leaf_level = lv.level;
+  leaf_permissions(w, lv.descriptor, sctlr, t);
+  return {};
+}
+
+}  // namespace
+
+// The structure of J1 AArch64.S1Translate() / AArch64.S1Walk(): VA range and
+// top byte, the MMU-off flat mapping, the walk parameters, the initial
+// table, then one lookup per level until a block or page.
+Result<Translation> translate(const TranslationRegs& regs, std::uint64_t va, const PhysReader& read,
+                              std::vector<WalkLevel>* trace) {
+  std::vector<WalkLevel> local;
+  std::vector<WalkLevel>& levels = trace ? *trace : local;
+  levels.clear();
+
+  Translation t;
+  t.va = va;
+  // The EL1&0 regime has two VA ranges; VA[55] selects the one, hence TTBR0
+  // or TTBR1 and its TCR_EL1 fields, whether or not the top byte is ignored
+  // (D8.1 "Address translation": VA ranges; J1 AArch64.GetVARange()).
+  t.upper = bit(va, 55);
+  // Top Byte Ignore: with TBIn set, VA[63:56] take no part in translation,
+  // for data accesses (TBIDn restricts it to data, which is what a debugger
+  // reads). AArch64.AddrTop(): the top address bit checked is 55, else 63.
+  t.tbi = bit(regs.tcr_el1, kTbi[t.upper]);
+  const unsigned top = t.tbi ? 55 : 63;
+  if (!bit(regs.sctlr_el1, kSctlrM)) return flat_mapping(t, top);
+
+  auto params = walk_params(regs, va, t.upper, top);
+  if (!params) return params.error();
+  Walk& w = *params;
+  t.granule = 1u << w.gbits;
+  t.pa_bits = w.pa_bits;
+  t.va_bits = w.ia;
+  t.start_level = w.start;
+  t.ttbr = w.upper ? regs.ttbr1_el1 : regs.ttbr0_el1;
+  auto table = initial_table(w, t.ttbr);
+  if (!table) return table.error();
+
+  for (int level = w.start; level <= 3; ++level) {
+    auto lv = fetch_descriptor(w, level, *table, read);
+    if (!lv) return lv.error();
+    const Status decoded = decode_descriptor(w, *lv);
+    levels.push_back(*lv);
+    if (!decoded) return decoded.error();
+    if (lv->kind == "table") {
+      table = next_table(w, *lv);
+      if (!table) return table.error();
       continue;
     }
-
-    // Block or page: OA = the entry's output address + the VA's offset
-    // within the entry (D8.3 "Block descriptor", "Page descriptor").
-    const std::uint64_t entry_size = std::uint64_t{1} << shift;
-    const std::uint64_t base = w.output_address(d, shift) & ~mask(shift - 1, 0);
-    if (auto s = w.check_oa(base, level, lv, "output"); !s) return s.error();
-    const std::uint64_t offset = va & mask(shift - 1, 0);
-    t.pa = base + offset;
-    t.size = entry_size - offset;
-    t.entry_size = entry_size;
-    t.leaf_level = level;
-
-    // Permissions, reported not enforced (D8.4 "Memory access control"):
-    // AP[2:1] 00 EL1 RW; 01 EL1 RW, EL0 RW; 10 EL1 RO; 11 EL1 RO, EL0 RO.
-    // APTable[1] removes write, APTable[0] EL0 access, for everything below.
-    // Execute-never: a location writable at EL0 is never executable at EL1,
-    // and SCTLR_EL1.WXN makes writable locations execute-never.
-    t.ap = static_cast<unsigned>(field(d, kDescAp2, kDescAp1));
-    t.writable = !bit(d, kDescAp2) && !ap_no_write;
-    t.user = bit(d, kDescAp1) && !ap_no_el0;
-    const bool user_writable = t.user && t.writable;
-    const bool wxn = bit(regs.sctlr_el1, kSctlrWxn);
-    t.pxn = bit(d, kDescPxn) || tbl_pxn || user_writable || (wxn && t.writable);
-    t.uxn = bit(d, kDescUxn) || tbl_uxn || (wxn && user_writable);
-    t.access_flag = bit(d, kDescAf);
-    t.global = !bit(d, kDescNg);
-    t.attr_index = static_cast<unsigned>(field(d, kDescAttrIndxLo + 2, kDescAttrIndxLo));
+    if (auto s = leaf_output(w, *lv, regs.sctlr_el1, t); !s) return s.error();
     t.levels = levels;
     return t;
   }

@@ -1,11 +1,12 @@
 // Data tables for the AArch64 target description and their renderers.
 //
-// Everything GDB-visible is in kFeatures below: each feature lists its types
-// (vectors, unions, flags, in definition order, because GDB resolves a type
-// id when it parses it) and its register groups. Sizes that depend on the
-// SVE vector length are written as `fixed + per_vq * vq`. To add a feature
-// (e.g. a system-register feature after vg), append one FeatureSpec; regnums
-// continue from the previous feature automatically.
+// Everything GDB-visible is in the FeatureSpecs of make_features(), one
+// builder per feature: each feature lists its types (vectors, unions, flags,
+// in definition order, because GDB resolves a type id when it parses it) and
+// its register groups. Sizes that depend on the SVE vector length are
+// written as `fixed + per_vq * vq`. To add a feature, write its builder and
+// append it in make_features(); regnums continue from the previous feature
+// automatically.
 #include "xml-targets/tdesc.hpp"
 
 #include <array>
@@ -127,116 +128,132 @@ FlagsType fpcr_flags() {
            {"AHP", 26, 26}}};
 }
 
-std::vector<FeatureSpec> make_features() {
-  std::vector<FeatureSpec> f;
+// PSTATE as GDB shows it in cpsr (gdb/features/aarch64-core.c; the bit
+// positions are SPSR_EL1's, DDI 0487 D19 SPSR_EL1).
+FlagsType cpsr_flags() {
+  return {"cpsr_flags",
+          4,
+          {{"SP", 0, 0},
+           {"EL", 2, 3},
+           {"nRW", 4, 4},
+           {"F", 6, 6},
+           {"I", 7, 7},
+           {"A", 8, 8},
+           {"D", 9, 9},
+           {"BTYPE", 10, 11},
+           {"SSBS", 12, 12},
+           {"IL", 20, 20},
+           {"SS", 21, 21},
+           {"PAN", 22, 22},
+           {"UAO", 23, 23},
+           {"DIT", 24, 24},
+           {"TCO", 25, 25},
+           {"V", 28, 28},
+           {"C", 29, 29},
+           {"Z", 30, 30},
+           {"N", 31, 31}}};
+}
 
-  f.push_back({"org.gnu.gdb.aarch64.core",
-               When::Always,
-               {FlagsType{"cpsr_flags",
-                          4,
-                          {{"SP", 0, 0},
-                           {"EL", 2, 3},
-                           {"nRW", 4, 4},
-                           {"F", 6, 6},
-                           {"I", 7, 7},
-                           {"A", 8, 8},
-                           {"D", 9, 9},
-                           {"BTYPE", 10, 11},
-                           {"SSBS", 12, 12},
-                           {"IL", 20, 20},
-                           {"SS", 21, 21},
-                           {"PAN", 22, 22},
-                           {"UAO", 23, 23},
-                           {"DIT", 24, 24},
-                           {"TCO", 25, 25},
-                           {"V", 28, 28},
-                           {"C", 29, 29},
-                           {"Z", 30, 30},
-                           {"N", 31, 31}}}},
-               {{"x", 31, {64, 0}, "int", RegClass::X},
-                {"sp", 0, {64, 0}, "data_ptr", RegClass::Sp},
-                {"pc", 0, {64, 0}, "code_ptr", RegClass::Pc},
-                {"cpsr", 0, {32, 0}, "cpsr_flags", RegClass::Cpsr}}});
+// org.gnu.gdb.aarch64.core: x0..x30, sp, pc, cpsr (gdb/features/aarch64-core.c).
+FeatureSpec core_feature() {
+  return {"org.gnu.gdb.aarch64.core",
+          When::Always,
+          {cpsr_flags()},
+          {{"x", 31, {64, 0}, "int", RegClass::X},
+           {"sp", 0, {64, 0}, "data_ptr", RegClass::Sp},
+           {"pc", 0, {64, 0}, "code_ptr", RegClass::Pc},
+           {"cpsr", 0, {32, 0}, "cpsr_flags", RegClass::Cpsr}}};
+}
 
-  f.push_back({"org.gnu.gdb.aarch64.fpu",
-               When::FpuOnly,
-               {VectorType{"v2d", "ieee_double", {2, 0}},
-                VectorType{"v2u", "uint64", {2, 0}},
-                VectorType{"v2i", "int64", {2, 0}},
-                VectorType{"v4f", "ieee_single", {4, 0}},
-                VectorType{"v4u", "uint32", {4, 0}},
-                VectorType{"v4i", "int32", {4, 0}},
-                VectorType{"v8f", "ieee_half", {8, 0}},
-                VectorType{"v8u", "uint16", {8, 0}},
-                VectorType{"v8i", "int16", {8, 0}},
-                VectorType{"v8bf16", "bfloat16", {8, 0}},
-                VectorType{"v16u", "uint8", {16, 0}},
-                VectorType{"v16i", "int8", {16, 0}},
-                VectorType{"v1u", "uint128", {1, 0}},
-                VectorType{"v1i", "int128", {1, 0}},
-                UnionType{"vnd", {{"f", "v2d"}, {"u", "v2u"}, {"s", "v2i"}}},
-                UnionType{"vns", {{"f", "v4f"}, {"u", "v4u"}, {"s", "v4i"}}},
-                UnionType{"vnh", {{"bf", "v8bf16"}, {"f", "v8f"}, {"u", "v8u"}, {"s", "v8i"}}},
-                UnionType{"vnb", {{"u", "v16u"}, {"s", "v16i"}}},
-                UnionType{"vnq", {{"u", "v1u"}, {"s", "v1i"}}},
-                UnionType{"aarch64v", {{"d", "vnd"}, {"s", "vns"}, {"h", "vnh"}, {"b", "vnb"}, {"q", "vnq"}}},
-                fpsr_flags(),
-                fpcr_flags()},
-               {{"v", 32, {128, 0}, "aarch64v", RegClass::V},
-                {"fpsr", 0, {32, 0}, "fpsr_flags", RegClass::Fpsr},
-                {"fpcr", 0, {32, 0}, "fpcr_flags", RegClass::Fpcr}}});
+// org.gnu.gdb.aarch64.fpu: v0..v31, fpsr, fpcr, without SVE
+// (gdb/features/aarch64-fpu.c).
+FeatureSpec fpu_feature() {
+  return {"org.gnu.gdb.aarch64.fpu",
+          When::FpuOnly,
+          {VectorType{"v2d", "ieee_double", {2, 0}},
+           VectorType{"v2u", "uint64", {2, 0}},
+           VectorType{"v2i", "int64", {2, 0}},
+           VectorType{"v4f", "ieee_single", {4, 0}},
+           VectorType{"v4u", "uint32", {4, 0}},
+           VectorType{"v4i", "int32", {4, 0}},
+           VectorType{"v8f", "ieee_half", {8, 0}},
+           VectorType{"v8u", "uint16", {8, 0}},
+           VectorType{"v8i", "int16", {8, 0}},
+           VectorType{"v8bf16", "bfloat16", {8, 0}},
+           VectorType{"v16u", "uint8", {16, 0}},
+           VectorType{"v16i", "int8", {16, 0}},
+           VectorType{"v1u", "uint128", {1, 0}},
+           VectorType{"v1i", "int128", {1, 0}},
+           UnionType{"vnd", {{"f", "v2d"}, {"u", "v2u"}, {"s", "v2i"}}},
+           UnionType{"vns", {{"f", "v4f"}, {"u", "v4u"}, {"s", "v4i"}}},
+           UnionType{"vnh", {{"bf", "v8bf16"}, {"f", "v8f"}, {"u", "v8u"}, {"s", "v8i"}}},
+           UnionType{"vnb", {{"u", "v16u"}, {"s", "v16i"}}},
+           UnionType{"vnq", {{"u", "v1u"}, {"s", "v1i"}}},
+           UnionType{"aarch64v", {{"d", "vnd"}, {"s", "vns"}, {"h", "vnh"}, {"b", "vnb"}, {"q", "vnq"}}},
+           fpsr_flags(),
+           fpcr_flags()},
+          {{"v", 32, {128, 0}, "aarch64v", RegClass::V},
+           {"fpsr", 0, {32, 0}, "fpsr_flags", RegClass::Fpsr},
+           {"fpcr", 0, {32, 0}, "fpcr_flags", RegClass::Fpcr}}};
+}
 
-  f.push_back(
-      {"org.gnu.gdb.aarch64.sve",
-       When::SveOnly,
-       {VectorType{"svevqu", "uint128", {0, 1}},
-        VectorType{"svevqs", "int128", {0, 1}},
-        VectorType{"svevdf", "ieee_double", {0, 2}},
-        VectorType{"svevdu", "uint64", {0, 2}},
-        VectorType{"svevds", "int64", {0, 2}},
-        VectorType{"svevsf", "ieee_single", {0, 4}},
-        VectorType{"svevsu", "uint32", {0, 4}},
-        VectorType{"svevss", "int32", {0, 4}},
-        VectorType{"svevhf", "ieee_half", {0, 8}},
-        VectorType{"svevhu", "uint16", {0, 8}},
-        VectorType{"svevhs", "int16", {0, 8}},
-        VectorType{"svevbu", "uint8", {0, 16}},
-        VectorType{"svevbs", "int8", {0, 16}},
-        UnionType{"svevnq", {{"u", "svevqu"}, {"s", "svevqs"}}},
-        UnionType{"svevnd", {{"f", "svevdf"}, {"u", "svevdu"}, {"s", "svevds"}}},
-        UnionType{"svevns", {{"f", "svevsf"}, {"u", "svevsu"}, {"s", "svevss"}}},
-        UnionType{"svevnh", {{"f", "svevhf"}, {"u", "svevhu"}, {"s", "svevhs"}}},
-        UnionType{"svevnb", {{"u", "svevbu"}, {"s", "svevbs"}}},
-        UnionType{"svev", {{"q", "svevnq"}, {"d", "svevnd"}, {"s", "svevns"}, {"h", "svevnh"}, {"b", "svevnb"}}},
-        VectorType{"svep", "uint8", {0, 2}},
-        fpsr_flags(),
-        fpcr_flags()},
-       {{"z", 32, {0, 128}, "svev", RegClass::Z, When::Always, {}, 0, true},
-        {"fpsr", 0, {32, 0}, "fpsr_flags", RegClass::Fpsr},
-        {"fpcr", 0, {32, 0}, "fpcr_flags", RegClass::Fpcr},
-        {"p", 16, {0, 16}, "svep", RegClass::P, When::Always, {}, 0, true},
-        {"ffr", 0, {0, 16}, "svep", RegClass::Ffr, When::Always, {}, 0, true},
-        {"vg", 0, {64, 0}, "int", RegClass::Vg}}});
+// org.gnu.gdb.aarch64.sve: z0..z31, fpsr, fpcr, p0..p15, ffr, vg, instead
+// of the fpu feature (gdb/features/aarch64-sve.c); Z is 128 * vq bits, P
+// and FFR 16 * vq.
+FeatureSpec sve_feature() {
+  return {"org.gnu.gdb.aarch64.sve",
+          When::SveOnly,
+          {VectorType{"svevqu", "uint128", {0, 1}},
+           VectorType{"svevqs", "int128", {0, 1}},
+           VectorType{"svevdf", "ieee_double", {0, 2}},
+           VectorType{"svevdu", "uint64", {0, 2}},
+           VectorType{"svevds", "int64", {0, 2}},
+           VectorType{"svevsf", "ieee_single", {0, 4}},
+           VectorType{"svevsu", "uint32", {0, 4}},
+           VectorType{"svevss", "int32", {0, 4}},
+           VectorType{"svevhf", "ieee_half", {0, 8}},
+           VectorType{"svevhu", "uint16", {0, 8}},
+           VectorType{"svevhs", "int16", {0, 8}},
+           VectorType{"svevbu", "uint8", {0, 16}},
+           VectorType{"svevbs", "int8", {0, 16}},
+           UnionType{"svevnq", {{"u", "svevqu"}, {"s", "svevqs"}}},
+           UnionType{"svevnd", {{"f", "svevdf"}, {"u", "svevdu"}, {"s", "svevds"}}},
+           UnionType{"svevns", {{"f", "svevsf"}, {"u", "svevsu"}, {"s", "svevss"}}},
+           UnionType{"svevnh", {{"f", "svevhf"}, {"u", "svevhu"}, {"s", "svevhs"}}},
+           UnionType{"svevnb", {{"u", "svevbu"}, {"s", "svevbs"}}},
+           UnionType{"svev", {{"q", "svevnq"}, {"d", "svevnd"}, {"s", "svevns"}, {"h", "svevnh"}, {"b", "svevnb"}}},
+           VectorType{"svep", "uint8", {0, 2}},
+           fpsr_flags(),
+           fpcr_flags()},
+          {{"z", 32, {0, 128}, "svev", RegClass::Z, When::Always, {}, 0, true},
+           {"fpsr", 0, {32, 0}, "fpsr_flags", RegClass::Fpsr},
+           {"fpcr", 0, {32, 0}, "fpcr_flags", RegClass::Fpcr},
+           {"p", 16, {0, 16}, "svep", RegClass::P, When::Always, {}, 0, true},
+           {"ffr", 0, {0, 16}, "svep", RegClass::Ffr, When::Always, {}, 0, true},
+           {"vg", 0, {64, 0}, "int", RegClass::Vg}}};
+}
 
-  // Not a GDB feature: the EL1 system registers a debugger of a whole guest
-  // needs (translation regime, exception state, identity). GDB shows them in
-  // `info registers system` / `info all-registers`; they are 64-bit as KVM
-  // transfers them (KVM_REG_SIZE_U64). ELR_EL1, SPSR_EL1 and SP_EL1 come from
-  // KVM's core block, the others from ARM64_SYS_REG IDs (introspect/regmap).
+// Not a GDB feature: the EL1 system registers a debugger of a whole guest
+// needs (translation regime, exception state, identity). GDB shows them in
+// `info registers system` / `info all-registers`; they are 64-bit as KVM
+// transfers them (KVM_REG_SIZE_U64). ELR_EL1, SPSR_EL1 and SP_EL1 come from
+// KVM's core block, the others from ARM64_SYS_REG IDs (introspect/regmap).
+FeatureSpec sysregs_feature() {
   auto sys = [](std::string_view name, SysReg r, When when = When::Always) {
     return RegGroup{name, 0, {64, 0}, "uint64", RegClass::Sys, when, "system", static_cast<unsigned>(r)};
   };
-  f.push_back({"org.svedbg.aarch64.sysregs",
-               When::Always,
-               {},
-               {sys("zcr_el1", SysReg::ZcrEl1, When::SveOnly), sys("sctlr_el1", SysReg::SctlrEl1),
-                sys("tcr_el1", SysReg::TcrEl1), sys("ttbr0_el1", SysReg::Ttbr0El1), sys("ttbr1_el1", SysReg::Ttbr1El1),
-                sys("mair_el1", SysReg::MairEl1), sys("vbar_el1", SysReg::VbarEl1), sys("esr_el1", SysReg::EsrEl1),
-                sys("far_el1", SysReg::FarEl1), sys("elr_el1", SysReg::ElrEl1), sys("spsr_el1", SysReg::SpsrEl1),
-                sys("sp_el1", SysReg::SpEl1), sys("midr_el1", SysReg::MidrEl1), sys("mpidr_el1", SysReg::MpidrEl1)}});
-
-  return f;
+  return {"org.svedbg.aarch64.sysregs",
+          When::Always,
+          {},
+          {sys("zcr_el1", SysReg::ZcrEl1, When::SveOnly), sys("sctlr_el1", SysReg::SctlrEl1),
+           sys("tcr_el1", SysReg::TcrEl1), sys("ttbr0_el1", SysReg::Ttbr0El1), sys("ttbr1_el1", SysReg::Ttbr1El1),
+           sys("mair_el1", SysReg::MairEl1), sys("vbar_el1", SysReg::VbarEl1), sys("esr_el1", SysReg::EsrEl1),
+           sys("far_el1", SysReg::FarEl1), sys("elr_el1", SysReg::ElrEl1), sys("spsr_el1", SysReg::SpsrEl1),
+           sys("sp_el1", SysReg::SpEl1), sys("midr_el1", SysReg::MidrEl1), sys("mpidr_el1", SysReg::MpidrEl1)}};
 }
+
+// The features in GDB register number order; fpu and sve exclude each other.
+std::vector<FeatureSpec> make_features() { return {core_feature(), fpu_feature(), sve_feature(), sysregs_feature()}; }
 
 const std::vector<FeatureSpec>& features() {
   static const std::vector<FeatureSpec> table = make_features();

@@ -4,7 +4,9 @@
 // reserved descriptors, address size faults, 52-bit formats (64K with
 // FEAT_LPA, DS == 1), permissions, big-endian walks and the MMU off. One
 // walk per granule is hand-computed: the comments show the index arithmetic
-// (DDI 0487 D8.2 "Translation process").
+// (DDI 0487 D8.2 "Translation process"). The limits of each rule (TnSZ per
+// granule and DS, start level, block levels, DS per granule, the edges of
+// both VA ranges, EPDn) are checked just inside and just outside.
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -668,6 +670,303 @@ TEST_CASE("page walk: TTBR BADDR, output address size and TxSZ limits", "[pagewa
     CHECK(t.start_level == 3);
     CHECK(t.pa == 0x12345123);
   }
+}
+
+// Boundary cases of the walk's rules: each rule is checked just inside and
+// just outside its limit.
+
+namespace {
+
+struct Granule {
+  const char* name;
+  std::uint64_t tg0, tg1;
+  unsigned bits;
+};
+constexpr std::array<Granule, 3> kGranules = {
+    {{"4K", kTg0_4K, kTg1_4K, 12}, {"16K", kTg0_16K, kTg1_16K, 14}, {"64K", kTg0_64K, kTg1_64K, 16}}};
+const Granule& granule(unsigned bits) {
+  for (const Granule& g : kGranules)
+    if (g.bits == bits) return g;
+  FAIL("no granule of " << bits << " bits");
+  return kGranules[0];
+}
+
+// TCR_EL1 with both halves set to one granule and TnSZ.
+std::uint64_t tcr_for(unsigned gbits, unsigned txsz, std::uint64_t extra = kIps48) {
+  const Granule& g = granule(gbits);
+  return t0sz(txsz) | t1sz(txsz) | g.tg0 | g.tg1 | extra;
+}
+
+// The first lookup of a walk over empty tables (root 0x40000000 in both
+// TTBRs): it faults there, an invalid descriptor, so the walk got past every
+// configuration check and the trace shows the start level and its index.
+WalkLevel first_lookup(std::uint64_t tcr, std::uint64_t va) {
+  PhysMem mem;
+  std::vector<WalkLevel> trace;
+  const auto msg = fails(regs(tcr, 0x40000000, 0x40000000), va, mem, &trace);
+  INFO(msg);
+  REQUIRE(trace.size() == 1);
+  CHECK(msg.find(fmt::format("level {} descriptor at PA", trace[0].level)) != std::string::npos);
+  return trace[0];
+}
+
+}  // namespace
+
+TEST_CASE("page walk: TnSZ limits per granule, DS and range", "[pagewalk]") {
+  // J1 AArch64.S1MinTxSZ(): 16, or 12 with FEAT_LVA (64K) or DS == 1 (4K,
+  // 16K). AArch64.MaxTxSZ() with FEAT_TTST: 48 for 4K and 16K, 47 for 64K.
+  struct Case {
+    unsigned gbits;
+    bool ds, upper;
+    unsigned txsz;
+    const char* refused;  // the range named by the fault, or nullptr when accepted
+  };
+  const Case cases[] = {
+      {12, false, false, 15, "16..48 for the 4K granule"},
+      {12, false, false, 16, nullptr},
+      {12, false, false, 48, nullptr},
+      {12, false, false, 49, "16..48 for the 4K granule"},
+      {12, true, false, 11, "12..48 for the 4K granule with DS == 1"},
+      {12, true, false, 12, nullptr},
+      {12, true, false, 48, nullptr},
+      {12, true, false, 49, "12..48 for the 4K granule with DS == 1"},
+      {14, false, false, 15, "16..48 for the 16K granule"},
+      {14, false, false, 16, nullptr},
+      {14, false, false, 48, nullptr},
+      {14, false, false, 49, "16..48 for the 16K granule"},
+      {14, true, false, 11, "12..48 for the 16K granule with DS == 1"},
+      {14, true, false, 12, nullptr},
+      {16, false, false, 11, "12..47 for the 64K granule"},
+      {16, false, false, 12, nullptr},
+      {16, false, false, 47, nullptr},
+      {16, false, false, 48, "12..47 for the 64K granule"},
+      // DS does not apply to the 64K granule: same limits, not "with DS".
+      {16, true, false, 11, "12..47 for the 64K granule"},
+      {16, true, false, 47, nullptr},
+      {16, true, false, 48, "12..47 for the 64K granule"},
+      // T1SZ has the same limits.
+      {12, false, true, 15, "16..48 for the 4K granule"},
+      {12, false, true, 16, nullptr},
+      {12, false, true, 48, nullptr},
+      {12, false, true, 49, "16..48 for the 4K granule"},
+      {16, false, true, 11, "12..47 for the 64K granule"},
+      {16, false, true, 12, nullptr},
+      {16, false, true, 47, nullptr},
+      {16, false, true, 48, "12..47 for the 64K granule"},
+  };
+  for (const Case& c : cases) {
+    const std::uint64_t tcr = tcr_for(c.gbits, c.txsz, kIps48 | (c.ds ? kDs : 0));
+    const std::uint64_t va = c.upper ? ~std::uint64_t{0} : 0;  // the top of TTBR1's range, the bottom of TTBR0's
+    INFO(granule(c.gbits).name << (c.ds ? " DS" : "") << " T" << c.upper << "SZ = " << c.txsz);
+    PhysMem mem;
+    const auto msg = fails(regs(tcr, 0x40000000, 0x40000000), va, mem);
+    if (c.refused)
+      CHECK(msg == fmt::format("VA {:#x}: TCR_EL1.T{}SZ = {} is outside {} (translation fault)", va, c.upper ? 1 : 0,
+                               c.txsz, c.refused));
+    else
+      CHECK(msg.find("descriptor at PA 0x4000") != std::string::npos);  // walked the (empty) tables
+    if (!c.refused) CHECK(msg.find("is invalid (0x0)") != std::string::npos);
+  }
+}
+
+TEST_CASE("page walk: start level and initial index width at each granule's boundaries", "[pagewalk]") {
+  // J1 AArch64.S1StartLevel(): 3 - ((ia - 1 - gbits) DIV (gbits - 3)); the
+  // start level resolves the ia - shift bits left above the levels below it
+  // (D8.2 "Translation table walk"). The VA at the top of TTBR0's range has
+  // all of them set: index 2^width - 1.
+  struct Case {
+    unsigned gbits;
+    bool ds;
+    unsigned txsz;
+    int start;
+    unsigned width;
+  };
+  const Case cases[] = {
+      // 4K: stride 9. Level -1 only with DS (ia 49..52).
+      {12, true, 12, -1, 4},
+      {12, true, 15, -1, 1},
+      {12, true, 16, 0, 9},
+      {12, false, 16, 0, 9},
+      {12, false, 24, 0, 1},
+      {12, false, 25, 1, 9},
+      {12, false, 33, 1, 1},
+      {12, false, 34, 2, 9},
+      {12, false, 42, 2, 1},
+      {12, false, 43, 3, 9},
+      {12, false, 48, 3, 4},
+      // 16K: stride 11.
+      {14, true, 12, 0, 5},
+      {14, false, 16, 0, 1},
+      {14, false, 17, 1, 11},
+      {14, false, 27, 1, 1},
+      {14, false, 28, 2, 11},
+      {14, false, 38, 2, 1},
+      {14, false, 39, 3, 11},
+      {14, false, 48, 3, 2},
+      // 64K: stride 13; never level 0.
+      {16, false, 12, 1, 10},
+      {16, false, 21, 1, 1},
+      {16, false, 22, 2, 13},
+      {16, false, 34, 2, 1},
+      {16, false, 35, 3, 13},
+      {16, false, 47, 3, 1},
+  };
+  for (const Case& c : cases) {
+    const std::uint64_t tcr = tcr_for(c.gbits, c.txsz, kIps48 | (c.ds ? kDs : 0));
+    const std::uint64_t top = (std::uint64_t{1} << (64 - c.txsz)) - 1;
+    INFO(granule(c.gbits).name << (c.ds ? " DS" : "") << " T0SZ = " << c.txsz);
+    const WalkLevel lo = first_lookup(tcr, top);
+    CHECK(lo.level == c.start);
+    CHECK(lo.index == (std::uint64_t{1} << c.width) - 1);
+    CHECK(lo.desc_pa == 0x40000000 + lo.index * 8);
+    // The TTBR1 range mirrors it: its lowest VA has index 0.
+    const WalkLevel hi = first_lookup(tcr, ~top);
+    CHECK(hi.level == c.start);
+    CHECK(hi.index == 0);
+  }
+}
+
+TEST_CASE("page walk: block descriptors at each level", "[pagewalk]") {
+  // J1 AArch64.BlockDescSupported() (D8.3 "Block descriptor"): 4K blocks at
+  // levels 1 and 2, level 0 with DS == 1; 16K at level 2, level 1 with
+  // DS == 1; 64K at level 2, level 1 with FEAT_LPA (a 52-bit IPS here). DS
+  // gives the 64K granule nothing. Level 3 has pages; 0b01 there is reserved.
+  struct Case {
+    unsigned gbits;
+    unsigned txsz;
+    std::uint64_t extra;  // DS, IPS
+    int level;
+    bool allowed;
+  };
+  const Case cases[] = {
+      {12, 12, kIps48 | kDs, -1, false}, {12, 16, kIps48, 0, false},       {12, 16, kIps48 | kDs, 0, true},
+      {12, 16, kIps48, 1, true},         {12, 16, kIps48 | kDs, 1, true},  {12, 16, kIps48, 2, true},
+      {14, 16, kIps48, 0, false},        {14, 12, kIps48 | kDs, 0, false}, {14, 16, kIps48, 1, false},
+      {14, 16, kIps48 | kDs, 1, true},   {14, 16, kIps48, 2, true},        {16, 16, kIps48, 1, false},
+      {16, 16, kIps48 | kDs, 1, false},  {16, 16, kIps52, 1, true},        {16, 16, kIps48, 2, true},
+  };
+  for (const Case& c : cases) {
+    const unsigned ia = 64 - c.txsz;
+    const int start = 3 - static_cast<int>((ia - 1 - c.gbits) / (c.gbits - 3));
+    const unsigned shift = c.gbits + (c.gbits - 3) * static_cast<unsigned>(3 - c.level);
+    const std::uint64_t entry = std::uint64_t{1} << shift;
+    const std::uint64_t va = entry + 0x123;  // index 1 at the block's level
+    PhysMem mem;
+    Tables tb(mem, c.gbits, ia, start, 0x40000000, 0x41000000);
+    tb.map(va, entry * 2, c.level);  // OA: the next entry-aligned address after the VA's
+    INFO(granule(c.gbits).name << " level " << c.level << " TCR " << std::hex << c.extra);
+    auto t = translate(regs(tcr_for(c.gbits, c.txsz, c.extra), 0x40000000), va, mem.reader());
+    if (c.allowed) {
+      INFO((t ? "" : t.error().message));
+      REQUIRE(t.ok());
+      CHECK(t->leaf_level == c.level);
+      CHECK(t->entry_size == entry);
+      CHECK(t->pa == entry * 2 + 0x123);
+      CHECK(t->levels.back().kind == "block");
+    } else {
+      REQUIRE_FALSE(t.ok());
+      CHECK(t.error().message.find(fmt::format("a block at level {}, but the {} granule", c.level,
+                                               granule(c.gbits).name)) != std::string::npos);
+    }
+  }
+  SECTION("0b01 at level 3 is reserved for every granule; 0b11 is a page") {
+    for (const Granule& g : kGranules) {
+      INFO(g.name);
+      const std::uint64_t va = (std::uint64_t{1} << g.bits) + 0x10;  // level 3 index 1
+      PhysMem mem;
+      Tables tb(mem, g.bits, 48, g.bits == 16 ? 1 : 0, 0x40000000, 0x41000000);
+      const std::uint64_t at = tb.entry_pa(va, 3);
+      mem.put(at, 0x80000000 | kAf | kPage);
+      CHECK(ok(regs(tcr_for(g.bits, 16), 0x40000000), va, mem).pa == 0x80000010);
+      mem.put(at, 0x80000000 | kAf | kBlock);
+      CHECK(fails(regs(tcr_for(g.bits, 16), 0x40000000), va, mem).find("0b01 is a reserved encoding at level 3") !=
+            std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("page walk: TCR_EL1.DS applies to the 4K and 16K granules only", "[pagewalk]") {
+  // With the 64K granule, descriptor bits [9:8] are SH[1:0] and bits
+  // [49:48] are not OA bits, DS or not (D8.3; J1 AArch64.S1TTWParams()).
+  // Linux maps its 64K kernel pages Inner Shareable: SH = 0b11.
+  const std::uint64_t sh_inner = std::uint64_t{0b11} << 8;
+  const std::uint64_t tcr = tcr_for(16, 16, kIps48 | kDs);
+  PhysMem mem;
+  Tables tb(mem, 16, 48, 1, 0x40000000, 0x40010000);
+  const std::uint64_t va = 0x0000001234567890;
+  tb.map(va, 0x880000000, 3, kAf | sh_inner);
+  const Translation t = ok(regs(tcr, 0x40000000), va, mem);
+  CHECK(t.pa == 0x880007890);
+  CHECK(t.pa_bits == 48);
+  CHECK(ok(regs(tcr & ~kDs, 0x40000000), va, mem).pa == 0x880007890);
+  // TTBR bits [5:2] are BADDR[51:48] only in a 52-bit format; here they
+  // are below the 512-byte alignment of the level 1 table, ignored.
+  CHECK(ok(regs(tcr, 0x40000000 | (0xf << 2)), va, mem).levels[0].table_pa == 0x40000000);
+  // The 4K granule with DS takes the same bits [9:8] as OA[51:50].
+  const std::uint64_t tcr4 = tcr_for(12, 16, kIps52 | kDs);
+  PhysMem m4(std::uint64_t{1} << 52);
+  Tables t4(m4, 12, 48, 0, 0x40000000, 0x40100000);
+  t4.map(va, 0x80000000, 3, kAf | sh_inner);
+  CHECK(ok(regs(tcr4, 0x40000000), va, m4).pa == 0x000c000080000890);
+  CHECK(ok(regs(tcr4 & ~kDs, 0x40000000), va, m4).pa == 0x80000890);
+}
+
+TEST_CASE("page walk: the edges of the TTBR0 and TTBR1 ranges", "[pagewalk]") {
+  PhysMem mem;
+  Tables lo(mem, 12, 48, 0, 0x40000000, 0x40100000);
+  Tables hi(mem, 12, 48, 0, 0x48000000, 0x48100000);
+  lo.map(0x0000fffffffff000, 0x81000000, 3);
+  hi.map(0xffff000000000000, 0x91000000, 3);
+  hi.map(0xfffffffffffff000, 0x92000000, 3);
+  const auto r = regs(kTcr4K48, 0x40000000, 0x48000000);
+  SECTION("48-bit ranges: [0, 2^48) and [2^64 - 2^48, 2^64)") {
+    CHECK(ok(r, 0x0000ffffffffffff, mem).pa == 0x81000fff);
+    fails(r, 0x0001000000000000, mem);
+    const Translation bottom = ok(r, 0xffff000000000000, mem);
+    CHECK(bottom.upper);
+    CHECK(bottom.pa == 0x91000000);
+    CHECK(bottom.levels[0].index == 0);
+    const auto msg = fails(r, 0xfffeffffffffffff, mem);
+    CHECK(msg.find("VA[55] = 1 selects TTBR1_EL1, whose 48-bit range (T1SZ = 16) needs bits [63:48] all ones") !=
+          std::string::npos);
+    const Translation top = ok(r, 0xffffffffffffffff, mem);
+    CHECK(top.pa == 0x92000fff);
+    CHECK(top.levels[0].index == 511);
+  }
+  SECTION("a 39-bit TTBR1 range starts at 2^64 - 2^39") {
+    const std::uint64_t tcr = t0sz(16) | kTg0_4K | t1sz(25) | kTg1_4K | kIps48;
+    PhysMem m;
+    Tables h39(m, 12, 39, 1, 0x48000000, 0x48100000);
+    h39.map(0xffffff8000000000, 0x93000000, 3);
+    CHECK(ok(regs(tcr, 0, 0x48000000), 0xffffff8000000000, m).pa == 0x93000000);
+    CHECK(fails(regs(tcr, 0, 0x48000000), 0xffffff7fffffffff, m).find("(T1SZ = 25) needs bits [63:39] all ones") !=
+          std::string::npos);
+  }
+  SECTION("TBI1: the tag is ignored, bits [55:48] still must be ones") {
+    const auto rt = regs(kTcr4K48 | kTbi1, 0x40000000, 0x48000000);
+    CHECK(ok(rt, 0x5aff000000000000, mem).pa == 0x91000000);
+    CHECK(ok(rt, 0x00ffffffffffffff, mem).pa == 0x92000fff);
+    CHECK(fails(rt, 0x5afeffffffffffff, mem).find("needs bits [55:48] all ones") != std::string::npos);
+  }
+}
+
+TEST_CASE("page walk: EPD0/EPD1 disable walks without reading a descriptor", "[pagewalk]") {
+  PhysMem mem;
+  Tables lo(mem, 12, 48, 0, 0x40000000, 0x40100000);
+  Tables hi(mem, 12, 48, 0, 0x48000000, 0x48100000);
+  lo.map(0x1000, 0x81000000, 3);
+  hi.map(0xffff800000001000, 0x91000000, 3);
+  const std::uint64_t both = kTcr4K48 | kEpd0 | kEpd1;
+  const int before = mem.reads;
+  CHECK(fails(regs(both, 0x40000000, 0x48000000), 0x1000, mem).find("TCR_EL1.EPD0 == 1") != std::string::npos);
+  CHECK(fails(regs(both, 0x40000000, 0x48000000), 0xffff800000001000, mem).find("TCR_EL1.EPD1 == 1") !=
+        std::string::npos);
+  CHECK(mem.reads == before);
+  // Cleared, each half walks again.
+  CHECK(ok(regs(both & ~kEpd0, 0x40000000, 0x48000000), 0x1000, mem).pa == 0x81000000);
+  CHECK(ok(regs(both & ~kEpd1, 0x40000000, 0x48000000), 0xffff800000001000, mem).pa == 0x91000000);
+  // With the MMU off there is no walk to disable.
+  CHECK(ok(regs(both, 0x40000000, 0x48000000, 0), 0x1000, mem).pa == 0x1000);
 }
 
 TEST_CASE("page walk: permissions are reported, not enforced", "[pagewalk]") {
