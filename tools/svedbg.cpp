@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -126,6 +127,16 @@ std::optional<OpenedGuest> open_whole_guest(const GuestArgs& a, const char* comm
     failure = 1;
     kvm::AttachOptions opts;
     opts.memory = std::move(ram);
+    // Tests only: a fault injected into the attach backend (docs/nested.md).
+    if (const char* fault = std::getenv("SVEDBG_FAULT_INJECT")) {
+      auto hooks = kvm::fault_hooks_from_spec(
+          fault, [](const std::string& line) { std::fprintf(stderr, "svedbg: %s\n", line.c_str()); });
+      if (!hooks) {
+        std::fprintf(stderr, "svedbg: %s\n", hooks.error().message.c_str());
+        return std::nullopt;
+      }
+      opts.faults = std::move(*hooks);
+    }
     auto attached = kvm::AttachBackend::attach(static_cast<pid_t>(a.pid), std::move(opts));
     if (!attached) {
       std::fprintf(stderr, "svedbg: %s\n", attached.error().message.c_str());

@@ -74,39 +74,61 @@
 //    was (PTRACE_DETACH); the destructor does the same. If svedbg dies, the
 //    kernel detaches the threads (no PTRACE_O_EXITKILL): a rewound KVM_RUN
 //    re-enters as usual.
+//  - vcpus_info(): each served vCPU as data (what `monitor attach` shows
+//    as text): KVM id, the VMM's fd, the thread seen in its KVM_RUN, VLS,
+//    and the effective vq from ZCR_EL1 (read, in one batch, only while the
+//    VMM is stopped).
 //  - Threading: every call must come from the thread that called attach()
 //    (ptrace's rule); a helper thread only watches for stops (waitid
 //    WNOWAIT) to run the stop notifier.
+//
+// The parts (kvm/attach/): attach_setup (the read-only steps of attach),
+// ptrace_threads and stop_watcher (the threads' state machine), trip (one
+// trip into the VMM), injected_calls (one ioctl per trip), batch_plan and
+// batch_reader (many per trip), colocation, attach_stats (counters and the
+// `monitor attach` text), attach_monitor.cpp (the monitor commands).
+// AttachOptions, FaultHooks and AttachedVcpu compile everywhere; the
+// backend itself on arm64 only.
 #pragma once
-
-#if defined(__aarch64__)
 
 #include <sys/types.h>
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <condition_variable>
 #include <vector>
 
 #include "common/result.hpp"
+#include "kvm/attach/attach_options.hpp"
+#include "kvm/attach/attach_setup.hpp"
+#include "kvm/attach/attach_stats.hpp"
 #include "kvm/backend.hpp"
 #include "kvm/proc_parse.hpp"
 #include "kvm/vls.hpp"
 
 namespace svedbg::kvm {
 
-struct AttachOptions {
-  std::vector<RamRange> memory;                 // empty: from the VMM's mappings
-  std::function<void(const std::string&)> log;  // empty: stderr
+struct AttachedVcpu {
+  unsigned id = 0;                       // KVM vCPU id (kvm-vcpu:N)
+  int fd = -1;                           // the VMM's fd for it
+  pid_t thread = 0;                      // the VMM thread running it, 0 when unknown
+  std::optional<VqSet> vls;              // nullopt: vCPU without SVE
+  std::optional<unsigned> effective_vq;  // from ZCR_EL1; nullopt when not readable/no SVE
 };
+
+// One vCPU as vcpus_info() reports it; `zcr`: ZCR_EL1's value, nullopt
+// when it was not read. The effective vq needs both VLS and ZCR_EL1.
+AttachedVcpu attached_vcpu(const VmmVcpu& v, std::optional<pid_t> thread, std::optional<std::uint64_t> zcr);
+
+}  // namespace svedbg::kvm
+
+#if defined(__aarch64__)
+
+namespace svedbg::kvm {
 
 class AttachBackend final : public Backend, public RunControl {
  public:
@@ -115,14 +137,15 @@ class AttachBackend final : public Backend, public RunControl {
 
   pid_t pid() const { return pid_; }
   // System calls the VMM ran for svedbg (all KVM ioctls).
-  std::uint64_t injected_syscalls() const { return injected_; }
-  std::uint64_t kvm_ioctls() const { return kvm_ioctls_; }
+  std::uint64_t injected_syscalls() const { return counters_.injected; }
+  std::uint64_t kvm_ioctls() const { return counters_.kvm_ioctls; }
   // Trips into the VMM: injected system calls run one at a time, and runs
   // of the batch loop.
-  std::uint64_t trips() const { return trips_; }
+  std::uint64_t trips() const { return counters_.trips; }
   std::string describe() const;
-  // What `monitor attach` prints.
-  std::string monitor_report();
+  std::vector<AttachedVcpu> vcpus_info();  // reads ZCR_EL1 while stopped
+  // What `monitor attach` shows, as data (format_attach_report renders it).
+  AttachReport report() const;
 
   std::string name() const override { return "attach"; }
   unsigned vcpu_count() const override { return static_cast<unsigned>(vcpus_.size()); }
@@ -150,31 +173,25 @@ class AttachBackend final : public Backend, public RunControl {
   Detached detach() override;
   void kill() override;
 
-  struct Impl;  // ptrace state (attach_backend.cpp)
+  struct Impl;  // the parts (attach_impl.hpp)
 
  private:
   AttachBackend(pid_t pid, AttachOptions options);
   void log(const std::string& line) const;
-
-  struct Vcpu {
-    unsigned id = 0;        // KVM vCPU id (kvm-vcpu:N)
-    int fd = -1;            // the VMM's fd for it
-    std::uint64_t run = 0;  // the VMM's address of its kvm_run mmap (0: unknown)
-    std::optional<VqSet> vls;
-    GuestDebug debug;            // breakpoints/watchpoints from set_guest_debug
-    bool debug_applied = false;  // KVM has a non-zero control for it
-  };
+  LogFn logger() const {
+    return [this](const std::string& line) { log(line); };
+  }
+  // The steps of attach(), in order.
+  Status seize();
+  Status find_code_sites(const std::vector<MapEntry>& maps);
+  Status read_vls();
 
   pid_t pid_;
   AttachOptions options_;
-  std::vector<Vcpu> vcpus_;
+  std::vector<VmmVcpu> vcpus_;
   std::vector<RamRange> memory_;
   DebugCaps caps_;
-  std::atomic<std::uint64_t> injected_{0};
-  std::atomic<std::uint64_t> kvm_ioctls_{0};
-  std::atomic<std::uint64_t> trips_{0};
-  std::atomic<std::uint64_t> batches_{0};       // runs of the batch loop
-  std::atomic<std::uint64_t> batched_regs_{0};  // registers read by them
+  AttachCounters counters_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,5 +1,5 @@
 // kvm/inject_batch: many KVM_GET_ONE_REG calls in one trip into an attached
-// VMM (issue 5/8), the arch-independent part: the machine code the VMM runs
+// VMM, the arch-independent part: the machine code the VMM runs
 // and the layout of its table. kvm::AttachBackend does the ptrace side
 // (attach_backend.hpp).
 //

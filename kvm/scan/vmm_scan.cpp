@@ -441,8 +441,8 @@ void merge_vector_lengths(VmmScan& scan, const VlReader& reader) {
   }
 }
 
-std::vector<AttachedVcpu> parse_attach_vcpus(std::string_view text) {
-  std::vector<AttachedVcpu> out;
+std::vector<AttachLine> parse_attach_vcpus(std::string_view text) {
+  std::vector<AttachLine> out;
   while (!text.empty()) {
     auto nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
@@ -463,7 +463,7 @@ std::vector<AttachedVcpu> parse_attach_vcpus(std::string_view text) {
     auto index = parse_number<unsigned>(f[1].substr(0, f[1].size() - 1));
     auto id = parse_number<unsigned>(f[2].substr(kPrefix.size()));
     if (!index || !id) continue;
-    out.push_back(AttachedVcpu{*index, *id, parse_number<pid_t>(f[6])});
+    out.push_back(AttachLine{*index, *id, parse_number<pid_t>(f[6])});
   }
   return out;
 }
@@ -473,8 +473,8 @@ namespace {
 
 // The "vCPU I: kvm-vcpu:N fd F thread T" lines of `monitor attach`, if
 // they cover vCPUs 0..n-1 in order.
-std::optional<std::vector<AttachedVcpu>> attached_vcpus(AttachBackend& b) {
-  auto ids = parse_attach_vcpus(b.monitor_report());
+std::optional<std::vector<AttachLine>> attached_vcpus(AttachBackend& b) {
+  auto ids = parse_attach_vcpus(format_attach_report(b.report()));
   if (ids.size() != b.vcpu_count()) return std::nullopt;
   for (unsigned i = 0; i < ids.size(); ++i)
     if (ids[i].index != i) return std::nullopt;
@@ -524,7 +524,7 @@ Result<std::vector<VcpuVl>> read_attached(const VmmEntry& vmm) {
   // in KVM_RUN and can rewind the call; the stop of attach() does not always
   // tell (thread "?"). Then the VMM is let go and stopped once more, as for
   // each new gdb client (detach, interrupt), which does.
-  const bool unknown = ids && std::any_of(ids->begin(), ids->end(), [](const AttachedVcpu& a) { return !a.tid; });
+  const bool unknown = ids && std::any_of(ids->begin(), ids->end(), [](const AttachLine& a) { return !a.tid; });
   if (unknown) {
     b.detach();
     b.interrupt();

@@ -170,13 +170,13 @@ VlReader attach_vl_reader();
 
 // The "vCPU I: kvm-vcpu:N fd F thread T ..." lines of AttachBackend's
 // `monitor attach` text: (I, N, T or nullopt for "?").
-struct AttachedVcpu {
+struct AttachLine {
   unsigned index = 0;
   unsigned id = 0;
   std::optional<pid_t> tid;
-  bool operator==(const AttachedVcpu&) const = default;
+  bool operator==(const AttachLine&) const = default;
 };
-std::vector<AttachedVcpu> parse_attach_vcpus(std::string_view monitor_text);
+std::vector<AttachLine> parse_attach_vcpus(std::string_view monitor_text);
 
 std::string format_text(const VmmScan& scan);
 std::string format_json(const VmmScan& scan);

@@ -541,8 +541,8 @@ TEST_CASE("ps --vl: the vCPU lines of AttachBackend's monitor attach", "[vmm_sca
       "threads traced: 3; injected system calls: 2\n";
   auto v = kvm::parse_attach_vcpus(text);
   REQUIRE(v.size() == 2);
-  CHECK(v[0] == kvm::AttachedVcpu{0, 0, 613});
-  CHECK(v[1] == kvm::AttachedVcpu{1, 3, std::nullopt});
+  CHECK(v[0] == kvm::AttachLine{0, 0, 613});
+  CHECK(v[1] == kvm::AttachLine{1, 3, std::nullopt});
   CHECK(kvm::parse_attach_vcpus("vCPU 0: something else\n").empty());
   CHECK(kvm::parse_attach_vcpus("").empty());
 }

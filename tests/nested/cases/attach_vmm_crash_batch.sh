@@ -1,7 +1,9 @@
 # Issue 9 on real KVM: the VMM dies while one of its threads runs svedbg's
 # batch loop (kvm/attach/inject_batch.hpp), the one moment svedbg's own code runs
-# inside the VMM. svedbg's fault injection kills it there (SVEDBG_FAULT_INJECT,
-# kvm/attach/attach_backend.cpp) instead of hoping a kill lands in a trip.
+# inside the VMM. svedbg's fault injection kills it there instead of hoping a
+# kill lands in a trip: `svedbg serve` reads SVEDBG_FAULT_INJECT once and
+# hands the attach backend a hook (AttachOptions::faults,
+# kvm/attach/attach_options.hpp) that it calls as each batch starts.
 # svedbg must report the reads as failed, notice the exit, stay up, and
 # tell a new client the guest is gone.
 set -u
