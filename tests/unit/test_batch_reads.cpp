@@ -1,4 +1,4 @@
-// Batched register reads (issues 5 and 8): Backend::get_regs, the StopCache
+// Batched register reads: Backend::get_regs, the StopCache
 // prefetch, where GuestTarget and the snapshots batch, and the layout of the
 // attach backend's batch table (kvm/attach/inject_batch.hpp). The attach backend
 // itself runs on real KVM only (tests/nested/cases/attach_batch).
