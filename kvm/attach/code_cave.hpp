@@ -1,7 +1,7 @@
 // kvm/code_cave: room for a few instructions in a process's executable
 // memory that the process never runs nor reads: where the attach backend
-// puts its batch loop (kvm/attach/inject_batch.hpp) without mapping memory in the
-// VMM (an injected mmap and munmap were two of the four trips of a stop).
+// puts its batch loop (kvm/attach/inject_batch.hpp) without mapping memory
+// in the VMM (an injected mmap and munmap would cost two trips per stop).
 //
 // Why such room exists: the kernel maps ELF segments in whole pages
 // (binfmt_elf, ld.so: mmap of the page-aligned file range), so the last
