@@ -321,6 +321,7 @@ int ps(const PsArgs& a) {
 int main(int argc, char** argv) {
   CLI::App app{"svedbg: a GDB remote stub for arm64 KVM guests with SVE"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("svedbg ") + SVEDBG_VERSION);
 
   auto* serve_cmd = app.add_subcommand("serve", "Serve a guest's vCPUs to gdb over the remote protocol");
   GuestArgs serve_guest;
