@@ -11,7 +11,7 @@ set(SVEDBG_LAYERS
   "kvm: common"
   "kvm/inprocess: kvm common"
   "kvm/attach: kvm common"
-  "kvm/scan: kvm/attach kvm common"
+  "kvm/scan: kvm common"
   "introspect/sim: kvm common"
   "introspect/core: kvm common"
   "introspect: introspect/core kvm xml-targets gdbstub common"

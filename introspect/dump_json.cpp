@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/json.hpp"
 #include "introspect/guest_memory.hpp"
 
 namespace svedbg::introspect {
@@ -95,25 +96,6 @@ std::string vcpu_json(const VcpuSnapshot& v) {
 }
 
 }  // namespace
-
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        else
-          out += c;
-    }
-  }
-  return out + "\"";
-}
 
 Status write_json_dump(std::FILE* out, const DumpSource& source, const std::vector<VcpuSnapshot>& vcpus,
                        kvm::Backend* memory) {

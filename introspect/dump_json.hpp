@@ -34,7 +34,4 @@ struct DumpSource {
 Status write_json_dump(std::FILE* out, const DumpSource& source, const std::vector<VcpuSnapshot>& vcpus,
                        kvm::Backend* memory);
 
-// JSON string literal (with quotes) for `s`.
-std::string json_quote(std::string_view s);
-
 }  // namespace svedbg::introspect

@@ -216,6 +216,62 @@ Result<RamRange> resolve_guest_ram(const RamRange& spec, const std::vector<MapEn
                     what, same.size(), list);
 }
 
+std::string strip_line_end(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+std::vector<std::string> parse_cmdline(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    auto z = text.find('\0');
+    out.emplace_back(text.substr(0, z));
+    if (z == std::string_view::npos) break;
+    text.remove_prefix(z + 1);
+  }
+  return out;
+}
+
+std::optional<std::string_view> status_value(std::string_view status, std::string_view key) {
+  while (!status.empty()) {
+    auto nl = status.find('\n');
+    std::string_view line = status.substr(0, nl);
+    status = nl == std::string_view::npos ? std::string_view{} : status.substr(nl + 1);
+    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != ':') continue;
+    line.remove_prefix(key.size() + 1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    return line;
+  }
+  return std::nullopt;
+}
+
+std::optional<long> status_number(std::string_view status, std::string_view key) {
+  auto value = status_value(status, key);
+  if (!value) return std::nullopt;
+  return parse_decimal<long>(value->substr(0, value->find_first_of(" \t")));
+}
+
+std::optional<std::uint64_t> status_mask(std::string_view status, std::string_view key) {
+  auto value = status_value(status, key);
+  if (!value) return std::nullopt;
+  return parse_u64(value->substr(0, value->find_first_of(" \t")), 16);
+}
+
+std::optional<unsigned long> parse_stat_flags(std::string_view stat) {
+  auto close = stat.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  std::string_view rest = stat.substr(close + 1);
+  // state ppid pgrp session tty_nr tpgid flags
+  for (int field = 0; field < 7; ++field) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    auto end = rest.find(' ');
+    if (field == 6) return parse_decimal<unsigned long>(rest.substr(0, end));
+    if (end == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(end);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::size_t> find_svc(std::span<const std::byte> code) {
   static constexpr std::byte kSvc0[4] = {std::byte{0x01}, std::byte{0x00}, std::byte{0x00}, std::byte{0xd4}};
   for (std::size_t i = 0; i + 4 <= code.size(); i += 4)

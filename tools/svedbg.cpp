@@ -7,6 +7,7 @@
 //   svedbg ps [--vl] [--json]
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -26,7 +27,10 @@
 #include "introspect/sim/sim_fixture.hpp"
 #include "introspect/vcpu_subset.hpp"
 #include "kvm/proc_parse.hpp"
-#include "kvm/scan/vmm_scan.hpp"
+#include "kvm/scan/ps_json.hpp"
+#include "kvm/scan/ps_text.hpp"
+#include "kvm/scan/vcpu_inspect.hpp"
+#include "kvm/scan/vmm_find.hpp"
 #if defined(__aarch64__)
 #include "kvm/attach/attach_backend.hpp"
 #endif
@@ -284,13 +288,56 @@ int serve(const GuestArgs& g, const ServeArgs& a) {
   return 0;
 }
 
-// `svedbg ps`: the KVM VMMs on this host (kvm/scan/vmm_scan.hpp).
+// `svedbg ps`: the KVM VMMs on this host (kvm/scan/).
 struct PsArgs {
   bool vl = false;
   bool json = false;
   std::string proc_root = "/proc";
   std::string debugfs_root = "/sys/kernel/debug";
 };
+
+#if defined(__aarch64__)
+// kvm::AttachedVcpu (kvm/attach/attach_backend.hpp) as the scan's VcpuVl.
+kvm::VcpuVl to_vcpu_vl(const kvm::AttachedVcpu& a) {
+  kvm::VcpuVl v;
+  v.id = a.id;
+  if (a.thread > 0) v.tid = a.thread;
+  v.sve = a.vls.has_value();
+  if (a.vls) v.vls = *a.vls;
+  if (a.vls && !a.effective_vq) v.error = "ZCR_EL1 not readable";
+  if (a.effective_vq) v.effective_vq = *a.effective_vq;
+  return v;
+}
+
+// `ps --vl` on arm64: attaches as `serve --pid` does (the VMM stops for a
+// moment), takes AttachBackend::vcpus_info() and detaches, leaving the VMM
+// running as it was. The backend learns which thread runs a vCPU when it
+// stops that thread in KVM_RUN; when attach()'s stop did not tell, the VMM
+// is let go and stopped once more, as for each new gdb client (detach,
+// interrupt), which does.
+Result<std::vector<kvm::VcpuVl>> inspect_by_attach(pid_t pid) {
+  kvm::AttachOptions options;
+  options.log = [](const std::string&) {};  // e.g. "guest RAM not found": not ps's business
+  auto attached = kvm::AttachBackend::attach(pid, std::move(options));
+  if (!attached) return attached.error();
+  kvm::AttachBackend& b = **attached;
+  auto info = b.vcpus_info();
+  const bool unknown = std::any_of(info.begin(), info.end(), [](const kvm::AttachedVcpu& a) { return a.thread == 0; });
+  if (unknown) {
+    b.detach();
+    b.interrupt();
+    if (b.poll_stop()) {
+      const auto again = b.vcpus_info();
+      for (std::size_t i = 0; i < info.size() && i < again.size(); ++i)
+        if (again[i].id == info[i].id && info[i].thread == 0) info[i].thread = again[i].thread;
+    }
+  }
+  b.detach();
+  std::vector<kvm::VcpuVl> out;
+  for (const auto& a : info) out.push_back(to_vcpu_vl(a));
+  return out;
+}
+#endif
 
 int ps(const PsArgs& a) {
   if (a.vl && a.proc_root != "/proc") {
@@ -305,11 +352,15 @@ int ps(const PsArgs& a) {
     std::fprintf(stderr, "svedbg ps: %s\n", scan.error().message.c_str());
     return 1;
   }
+  kvm::VcpuInspector inspect;
+#if defined(__aarch64__)
+  inspect = inspect_by_attach;
+#endif
+  scan->vl_supported = static_cast<bool>(inspect);
   if (a.vl) {
-    auto reader = kvm::attach_vl_reader();
-    if (!reader)
+    if (!inspect)
       scan->vl_note = "--vl: vector lengths are arm64 SVE state; this build of svedbg lists VMMs without them";
-    kvm::merge_vector_lengths(*scan, reader);
+    kvm::merge_vector_lengths(*scan, inspect);
   }
   const std::string text = a.json ? kvm::format_json(*scan) : kvm::format_text(*scan);
   std::fwrite(text.data(), 1, text.size(), stdout);

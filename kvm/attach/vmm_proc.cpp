@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "kvm/proc_parse.hpp"
+
 namespace svedbg::kvm {
 
 std::string read_text(const std::string& path) {
@@ -23,34 +25,16 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-namespace {
-
-std::string chomp(std::string s) {
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
-long status_field(pid_t pid, std::string_view key) {
-  std::istringstream in(read_text(fmt::format("/proc/{}/status", pid)));
-  std::string line;
-  while (std::getline(in, line))
-    if (line.compare(0, key.size(), key) == 0 && line.size() > key.size() && line[key.size()] == ':')
-      return std::strtol(line.c_str() + key.size() + 1, nullptr, 10);
-  return -1;
-}
-
-}  // namespace
-
 std::string comm_of(pid_t pid) {
-  std::string c = chomp(read_text(fmt::format("/proc/{}/comm", pid)));
+  std::string c = strip_line_end(read_text(fmt::format("/proc/{}/comm", pid)));
   return c.empty() ? "?" : c;
 }
 
 std::string ptrace_denied_reason(pid_t pid) {
-  const long tracer = status_field(pid, "TracerPid");
+  const long tracer = status_number(read_text(fmt::format("/proc/{}/status", pid)), "TracerPid").value_or(-1);
   if (tracer > 0)
     return fmt::format("it is already traced by process {} ({})", tracer, comm_of(static_cast<pid_t>(tracer)));
-  const std::string scope = chomp(read_text("/proc/sys/kernel/yama/ptrace_scope"));
+  const std::string scope = strip_line_end(read_text("/proc/sys/kernel/yama/ptrace_scope"));
   if (scope == "1")
     return "/proc/sys/kernel/yama/ptrace_scope is 1 (only a parent may trace its children): run svedbg with "
            "CAP_SYS_PTRACE (e.g. as root) or set ptrace_scope to 0";
@@ -75,14 +59,9 @@ std::vector<pid_t> list_tasks(pid_t pid) {
 }
 
 bool sigtrap_safe(std::string_view task_status) {
-  std::istringstream in{std::string(task_status)};
-  std::string line;
-  std::optional<unsigned long long> blocked, ignored;
-  while (std::getline(in, line)) {
-    if (line.rfind("SigBlk:", 0) == 0) blocked = std::strtoull(line.c_str() + 7, nullptr, 16);
-    if (line.rfind("SigIgn:", 0) == 0) ignored = std::strtoull(line.c_str() + 7, nullptr, 16);
-  }
-  constexpr unsigned long long kTrap = 1ull << (SIGTRAP - 1);
+  const auto blocked = status_mask(task_status, "SigBlk");
+  const auto ignored = status_mask(task_status, "SigIgn");
+  constexpr std::uint64_t kTrap = 1ull << (SIGTRAP - 1);
   return blocked && ignored && !(*blocked & kTrap) && !(*ignored & kTrap);
 }
 

@@ -158,10 +158,6 @@ TEST_CASE("JSON dump with memory: every RAM range, hex") {
   CHECK(doc.substr(data + 2 * 0x1000, 4) == fmt::format("{:02x}{:02x}", 0x1000 % 251, 0x1001 % 251));
 }
 
-TEST_CASE("json_quote escapes quotes, backslashes and control characters") {
-  CHECK(json_quote("a\"b\\c\nd\x01") == "\"a\\\"b\\\\c\\nd\\u0001\"");
-}
-
 TEST_CASE("dump_guest writes the file whole, or not at all") {
   TempDir dir;
   SimBackend sim(SimConfig{});

@@ -2,6 +2,8 @@
 // svedbg-vmm in the nested VM, plus edge cases).
 #include <array>
 #include <cstddef>
+#include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -148,4 +150,62 @@ TEST_CASE("find_svc: first aligned svc #0", "[proc_parse]") {
   auto at = kvm::find_svc(code);
   REQUIRE(at);
   CHECK(*at == 8);
+}
+
+TEST_CASE("status: fields of /proc/PID/status", "[proc_parse]") {
+  // As Linux 6.1 writes them (abridged), for a VMM traced by pid 650.
+  const std::string status =
+      "Name:\tsvedbg-vmm\n"
+      "Umask:\t0022\n"
+      "State:\tS (sleeping)\n"
+      "Tgid:\t612\n"
+      "TracerPid:\t650\n"
+      "Uid:\t1000\t1001\t1002\t1003\n"
+      "SigBlk:\t0000000000000000\n"
+      "SigIgn:\t0000000000001000\n"
+      "CapEff:\t000001ffffffffff\n";
+  CHECK(kvm::status_value(status, "Name") == "svedbg-vmm");
+  CHECK(kvm::status_value(status, "State") == "S (sleeping)");
+  CHECK(kvm::status_number(status, "Uid") == 1000);  // the real uid, the first of four
+  CHECK(kvm::status_number(status, "TracerPid") == 650);
+  CHECK(kvm::status_number(status, "Tgid") == 612);
+  CHECK(kvm::status_mask(status, "SigBlk") == 0u);
+  CHECK(kvm::status_mask(status, "SigIgn") == 0x1000u);
+  CHECK(kvm::status_mask(status, "CapEff") == 0x1ffffffffffu);
+  CHECK_FALSE(kvm::status_value(status, "Gid"));                 // absent
+  CHECK_FALSE(kvm::status_value(status, "Tracer"));              // a prefix of a key is not the key
+  CHECK_FALSE(kvm::status_number(status, "Name"));               // not a number
+  CHECK_FALSE(kvm::status_number("Uid:\n", "Uid"));              // empty
+  CHECK(kvm::status_number("TracerPid:\t0", "TracerPid") == 0);  // no final newline
+  CHECK(kvm::status_number("Uid:  7 7 7 7\n", "Uid") == 7);      // blanks, not tabs
+  CHECK_FALSE(kvm::status_value("", "Uid"));
+}
+
+TEST_CASE("stat: the flags field after a comm with spaces and parentheses", "[proc_parse]") {
+  CHECK(kvm::parse_stat_flags("612 (svedbg-vmm) S 1 612 612 0 -1 4194560 0 0 0 0\n") == 4194560u);
+  CHECK(kvm::parse_stat_flags("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0\n") == 2129984u);
+  CHECK((*kvm::parse_stat_flags("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0\n") & kvm::kPfKthread) != 0);
+  CHECK(kvm::parse_stat_flags("615 (a) b) (c) S 1 612 612 0 -1 4210752 0\n") == 4210752u);
+  CHECK((*kvm::parse_stat_flags("615 (kvm-nx-lpage-re) S 1 612 612 0 -1 4210752 0\n") & kvm::kPfUserWorker) != 0);
+  CHECK_FALSE(kvm::parse_stat_flags("612 svedbg-vmm S 1 612 612 0 -1 4194560\n"));  // no ')'
+  CHECK_FALSE(kvm::parse_stat_flags("612 (x) S 1 612\n"));                          // cut short
+  CHECK_FALSE(kvm::parse_stat_flags("612 (x) S 1 612 612 0 -1 flags 0\n"));
+}
+
+TEST_CASE("cmdline, one-line files, numeric directory entries", "[proc_parse]") {
+  using namespace std::string_literals;
+  using Args = std::vector<std::string>;
+  CHECK(kvm::parse_cmdline("qemu-system-aarch64\0-smp\0"
+                           "4\0"s) == Args{"qemu-system-aarch64", "-smp", "4"});
+  CHECK(kvm::parse_cmdline("a\0\0b"s) == Args{"a", "", "b"});  // an empty argument; no final NUL
+  CHECK(kvm::parse_cmdline("").empty());
+  CHECK(kvm::strip_line_end("CPU 0/KVM\n") == "CPU 0/KVM");
+  CHECK(kvm::strip_line_end("613\r\n") == "613");
+  CHECK(kvm::strip_line_end("x") == "x");
+  CHECK(kvm::parse_decimal<int>("42") == 42);
+  CHECK_FALSE(kvm::parse_decimal<int>("42 "));
+  CHECK_FALSE(kvm::parse_decimal<int>("0x2a"));
+  CHECK_FALSE(kvm::parse_decimal<unsigned>("-1"));
+  CHECK_FALSE(kvm::parse_decimal<int>(""));
+  CHECK(kvm::decimal_names<int>({"self", "10", "2", "thread-self", "1"}) == std::vector<int>{1, 2, 10});
 }

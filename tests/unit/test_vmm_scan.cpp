@@ -1,6 +1,6 @@
-// kvm/scan/vmm_scan.hpp: `svedbg ps` over fake /proc trees built in a temp dir
-// (fd links pointing at "anon_inode:kvm-vcpu:N", task/TID/{syscall,comm}),
-// on any host.
+// kvm/scan/: `svedbg ps` over fake /proc trees built in a temp dir (fd links
+// pointing at "anon_inode:kvm-vcpu:N", task/TID/{syscall,comm}), with fake
+// vCPU inspectors, on any host.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +13,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "kvm/scan/vmm_scan.hpp"
+#include "kvm/scan/ps_json.hpp"
+#include "kvm/scan/ps_text.hpp"
+#include "kvm/scan/vcpu_inspect.hpp"
+#include "kvm/scan/vcpu_threads.hpp"
+#include "kvm/scan/vmm_find.hpp"
 
 using namespace svedbg;
 namespace fs = std::filesystem;
@@ -197,7 +201,7 @@ TEST_CASE("ps: dup'ed vCPU fds are one vCPU, unless the process has several VMs"
   CHECK_THAT(kvm::format_json(s), Catch::Contains("{\"id\": 1, \"fd\": 8, \"fds\": [8, 9], \"tid\": 614"));
 
   SECTION("--vl: the backend serves each fd as a vCPU; any of them may know the thread") {
-    kvm::merge_vector_lengths(s, [](const kvm::VmmEntry&) -> Result<std::vector<kvm::VcpuVl>> {
+    kvm::merge_vector_lengths(s, [](pid_t) -> Result<std::vector<kvm::VcpuVl>> {
       std::vector<kvm::VcpuVl> out(3);
       out[0].id = 0;
       out[1].id = 1;
@@ -410,9 +414,9 @@ TEST_CASE("ps --vl: VLS and effective VL per vCPU, or why not", "[vmm_scan]") {
   auto s = scan(f);
   s.vl_supported = true;
   std::vector<pid_t> asked;
-  kvm::merge_vector_lengths(s, [&](const kvm::VmmEntry& vmm) -> Result<std::vector<kvm::VcpuVl>> {
-    asked.push_back(vmm.pid);
-    if (vmm.pid == 700)
+  kvm::merge_vector_lengths(s, [&](pid_t pid) -> Result<std::vector<kvm::VcpuVl>> {
+    asked.push_back(pid);
+    if (pid == 700)
       return make_error(EPERM, "cannot attach to pid 700 (qemu-system-aar): it is already traced by process 701 (gdb)");
     std::vector<kvm::VcpuVl> out(2);
     out[0].id = 0;
@@ -465,7 +469,7 @@ TEST_CASE("ps --vl: a vCPU without SVE, a vCPU not read, a host without SVE", "[
   auto s = scan(f);
   s.vl_supported = true;
   SECTION("no SVE on one vCPU, the other's registers unreadable") {
-    kvm::merge_vector_lengths(s, [](const kvm::VmmEntry&) -> Result<std::vector<kvm::VcpuVl>> {
+    kvm::merge_vector_lengths(s, [](pid_t) -> Result<std::vector<kvm::VcpuVl>> {
       std::vector<kvm::VcpuVl> out(2);
       out[0].id = 0;  // sve = false: VLS was ENOENT
       out[1].id = 1;
@@ -482,7 +486,7 @@ TEST_CASE("ps --vl: a vCPU without SVE, a vCPU not read, a host without SVE", "[
     CHECK_THAT(kvm::format_json(s), Catch::Contains("\"sve\": false, \"vls\": null"));
   }
   SECTION("a vCPU the attach did not see") {
-    kvm::merge_vector_lengths(s, [](const kvm::VmmEntry&) -> Result<std::vector<kvm::VcpuVl>> {
+    kvm::merge_vector_lengths(s, [](pid_t) -> Result<std::vector<kvm::VcpuVl>> {
       std::vector<kvm::VcpuVl> out(1);
       out[0].id = 0;
       out[0].sve = true;
@@ -533,16 +537,10 @@ TEST_CASE("ps: text rows and JSON of a full scan", "[vmm_scan]") {
         "  ],\n  \"unreadable_vmms\": [],\n  \"note\": null\n}\n");
 }
 
-TEST_CASE("ps --vl: the vCPU lines of AttachBackend's monitor attach", "[vmm_scan]") {
-  const char* text =
-      "KVM VMM pid 612 (svedbg-vmm): 2 vCPUs, guest RAM 0x40000000+0x1000000@0xffff80000000\n"
-      "vCPU 0: kvm-vcpu:0 fd 6 thread 613 kvm_run 0xffffa0000000\n"
-      "vCPU 1: kvm-vcpu:3 fd 8 thread ? kvm_run 0xffffa0001000\n"
-      "threads traced: 3; injected system calls: 2\n";
-  auto v = kvm::parse_attach_vcpus(text);
-  REQUIRE(v.size() == 2);
-  CHECK(v[0] == kvm::AttachLine{0, 0, 613});
-  CHECK(v[1] == kvm::AttachLine{1, 3, std::nullopt});
-  CHECK(kvm::parse_attach_vcpus("vCPU 0: something else\n").empty());
-  CHECK(kvm::parse_attach_vcpus("").empty());
+TEST_CASE("ps --json: names that are not UTF-8 stay ASCII JSON", "[vmm_scan]") {
+  FakeProc f;
+  svedbg_vmm(f);
+  f.process(612, "vmm\xe9", argv({"/bin/vmm\xc3\xa9", "a\tb"}));
+  const auto json = kvm::format_json(scan(f));
+  CHECK_THAT(json, Catch::Contains("\"comm\": \"vmm\\u00e9\", \"cmdline\": [\"/bin/vmm\\u00e9\", \"a\\tb\"]"));
 }
