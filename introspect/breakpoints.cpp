@@ -29,6 +29,29 @@ Bytes le32(std::uint32_t v) {
 
 }  // namespace
 
+Breakpoints::Breakpoints(kvm::DebugCaps caps) : caps_(caps) {
+  // guest_debug() has room for KVM_ARM_MAX_DBG_REGS of each.
+  caps_.hw_breakpoints = std::min(caps_.hw_breakpoints, kvm::GuestDebug::kMaxHw);
+  caps_.hw_watchpoints = std::min(caps_.hw_watchpoints, kvm::GuestDebug::kMaxHw);
+}
+
+std::vector<Breakpoints::Soft>::iterator Breakpoints::find_sw(std::uint64_t addr) {
+  auto it = std::lower_bound(sw_.begin(), sw_.end(), addr, [](const Soft& s, std::uint64_t a) { return s.addr < a; });
+  return it != sw_.end() && it->addr == addr ? it : sw_.end();
+}
+
+bool Breakpoints::has_sw(std::uint64_t addr) const {
+  return std::binary_search(sw_.begin(), sw_.end(), Soft{addr, {}},
+                            [](const Soft& a, const Soft& b) { return a.addr < b.addr; });
+}
+
+void Breakpoints::erase_sw(std::vector<Soft>::iterator it) {
+  sw_.erase(it);
+  // Give the memory back once three quarters of it are free (amortised:
+  // the next growth doubles again).
+  if (sw_.size() <= sw_.capacity() / 4) sw_.shrink_to_fit();
+}
+
 std::uint64_t Breakpoints::bcr_for_address() {
   // DBGBCR<n>_EL1: E (bit 0) enabled; PMC (bits 2:1) = 0b11, match at EL1
   // and EL0; BAS (bits 8:5) = 0b1111, the whole A64 instruction; BT = 0b0000,
@@ -71,14 +94,21 @@ Status Breakpoints::insert(BreakpointType type, std::uint64_t addr, std::uint64_
     case BreakpointType::Software: {
       if (kind != 4 || (addr & 3) != 0)
         return make_error(EINVAL, "software breakpoint at {:#x}: AArch64 instructions are 4 bytes, 4-aligned", addr);
-      if (sw_.count(addr)) return {};
+      if (has_sw(addr)) return {};
+      if (sw_.size() >= kMaxSoftware)
+        return make_error(ENOSPC, "software breakpoint at {:#x}: all {} software breakpoints are in use", addr,
+                          kMaxSoftware);
       auto original = read(addr, 4);
       if (!original) return original.error();
       if (original->size() != 4) return make_error(EFAULT, "cannot read the instruction at {:#x}", addr);
       const Bytes brk = le32(kBrk0);
       auto st = write(addr, brk);
       if (!st) return st;
-      sw_.emplace(addr, std::move(*original));
+      Soft bp{addr, {}};
+      std::copy_n(original->begin(), 4, bp.original.begin());
+      auto at =
+          std::lower_bound(sw_.begin(), sw_.end(), addr, [](const Soft& s, std::uint64_t a) { return s.addr < a; });
+      sw_.insert(at, bp);
       return {};
     }
     case BreakpointType::Hardware: {
@@ -110,11 +140,11 @@ Status Breakpoints::insert(BreakpointType type, std::uint64_t addr, std::uint64_
 Status Breakpoints::remove(BreakpointType type, std::uint64_t addr, std::uint64_t kind, const WriteMemory& write) {
   switch (type) {
     case BreakpointType::Software: {
-      auto it = sw_.find(addr);
+      auto it = find_sw(addr);
       if (it == sw_.end()) return make_error(ENOENT, "no software breakpoint at {:#x}", addr);
-      auto st = write(addr, it->second);
+      auto st = write(addr, it->original);
       if (!st) return st;
-      sw_.erase(it);
+      erase_sw(it);
       return {};
     }
     case BreakpointType::Hardware: {
@@ -135,11 +165,11 @@ Status Breakpoints::remove(BreakpointType type, std::uint64_t addr, std::uint64_
 
 Status Breakpoints::remove_all(const WriteMemory& write) {
   Status first_error;
-  for (auto it = sw_.begin(); it != sw_.end();) {
-    auto st = write(it->first, it->second);
+  for (const auto& bp : sw_) {
+    auto st = write(bp.addr, bp.original);
     if (!st && first_error.ok()) first_error = st;
-    it = sw_.erase(it);
   }
+  std::vector<Soft>().swap(sw_);
   hw_.clear();
   wp_.clear();
   return first_error;
@@ -176,7 +206,7 @@ StopEvent Breakpoints::classify(const kvm::BackendStop& stop, std::uint64_t pc) 
   if (ec == kEcBrk64 || (stop.reason == kvm::StopReason::Breakpoint && stop.esr == 0)) {
     // Only our own BRKs are "swbreak": a BRK the guest's code contains
     // is a plain SIGTRAP for gdb to explain.
-    if (sw_.count(pc)) ev.reason = GdbReason::SwBreak;
+    if (has_sw(pc)) ev.reason = GdbReason::SwBreak;
   } else if (ec == kEcHwBreakLower || ec == kEcHwBreakCurrent) {
     ev.reason = GdbReason::HwBreak;
   } else if (ec == kEcWatchLower || ec == kEcWatchCurrent || stop.reason == kvm::StopReason::Watchpoint) {

@@ -1,13 +1,16 @@
 #include "introspect/dump.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
+#include <iterator>
 #include <vector>
 
 #include <fmt/format.h>
@@ -26,7 +29,9 @@ namespace {
 //    unlinked temporary file in $TMPDIR (libelf seeks and truncates, which a
 //    block device or a FIFO refuses), copied into the node in one sequential
 //    pass; the node itself is never replaced.
-// Nothing is left behind if commit() is never reached.
+// Nothing is left behind if commit() is never reached: the destructor
+// removes the file on every return, TempFileSignalGuard on SIGINT, SIGTERM
+// and SIGHUP.
 class TempOutput {
  public:
   static Result<TempOutput> create(const std::string& final_name) {
@@ -65,6 +70,8 @@ class TempOutput {
     if (!tmp_.empty()) ::unlink(tmp_.c_str());
   }
   int fd() const { return fd_; }
+  // The named temporary file ("" when it has no name: written to a device).
+  const std::string& temp_path() const { return tmp_; }
   // Hands the fd to a FILE* (for stdio writers); the FILE then owns it.
   std::FILE* release_to_stdio() {
     std::FILE* f = ::fdopen(fd_, "w");
@@ -109,6 +116,54 @@ class TempOutput {
   int copy_ = -1;  // a second fd of the unlinked temporary file
   std::string tmp_;
   std::string final_;
+};
+
+// The temporary file a signal must not leave behind: one dump at a time.
+char g_signal_temp_path[4096];
+volatile std::sig_atomic_t g_signal_temp_armed = 0;
+constexpr int kCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+extern "C" void unlink_temp_and_die(int sig) {
+  // Async-signal-safe only: unlink, then the signal again, whose action
+  // SA_RESETHAND made the default: the process ends as it would have.
+  if (g_signal_temp_armed) ::unlink(g_signal_temp_path);
+  ::raise(sig);
+}
+
+// While it lives, SIGINT, SIGTERM and SIGHUP, where their action is the
+// default (ending the process), first unlink `path`, then end the process
+// by the same signal. A process that handles them itself keeps its
+// handlers (and TempOutput's destructor cleans up on its way out).
+class TempFileSignalGuard {
+ public:
+  explicit TempFileSignalGuard(const std::string& path) {
+    if (path.empty() || path.size() >= sizeof g_signal_temp_path || g_signal_temp_armed) return;
+    std::memcpy(g_signal_temp_path, path.c_str(), path.size() + 1);
+    g_signal_temp_armed = 1;
+    armed_ = true;
+    for (std::size_t i = 0; i < std::size(kCleanupSignals); ++i) {
+      struct sigaction now {};
+      if (::sigaction(kCleanupSignals[i], nullptr, &now) != 0 || now.sa_handler != SIG_DFL) continue;
+      struct sigaction sa {};
+      sa.sa_handler = unlink_temp_and_die;
+      sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+      sigemptyset(&sa.sa_mask);
+      installed_[i] = ::sigaction(kCleanupSignals[i], &sa, &old_[i]) == 0;
+    }
+  }
+  ~TempFileSignalGuard() {
+    if (!armed_) return;
+    for (std::size_t i = 0; i < std::size(kCleanupSignals); ++i)
+      if (installed_[i]) ::sigaction(kCleanupSignals[i], &old_[i], nullptr);
+    g_signal_temp_armed = 0;
+  }
+  TempFileSignalGuard(const TempFileSignalGuard&) = delete;
+  TempFileSignalGuard& operator=(const TempFileSignalGuard&) = delete;
+
+ private:
+  bool armed_ = false;
+  bool installed_[std::size(kCleanupSignals)] = {};
+  struct sigaction old_[std::size(kCleanupSignals)] = {};
 };
 
 struct FileCloser {
@@ -157,6 +212,8 @@ Status dump_guest(kvm::Backend& backend, const DumpRequest& request) {
 
   auto out = TempOutput::create(request.output);
   if (!out) return out.error();
+  // Destroyed before `out`, whose destructor removes the file on return.
+  TempFileSignalGuard on_signal(out->temp_path());
   if (request.format == DumpFormat::Json) {
     std::unique_ptr<std::FILE, FileCloser> f(out->release_to_stdio());
     if (!f) return make_error(errno, "{}: {}", request.output, std::strerror(errno));

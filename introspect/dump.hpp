@@ -6,7 +6,9 @@
 // guest RAM when `memory` is set, and resumes the guest afterwards if it
 // was running. Output goes to a temporary file next to `output` (mode
 // 0600: it holds guest state) that is renamed over `output` only once
-// complete, so a failed dump leaves no partial file; `output` "-" means
+// complete, so a failed dump leaves no partial file, nor does one ended
+// by SIGINT, SIGTERM or SIGHUP (where their action is the default, the
+// temporary file is unlinked and the process then ends by the signal); `output` "-" means
 // stdout and is accepted for JSON only (EINVAL for ELF). While guest RAM is
 // written to an ELF core, a percentage is shown on stderr when stderr is a
 // terminal and the RAM is at least kProgressMinBytes.

@@ -36,6 +36,10 @@ Bytes store_u64(std::uint64_t v) {
   return b;
 }
 
+bool all_zero(std::span<const std::byte> b) {
+  return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
+}
+
 // Expedited with every stop, as gdbserver's aarch64 backend does.
 constexpr unsigned kX29 = 29, kSp = 31, kPc = 32;
 
@@ -190,8 +194,9 @@ Result<Bytes> GuestTarget::read_reg(unsigned vcpu, const xml::RegSpec& spec, con
   return to_gdb(spec, **raw, vl, size_vq(vl));
 }
 
-Status GuestTarget::write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
-                              std::span<const std::byte> data) {
+Result<std::optional<GuestTarget::RegChange>> GuestTarget::plan_reg_write(unsigned vcpu, const xml::RegSpec& spec,
+                                                                          const VcpuVl& vl,
+                                                                          std::span<const std::byte> data) {
   // Clients that size SVE registers from `vg` (lldb) write them at the
   // thread's effective VL even when the description is larger: accept that
   // size too; from_gdb() leaves the bytes above it zero.
@@ -202,26 +207,48 @@ Status GuestTarget::write_reg(unsigned vcpu, const xml::RegSpec& spec, const Vcp
                       gdb_size(spec, size_vq(vl)));
   if (spec.cls == RegClass::Vg) {
     // The guest chooses its VL by writing ZCR_EL1; vg only reflects it.
-    if (load_u64(data) == (vl.sve ? 2u * vl.effective_vq : 2u)) return {};
+    if (load_u64(data) == (vl.sve ? 2u * vl.effective_vq : 2u)) return std::optional<RegChange>{};
     return make_error(EPERM, "vCPU {}: vg is read-only (the guest sets its VL through ZCR_EL1)",
                       backend_.vmm_index(vcpu));
   }
   auto id = kvm_id_for(spec, vl.sve);
   if (!id) {
-    if (std::all_of(data.begin(), data.end(), [](std::byte b) { return b == std::byte{0}; })) return {};
+    if (all_zero(data)) return std::optional<RegChange>{};
     return make_error(ENOENT, "vCPU {} has no SVE ({})", backend_.vmm_index(vcpu), spec.name);
   }
   auto raw = cache_.get(vcpu, *id);
   if (!raw) return raw.error();
   Bytes merged = **raw;
   from_gdb(spec, data, vl, merged);
-  if (merged == **raw) return {};  // unchanged: don't touch the vCPU
+  if (merged == **raw) return std::optional<RegChange>{};  // unchanged: don't touch the vCPU
   if (options_.read_only)
     return make_error(EROFS, "vCPU {}: {} not written: svedbg runs --read-only", backend_.vmm_index(vcpu), spec.name);
   if (spec.cls == RegClass::Sys && !options_.allow_sysreg_writes)
     return make_error(EPERM, "vCPU {}: {} is read-only (start svedbg with --allow-sysreg-writes)",
                       backend_.vmm_index(vcpu), spec.name);
-  return cache_.set(vcpu, *id, merged);
+  return std::optional<RegChange>{RegChange{*id, spec.name, **raw, std::move(merged)}};
+}
+
+Status GuestTarget::apply_reg_writes(unsigned vcpu, std::span<const RegChange> changes) {
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    auto st = cache_.set(vcpu, changes[i].id, changes[i].value);
+    if (st) continue;
+    // The backend refused one: put back those already written, last first.
+    std::string unrestored;
+    for (std::size_t j = i; j-- > 0;)
+      if (!cache_.set(vcpu, changes[j].id, changes[j].old)) unrestored += " " + changes[j].name;
+    if (unrestored.empty()) return make_error(st.error().code, "{} (nothing written)", st.error().message);
+    return make_error(st.error().code, "{}; could not restore:{}", st.error().message, unrestored);
+  }
+  return {};
+}
+
+Status GuestTarget::write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
+                              std::span<const std::byte> data) {
+  auto change = plan_reg_write(vcpu, spec, vl, data);
+  if (!change) return change.error();
+  if (!*change) return {};
+  return cache_.set(vcpu, (*change)->id, (*change)->value);
 }
 
 Result<GuestTarget::RegRef> GuestTarget::locate(ThreadId tid, unsigned regnum) {
@@ -311,6 +338,13 @@ Result<Bytes> GuestTarget::read_all_registers(ThreadId tid) {
   return out;
 }
 
+bool GuestTarget::unreadable_zeros(unsigned vcpu, const xml::RegSpec& spec, bool sve, std::span<const std::byte> data) {
+  // What `g` shows for a system register it cannot read; written back by a
+  // G of that block, it is no change.
+  auto id = kvm_id_for(spec, sve);
+  return id && !cache_.get(vcpu, *id) && all_zero(data);
+}
+
 Status GuestTarget::write_all_registers(ThreadId tid, std::span<const std::byte> data) {
   auto v = vcpu_of(tid);
   if (!v) return v.error();
@@ -320,14 +354,20 @@ Status GuestTarget::write_all_registers(ThreadId tid, std::span<const std::byte>
   for (const auto& spec : table()) total += gdb_size(spec, size_vq(*vl));
   if (data.size() != total)
     return make_error(EINVAL, "G packet has {} bytes, the register block is {}", data.size(), total);
+  // All or nothing: every register is checked before the first is written,
+  // and one the backend refuses undoes those written before it.
+  std::vector<RegChange> changes;
   std::size_t off = 0;
   for (const auto& spec : table()) {
     const std::size_t n = gdb_size(spec, size_vq(*vl));
-    auto st = write_reg(*v, spec, *vl, data.subspan(off, n));
-    if (!st) return st;
+    const auto bytes = data.subspan(off, n);
     off += n;
+    if (spec.cls == RegClass::Sys && unreadable_zeros(*v, spec, vl->sve, bytes)) continue;
+    auto change = plan_reg_write(*v, spec, *vl, bytes);
+    if (!change) return make_error(change.error().code, "{} (G: nothing written)", change.error().message);
+    if (*change) changes.push_back(std::move(**change));
   }
-  return {};
+  return apply_reg_writes(*v, changes);
 }
 
 void GuestTarget::prefetch_stop_registers(unsigned vcpu) {
@@ -418,18 +458,68 @@ Status GuestTarget::write_memory(ThreadId tid, std::uint64_t addr, std::span<con
   return write_guest(tid, addr, data);
 }
 
+Result<std::vector<GuestTarget::PhysPiece>> GuestTarget::write_pieces(ThreadId tid, std::uint64_t addr,
+                                                                      std::size_t len) {
+  auto v = vcpu_of(tid);
+  if (!v) return v.error();
+  if (len != 0 && addr + (len - 1) < addr)
+    return make_error(EFAULT, "{} bytes at {:#x} run past the end of the address space", len, addr);
+  std::vector<PhysPiece> pieces;
+  if (phys_mode_) {
+    if (len != 0) pieces.push_back(PhysPiece{addr, 0, len});
+    return pieces;
+  }
+  auto regs = translation_regs(*v);
+  if (!regs) return regs.error();
+  const PhysReader reader = backend_phys_reader(backend_);
+  for (std::size_t done = 0; done < len;) {
+    auto t = translate(*regs, addr + done, reader);
+    if (!t)
+      return make_error(EFAULT, "nothing written at {:#x}: {:#x} does not translate: {}", addr, addr + done,
+                        t.error().message);
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(t->size, len - done));
+    pieces.push_back(PhysPiece{t->pa, done, n});
+    done += n;
+  }
+  return pieces;
+}
+
+Status GuestTarget::check_ram(std::uint64_t pa, std::size_t n) {
+  const std::uint64_t end = pa + n;
+  if (end < pa) return make_error(EFAULT, "guest-physical {:#x}+{:#x} wraps the address space", pa, n);
+  const auto map = backend_.memory_map();
+  if (map.empty()) {
+    // The backend cannot list its RAM: what reads back in full is RAM.
+    Bytes probe(n);
+    auto got = backend_.read_phys(pa, probe);
+    if (got && *got == n) return {};
+    return make_error(EFAULT, "guest-physical {:#x}..{:#x} is not all guest RAM", pa, end - 1);
+  }
+  std::uint64_t at = pa;
+  for (const auto& r : map) {  // ascending and disjoint
+    if (at >= end) break;
+    if (at >= r.gpa && at - r.gpa < r.size) at = std::min(end, r.gpa + r.size);
+  }
+  if (at < end)
+    return make_error(EFAULT, "guest-physical {:#x}..{:#x} is not all guest RAM ({:#x} is not)", pa, end - 1, at);
+  return {};
+}
+
 Status GuestTarget::write_guest(ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) {
-  std::size_t done = 0;
-  auto st = access_memory(
-      tid, addr, data.size(),
-      [&](std::uint64_t pa, std::size_t offset, std::size_t n) {
-        return backend_.write_phys(pa, data.subspan(offset, n));
-      },
-      done);
-  if (!st) return st;
-  if (done != data.size())
-    return make_error(EFAULT, "wrote {} of {} bytes at {:#x}: the rest is not mapped guest RAM", done, data.size(),
-                      addr);
+  // All or nothing: every byte's translation and RAM are checked before the
+  // first one is written.
+  auto pieces = write_pieces(tid, addr, data.size());
+  if (!pieces) return pieces.error();
+  for (const auto& p : *pieces)
+    if (auto st = check_ram(p.pa, p.n); !st)
+      return make_error(EFAULT, "nothing written at {:#x}: {}", addr, st.error().message);
+  for (const auto& p : *pieces) {
+    auto got = backend_.write_phys(p.pa, data.subspan(p.offset, p.n));
+    if (!got) return got.error();
+    if (*got != p.n)
+      return make_error(EFAULT, "wrote {} of {} bytes at {:#x}: the backend stopped early", p.offset + *got,
+                        data.size(), addr);
+  }
   return {};
 }
 

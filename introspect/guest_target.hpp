@@ -20,6 +20,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -110,12 +111,38 @@ class GuestTarget final : public gdbstub::Target {
       gdbstub::ThreadId tid, std::uint64_t addr, std::size_t len,
       const std::function<Result<std::size_t>(std::uint64_t pa, std::size_t offset, std::size_t n)>& chunk,
       std::size_t& done);
+  // A write of [addr, addr+len) in guest-physical pieces: an error when any
+  // byte does not translate. `offset` is the piece's place in the write.
+  struct PhysPiece {
+    std::uint64_t pa;
+    std::size_t offset;
+    std::size_t n;
+  };
+  Result<std::vector<PhysPiece>> write_pieces(gdbstub::ThreadId tid, std::uint64_t addr, std::size_t len);
+  // EFAULT unless every byte of [pa, pa+n) is guest RAM.
+  Status check_ram(std::uint64_t pa, std::size_t n);
+  // All or nothing: an error leaves guest memory unchanged.
   Status write_guest(gdbstub::ThreadId tid, std::uint64_t addr, std::span<const std::byte> data);
   Result<std::string> translate_report(std::string_view arg);
   unsigned size_vq(const VcpuVl& vl) const;
   const std::vector<xml::RegSpec>& table() const;
   Result<Bytes> read_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl);
+  // One register write (of a P or G packet) checked against every rule
+  // svedbg applies, nothing written yet: nullopt when it changes nothing.
+  struct RegChange {
+    std::uint64_t id;
+    std::string name;
+    Bytes old;    // the KVM value now
+    Bytes value;  // the KVM value to write
+  };
+  Result<std::optional<RegChange>> plan_reg_write(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
+                                                  std::span<const std::byte> data);
+  // Writes `changes` in order; when the backend refuses one, writes back
+  // the old values of those before it, so that the vCPU is as it was.
+  Status apply_reg_writes(unsigned vcpu, std::span<const RegChange> changes);
   Status write_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl, std::span<const std::byte> data);
+  // A system register the vCPU cannot read, written as the zeros `g` shows for it.
+  bool unreadable_zeros(unsigned vcpu, const xml::RegSpec& spec, bool sve, std::span<const std::byte> data);
   std::string vls_report();
   std::string stats_report();
   Result<std::string> dump_json_report();

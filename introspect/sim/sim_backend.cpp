@@ -224,13 +224,16 @@ void SimBackend::setup_locked() {
 
 // --- registers ------------------------------------------------------------
 
+// A running vCPU is busy in KVM_RUN: its registers cannot be accessed.
 Status SimBackend::get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) {
   std::lock_guard lock(mu_);
+  if (running_) return make_error(EBUSY, "vCPU {} is running ({})", vcpu, kvm::reg_name(id));
   return get_locked(vcpu, id, out);
 }
 
 Status SimBackend::set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) {
   std::lock_guard lock(mu_);
+  if (running_) return make_error(EBUSY, "vCPU {} is running ({})", vcpu, kvm::reg_name(id));
   return set_locked(vcpu, id, in);
 }
 

@@ -12,7 +12,7 @@
 // KVM_ARM_VCPU_FINALIZE and for VLS writes after it; EINVAL for a VLS write
 // the host cannot honour. Z/P/FFR transfer the full 2048/256-bit container,
 // with data up to the vCPU's maximum VL and zeros above. A vCPU index past
-// the last vCPU gives ESRCH. Messages name the vCPU and the register
+// the last vCPU gives ESRCH; register access while the guest runs, EBUSY. Messages name the vCPU and the register
 // (kvm::reg_name). All members are thread-safe (one mutex); the stop
 // notifier runs without the lock held. The constructor throws
 // std::invalid_argument for a configuration that check_config() rejects.

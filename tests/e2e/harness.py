@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 SVEDBG = os.environ.get("SVEDBG", "svedbg")
@@ -43,7 +44,46 @@ class Svedbg:
         if not self.address.startswith("unix:"):
             self.port = int(self.address.rsplit(":", 1)[1])
         self.proc.stdout.readline()  # "connect with: ..." line
+        self._log = []
+        self._log_done = False
+        self._log_cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
         return self
+
+    def _read_log(self):
+        for line in self.proc.stderr:
+            with self._log_cond:
+                self._log.append(line)
+                self._log_cond.notify_all()
+        with self._log_cond:
+            self._log_done = True
+            self._log_cond.notify_all()
+
+    @property
+    def stderr(self):
+        """What the daemon logged so far (all of it once it has exited)."""
+        with self._log_cond:
+            return "".join(self._log)
+
+    def wait_log(self, pattern, count=1, timeout=60):
+        """Waits until `count` lines of the daemon's log match `pattern` (bounded)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._log_cond:
+            while True:
+                n = sum(1 for line in self._log if rx.search(line))
+                if n >= count:
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0 or self._log_done:
+                    raise AssertionError(f"svedbg logged {n} lines matching {pattern!r}, not {count}, "
+                                         f"within {timeout} s:\n{''.join(self._log)}")
+                self._log_cond.wait(left)
+
+    def wait_clients_done(self, count, timeout=60):
+        """Waits until the daemon has seen `count` clients leave (each session ends with one such line)."""
+        self.wait_log(r"^svedbg: client \S+ (finished|dropped)", count, timeout)
 
     def target(self):
         if self.address.startswith("unix:"):
@@ -62,7 +102,7 @@ class Svedbg:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError("svedbg did not exit on SIGTERM")
-        self.stderr = self.proc.stderr.read()
+        self._reader.join(timeout=10)
         if exc[0] is None and self.proc.returncode != 0:
             raise AssertionError(f"svedbg exited with {self.proc.returncode}: {self.stderr}")
         return False
@@ -158,6 +198,7 @@ class Checker:
         self.name = name
         self.failures = 0
         self.checks = 0
+        self.skips = []
 
     def expect(self, cond, what, detail=""):
         self.checks += 1
@@ -172,9 +213,17 @@ class Checker:
         self.expect(re.search(pattern, haystack, re.M) is not None, what,
                     f"--- expected to match: {pattern}\n--- in:\n{haystack}")
 
+    def skip(self, what, why):
+        """A check that cannot run here: the test then ends as skipped (77), not passed."""
+        self.skips.append(f"{what}: {why}")
+        print(f"SKIP: {what}: {why}", file=sys.stderr)
+
     def done(self):
-        print(f"{self.name}: {self.checks - self.failures} passed, {self.failures} failed")
-        sys.exit(1 if self.failures else 0)
+        """Exit status 1 on any failure, else 77 (ctest SKIP_RETURN_CODE) when a check was skipped, else 0."""
+        print(f"{self.name}: {self.checks - self.failures} passed, {self.failures} failed, {len(self.skips)} skipped")
+        for s in self.skips:
+            print(f"  skipped: {s}")
+        sys.exit(1 if self.failures else 77 if self.skips else 0)
 
 
 def value_of(output, name):
@@ -204,3 +253,55 @@ def decode_payload(raw):
 def raw_packet(payload):
     s = sum(payload.encode("latin-1")) % 256
     return f"${payload}#{s:02x}".encode("latin-1")
+
+
+class ClientTap:
+    """A TCP relay between one client and the daemon that records what the client sends, so a
+    test can wait until the client has sent a packet (e.g. gdb's `vCont;c`) instead of sleeping."""
+
+    def __init__(self, stub):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.stub = stub
+        self.sent = b""
+        self.cond = threading.Condition()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def target(self):
+        return self.address
+
+    def _serve(self):
+        client, _ = self.listener.accept()
+        self.listener.close()
+        upstream = socket.create_connection(("127.0.0.1", self.stub.port))
+        threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+        self._pump(client, upstream, True)
+
+    def _pump(self, src, dst, record):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+                if record:
+                    with self.cond:
+                        self.sent += data
+                        self.cond.notify_all()
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def wait_sent(self, needle, timeout=60):
+        """Waits (bounded) until the client has sent `needle` (bytes) on to the daemon."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while needle not in self.sent:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"the client did not send {needle!r} within {timeout} s")
+                self.cond.wait(left)

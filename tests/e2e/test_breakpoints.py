@@ -49,16 +49,19 @@ with Svedbg() as stub:
 
     # Detach removed the breakpoint at 0x40000080 and the guest ran on past it
     # to the `b .` loop.
-    time.sleep(0.2)
+    stub.wait_clients_done(1)
     out = run_gdb(stub, ["x/xw 0x40000080", "echo pc:\\n", "p/x $pc", "detach"])
     c.expect_re(r"^0x40000080:\s+0xd503201f$", out, "detach restored the instruction under the breakpoint")
     c.expect(value_of(out, "pc") == "0x40000ffc", "after detach the guest ran on to its loop", out)
 
     # Ctrl-C: gdb turns SIGINT into 0x03; the stop is SIGINT on a thread.
-    p = subprocess.Popen([GDB, "-nx", "-batch", "-ex", f"target remote {stub.target()}", "-ex", "continue",
+    # SIGINT once gdb has sent its continue (vCont;c) and waits for the stop.
+    stub.wait_clients_done(2)
+    tap = ClientTap(stub)
+    p = subprocess.Popen([GDB, "-nx", "-batch", "-ex", f"target remote {tap.target()}", "-ex", "continue",
                           "-ex", "echo pc:\\n", "-ex", "p/x $pc", "-ex", "detach"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(2)
+    tap.wait_sent(b"$vCont;c")
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=60)
     c.expect_in('received signal SIGINT, Interrupt.', out, "Ctrl-C stops the running guest")

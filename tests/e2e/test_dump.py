@@ -101,7 +101,7 @@ with tempfile.TemporaryDirectory() as tmp:
         s.sendall(raw_packet("?"))
         s.recv(64)
         s.close()
-        time.sleep(0.3)
+        stub.wait_clients_done(1)
     c.expect_re(r"client 127\.0\.0\.1:\d+ dropped; nothing to resume \(the target never runs\)$", stub.stderr,
                 "serve --core: a dropped client is not logged as resuming anything")
 
@@ -181,9 +181,10 @@ with tempfile.TemporaryDirectory() as tmp:
     dump("--sim", "--format", "elf", "--sve-notes", "effective", "-o", effective)
     out = gdb_core(effective, probe)
     c.expect(value_of(out, "T2.vg") == "0x8", "effective notes: $vg is the thread's own VL")
-    c.expect(value_of(out, "T2.z5") != want[(2, "z5.b.u")],
-             "effective notes: gdb 13 lays a shorter note out at the first thread's VL (z5 misread)",
-             value_of(out, "T2.z5"))
+    misread = value_of(out, "T2.z5")
+    c.expect(misread is not None and misread.startswith("{") and misread != want[(2, "z5.b.u")],
+             "effective notes: gdb 13 lays a shorter note out at the first thread's VL (z5 misread: shown, "
+             "but not the thread's value)", f"{misread}\n{out}")
     c.expect(value_of(out, "T3.z5") == "<unavailable>",
              "effective notes: a note too short for the first thread's VL leaves the registers unavailable",
              value_of(out, "T3.z5"))

@@ -12,8 +12,9 @@ vCPU 2 unknown, or debugfs when debugfs is mounted, tried in a private
 mount namespace), "-" for the VL columns (no SVE on this host), and the
 same in --json. Run as another user (nobody), ps cannot read the VMM's fds:
 it lists it (a thread is named "CPU 0/KVM") with the reason. Also: no VMM
--> exit 0 and one clear line; --vl without SVE says so. The KVM part is
-skipped (with a message) where /dev/kvm cannot be used.
+-> exit 0 and one clear line; --vl without SVE says so. Where /dev/kvm,
+root or debugfs cannot be used, the checks that need them are skipped and
+the test ends as skipped (77), not passed.
 """
 import json
 import os
@@ -91,6 +92,27 @@ def ps(*args, user=None, check=True):
     return p
 
 
+def until(fetch, ok, timeout=60):
+    """fetch() until ok(result), bounded: the last result. A vCPU thread can be out of KVM_RUN for a
+    moment (a request from the host kernel), and just after the VMM starts it may not be in it yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = fetch()
+        if ok(r) or time.monotonic() > deadline:
+            return r
+        time.sleep(0.1)
+
+
+def mine_of(doc, pid):
+    return [v for v in doc["vmms"] if v["pid"] == pid]
+
+
+def in_kvm_run(doc, pid):
+    """vCPUs 0 and 1 of the VMM `pid` listed with the threads blocked in their KVM_RUN."""
+    m = mine_of(doc, pid)
+    return bool(m) and len(m[0]["vcpus"]) >= 2 and all(x["thread_source"] == "kvm_run" for x in m[0]["vcpus"][:2])
+
+
 c = Checker("e2e ps")
 
 # The CLI on an empty fake /proc: exit 0 and one clear line; the JSON shape.
@@ -112,7 +134,7 @@ c.expect(doc["processes"] > 1, "the real /proc has processes", doc)
 
 kvm_ok = os.access("/dev/kvm", os.R_OK | os.W_OK)
 if not kvm_ok:
-    print("e2e ps: /dev/kvm not usable here: skipping the checks with a real KVM VMM")
+    c.skip("the checks with a real KVM VMM", "/dev/kvm not usable here")
 else:
     vmm = subprocess.Popen([sys.executable, "-c", VMM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
@@ -124,13 +146,8 @@ else:
             raise AssertionError(f"the test VMM did not start: {line!r} {vmm.stderr.read()!r}")
         vm_fd, fd0, fd1, fd2, tid0, tid1, tid2 = map(int, m.groups())
         # vCPUs 0 and 1 block in KVM_RUN within moments.
-        deadline = time.time() + 20
-        while True:
-            doc = json.loads(ps("--json").stdout)
-            mine = [v for v in doc["vmms"] if v["pid"] == vmm.pid]
-            if mine and all(x["thread_source"] == "kvm_run" for x in mine[0]["vcpus"][:2]) or time.time() > deadline:
-                break
-            time.sleep(0.2)
+        doc = until(lambda: json.loads(ps("--json").stdout), lambda d: in_kvm_run(d, vmm.pid))
+        mine = mine_of(doc, vmm.pid)
         c.expect(len(mine) == 1, "the test VMM is listed", json.dumps(doc, indent=1))
         if mine:
             e = mine[0]
@@ -153,7 +170,9 @@ else:
             workers = [t for t in e["threads"] if t.get("kernel_worker")]
             print(f"e2e ps: kernel workers in the VMM: {workers}")
 
-        text = ps().stdout
+        rows = [rf"^{vmm.pid} +fake-vmm +{vm_fd} +{vcpu} +{fd} +{tid} +{re.escape(name)} +kvm_run +- +-$"
+                for vcpu, fd, tid, name in ((0, fd0, tid0, "CPU 0/KVM"), (1, fd1, tid1, "vcpu-one-thr"))]
+        text = until(lambda: ps().stdout, lambda t: all(re.search(r, t, re.M) for r in rows))
         for vcpu, fd, tid, name in ((0, fd0, tid0, "CPU 0/KVM"), (1, fd1, tid1, "vcpu-one-thr")):
             c.expect_re(rf"^{vmm.pid} +fake-vmm +{vm_fd} +{vcpu} +{fd} +{tid} +{re.escape(name)} +kvm_run +- +-$",
                         text, f"text row of vCPU {vcpu}")
@@ -162,12 +181,15 @@ else:
 
         # KVM's debugfs names vCPU 2's thread (the last to run it): mounted in a private mount
         # namespace, so the host's mounts stay as they are.
-        p = subprocess.run(["unshare", "-m", "sh", "-c",
-                            f"mount -t debugfs none /sys/kernel/debug && ls -d /sys/kernel/debug/kvm/{vmm.pid}-*/vcpu2/pid"
-                            f" >/dev/null && exec {SVEDBG} ps --json"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        def ps_debugfs():
+            return subprocess.run(["unshare", "-m", "sh", "-c",
+                                   f"mount -t debugfs none /sys/kernel/debug && "
+                                   f"ls -d /sys/kernel/debug/kvm/{vmm.pid}-*/vcpu2/pid >/dev/null && "
+                                   f"exec {SVEDBG} ps --json"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        p = until(ps_debugfs, lambda p: p.returncode != 0 or in_kvm_run(json.loads(p.stdout), vmm.pid))
         if p.returncode != 0:
-            print(f"e2e ps: KVM debugfs with vcpuN/pid not available here ({p.stderr.strip()}): skipping that check")
+            c.skip("vCPU 2's thread from KVM's debugfs", f"debugfs with vcpuN/pid not available ({p.stderr.strip()})")
         else:
             mine = [v for v in json.loads(p.stdout)["vmms"] if v["pid"] == vmm.pid]
             got = [(x["id"], x["tid"], x["thread_name"], x["thread_source"]) for x in mine[0]["vcpus"]] if mine else []
@@ -175,7 +197,8 @@ else:
                              (2, tid2, "worker", "debugfs")], "with debugfs: vCPU 2's thread from KVM's vcpu2/pid", got)
 
         # --vl without SVE (x86_64): the list, a note, nothing stopped.
-        p = ps("--vl")
+        p = until(lambda: ps("--vl"),
+                  lambda p: re.search(rf"^{vmm.pid} +fake-vmm .* kvm_run +- +-$", p.stdout, re.M) is not None)
         c.expect_re(rf"^{vmm.pid} +fake-vmm .* kvm_run +- +-$", p.stdout, "--vl on x86: VL columns '-'")
         c.expect_in("--vl: vector lengths are arm64 SVE state", p.stdout, "--vl on x86: says why")
         c.expect(vmm.poll() is None, "the VMM runs on")
@@ -186,7 +209,7 @@ else:
         except KeyError:
             nobody = None
         if os.geteuid() != 0 or nobody is None:
-            print("e2e ps: not root (or no user nobody): skipping the unreadable-VMM check")
+            c.skip("the unreadable-VMM check", "not root, or no user nobody")
         else:
             p = ps(user=nobody)
             c.expect_re(rf"^{vmm.pid} +fake-vmm .*not readable: another user's process \(uid {os.geteuid()}\): "

@@ -57,7 +57,7 @@ with Svedbg() as stub:
 
     # The daemon waits for the next client. Detached, the guest ran on: thread
     # 2 from 0x40000008 through the NOPs (x0 += 1 each) to the `b .` loop.
-    time.sleep(0.2)
+    stub.wait_clients_done(1)
     out2 = run_gdb(stub, [
         "thread 2", "echo pc:\\n", "p/x $pc", "echo x0:\\n", "p/x $x0",
         "thread 1", "echo vg:\\n", "p $vg",

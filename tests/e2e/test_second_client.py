@@ -16,7 +16,7 @@ with Svedbg() as stub:
     first.sendall(raw_packet("D"))
     first.recv(4096)
     first.close()
-    time.sleep(0.2)
+    stub.wait_clients_done(1)
     out = run_gdb(stub, ["echo vg:\\n", "p $vg", "detach"])
     c.expect(value_of(out, "vg") == "32", "after the first client left, gdb attaches", out)
 c.done()

@@ -121,7 +121,7 @@ with Svedbg() as stub:
     c.expect(acks == "" and r.startswith("QC"), "no acks after QStartNoAckMode", repr(acks))
     # Drop the connection without detaching: the daemon waits for the next client.
     cl.close()
-    time.sleep(0.2)
+    stub.wait_clients_done(1)
     cl2 = Client(stub)
     cl2.send(raw_packet("qSupported"))
     _, r = cl2.read_packet()

@@ -418,6 +418,103 @@ TEST_CASE("memory by virtual address through the vCPU's page tables", "[target]"
   CHECK_FALSE(t->read_memory(1, 0x40001004, 1));  // not mapped by vCPU 0's tables
 }
 
+TEST_CASE("a memory write that does not fit writes nothing: end of RAM, an unmapped page", "[target]") {
+  SimBackend sim(SimConfig{});
+  const gdbstub::Bytes four{std::byte{0x11}, std::byte{0x22}, std::byte{0x33}, std::byte{0x44}};
+  const auto phys = [&sim](std::uint64_t pa, std::size_t n) {
+    gdbstub::Bytes b(n);
+    REQUIRE(sim.read_phys(pa, b));
+    return b;
+  };
+  SECTION("physical: past the end of RAM (0x40000000..0x400fffff)") {
+    auto t = make(sim);
+    const auto before = phys(0x400ffffe, 2);
+    auto st = t->write_memory(1, 0x400ffffe, four);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == EFAULT);
+    CHECK(phys(0x400ffffe, 2) == before);
+    CHECK_FALSE(t->write_memory(1, ~std::uint64_t{0}, four));  // wraps the address space
+    REQUIRE(t->write_memory(1, 0x400ffffc, four));             // the last 4 bytes: fits
+    CHECK(phys(0x400ffffc, 4) == four);
+  }
+  SECTION("virtual: across a mapped page into an unmapped one") {
+    // vCPU 0, 4K granule, 39-bit VA: VA 0x80001000 -> PA 0x40001000,
+    // VA 0x80002000 unmapped, VA 0x80003000 -> PA 0x40003000.
+    constexpr std::uint64_t l1 = 0x40010000, l2 = 0x40011000, l3 = 0x40012000;
+    put_u64(sim, l1 + 2 * 8, l2 | 0b11);
+    put_u64(sim, l2 + 0 * 8, l3 | 0b11);
+    put_u64(sim, l3 + 1 * 8, 0x40001000 | (1u << 10) | 0b11);
+    put_u64(sim, l3 + 3 * 8, 0x40003000 | (1u << 10) | 0b11);
+    put_u64(sim, l3 + 4 * 8, 0x40005000 | (1u << 10) | 0b11);
+    set_sys(sim, 0, kvm::tcr_el1(), 25 | (1u << 23) | (std::uint64_t{0b010} << 32));
+    set_sys(sim, 0, kvm::ttbr0_el1(), l1);
+    set_sys(sim, 0, kvm::sctlr_el1(), SimBackend::kSctlrReset | 1);
+    auto t = make(sim);
+    const auto before = phys(0x40001ffe, 2);
+    auto st = t->write_memory(1, 0x80001ffe, four);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == EFAULT);
+    CHECK(phys(0x40001ffe, 2) == before);
+    // Two mapped pages, not physically adjacent: both halves written.
+    REQUIRE(t->write_memory(1, 0x80003ffe, four));
+    CHECK(phys(0x40003ffe, 2) == gdbstub::Bytes{std::byte{0x11}, std::byte{0x22}});
+    CHECK(phys(0x40005000, 2) == gdbstub::Bytes{std::byte{0x33}, std::byte{0x44}});
+  }
+}
+
+namespace {
+// Byte offset of register `regnum` in thread `tid`'s g block.
+std::size_t g_offset(GuestTarget& t, gdbstub::ThreadId tid, unsigned regnum) {
+  std::size_t off = 0;
+  for (unsigned r = 0; r < regnum; ++r) off += t.read_register(tid, r)->size();
+  return off;
+}
+void put_le64(gdbstub::Bytes& block, std::size_t off, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) block[off + i] = std::byte((v >> (8 * i)) & 0xff);
+}
+}  // namespace
+
+TEST_CASE("a G packet is all or nothing: a refused register leaves every other one as it was", "[target]") {
+  constexpr unsigned kSctlr = 87, kMidr = 98;
+  SimBackend sim(SimConfig{});
+  const auto x0_of = [&sim](unsigned vcpu) {
+    gdbstub::Bytes raw(8);
+    REQUIRE(sim.get_one_reg(vcpu, kvm::core_x(0), raw));
+    return u64(raw);
+  };
+  SECTION("refused by svedbg: a system register without --allow-sysreg-writes") {
+    auto t = make(sim);
+    auto g = t->read_all_registers(2);
+    REQUIRE(g);
+    put_le64(*g, 0, 0x1122334455667788);  // x0
+    put_le64(*g, g_offset(*t, 2, kSctlr), SimBackend::kSctlrReset | 1);
+    auto st = t->write_all_registers(2, *g);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == EPERM);
+    CHECK(x0_of(1) == 0x1000);
+    CHECK(u64(*t->read_register(2, 0)) == 0x1000);
+  }
+  SECTION("refused by the backend: MIDR_EL1 is invariant (EINVAL from KVM)") {
+    auto t = GuestTarget::create(sim, {TdescVl{}, /*allow_sysreg_writes=*/true});
+    REQUIRE(t);
+    REQUIRE(t.value()->attach());
+    auto& target = **t;
+    auto g = target.read_all_registers(2);
+    REQUIRE(g);
+    put_le64(*g, 0, 0x1122334455667788);  // x0, written first
+    put_le64(*g, g_offset(target, 2, kMidr), 0x12345678);
+    auto st = target.write_all_registers(2, *g);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == EINVAL);
+    CHECK(x0_of(1) == 0x1000);
+    CHECK(u64(*target.read_register(2, 0)) == 0x1000);
+    // Without the refused register the same block goes through.
+    put_le64(*g, g_offset(target, 2, kMidr), SimBackend::kMidr);
+    REQUIRE(target.write_all_registers(2, *g));
+    CHECK(x0_of(1) == 0x1122334455667788);
+  }
+}
+
 TEST_CASE("monitor stats counts backend reads: one per register per stop", "[target]") {
   SimBackend sim(SimConfig{});
   auto t = make(sim);

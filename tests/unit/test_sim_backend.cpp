@@ -643,12 +643,22 @@ TEST_CASE("guest-physical memory", "[sim]") {
 TEST_CASE("the running guest executes its program: NOPs, then b .", "[sim]") {
   SimBackend b(SimConfig{});
   REQUIRE(b.resume({}, true).ok());
-  // 1023 NOPs take microseconds; the vCPUs then spin on `b .`.
+  // A running vCPU is busy in KVM_RUN: no register access.
+  std::vector<std::byte> buf(8);
+  auto busy = b.get_one_reg(0, kvm::core_pc(), buf);
+  REQUIRE_FALSE(busy);
+  CHECK(busy.error().code == EBUSY);
+  CHECK(b.set_one_reg(0, kvm::core_x(1), buf).error().code == EBUSY);
+  // 1023 NOPs take microseconds; the vCPUs then spin on `b .`. Stop, look,
+  // run on, until vCPU 3 is in the loop (bounded).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (get_u64(b, 3, kvm::core_pc()) != 0x40000ffc && std::chrono::steady_clock::now() < deadline)
+  for (;;) {
+    b.interrupt();
+    REQUIRE(b.poll_stop());
+    if (get_u64(b, 3, kvm::core_pc()) == 0x40000ffc || std::chrono::steady_clock::now() > deadline) break;
+    REQUIRE(b.resume({}, true).ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  b.interrupt();
-  REQUIRE(b.poll_stop());
+  }
   for (unsigned c = 0; c < 4; ++c) {
     CHECK(get_u64(b, c, kvm::core_pc()) == 0x40000ffc);
     CHECK(get_u64(b, c, kvm::core_x(0)) == 0x1000ULL * c + 1023);

@@ -179,3 +179,33 @@ TEST_CASE("wire: a VMM that exits under the debugger is an X stop reply", "[wire
   CHECK_FALSE(r.session.running());
   CHECK(r.ask("qC") == "+" + frame("QC1"));  // the session goes on
 }
+
+TEST_CASE("wire: an M or X write that runs past the end of RAM writes nothing", "[wire]") {
+  Rig r;
+  // RAM is 0x40000000..0x400fffff: of 4 bytes at 0x400ffffe, 2 would fit.
+  // Fixture bytes there: 0xffffe mod 251 = 147, 0xfffff mod 251 = 148.
+  CHECK(r.ask("m400ffffe,2") == "+" + frame("9394"));
+  CHECK(r.ask("M400ffffe,4:11223344") == "+" + frame("E0e"));
+  CHECK(r.ask("m400ffffe,2") == "+" + frame("9394"));
+  CHECK(r.ask("X400ffffe,4:abcd") == "+" + frame("E0e"));
+  CHECK(r.ask("m400ffffe,2") == "+" + frame("9394"));
+  // What fits is written.
+  CHECK(r.ask("M400ffffe,2:1122") == "+" + frame("OK"));
+  CHECK(r.ask("m400ffffe,2") == "+" + frame("1122"));
+}
+
+TEST_CASE("wire: a G packet with one refused register writes none", "[wire]") {
+  Rig r;
+  const std::string g = r.ask("g");
+  REQUIRE(g.size() > 5);
+  std::string block = g.substr(2, g.size() - 5);
+  // Hex offset of SCTLR_EL1 (register 0x57): the sizes of registers 0..0x56.
+  std::size_t sctlr = 0;
+  for (unsigned n = 0; n < 0x57; ++n) sctlr += r.ask(fmt::format("p{:x}", n)).size() - 5;
+  REQUIRE(block.substr(sctlr, 16) == le64(0x30d00800));
+  block.replace(0, 16, le64(0x1122334455667788));  // x0: allowed alone
+  block.replace(sctlr, 16, le64(0x30d00801));      // SCTLR_EL1: read-only without --allow-sysreg-writes
+  CHECK(r.ask("G" + block) == "+" + frame("E01"));
+  CHECK(r.ask("p0") == "+" + frame(le64(0)));
+  CHECK(r.ask("p57") == "+" + frame(le64(0x30d00800)));
+}
