@@ -163,6 +163,7 @@ Session::Reply Session::handle(const req::QSupported& r) {
     if (f == "swbreak+") client_swbreak_ = true;
     if (f == "hwbreak+") client_hwbreak_ = true;
   }
+  target_.client_features(r.features);
   return fmt::format(
       "PacketSize={:x};qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+;vContSupported+;"
       "swbreak+;hwbreak+",

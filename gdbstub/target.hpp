@@ -95,6 +95,12 @@ class Target {
 
   // A client connected: stop every vCPU (all-stop) and remember why, for `?`.
   virtual Status attach() = 0;
+  // The features the client announced in qSupported ("qSupported":
+  // `name+`, `name-`, `name?` or `name=value`, as sent), each time it sends
+  // one (gdb and lldb: once per connection, before they read the target
+  // description). Clients can be told apart by them (gdb-multiarch 13.1
+  // sends `qRelocInsn+`; lldb 14.0.6 does not).
+  virtual void client_features(std::span<const std::string> features) { (void)features; }
 
   // Run control (all-stop). resume() returns at once; the stop arrives
   // through poll_stop() after the notifier fired (or immediately).

@@ -119,6 +119,7 @@ std::string GuestTarget::vls_report() {
         fmt::format("target description: SVE, VL {} bits (--tdesc-vl {})\n", desc_vq_ * 128, to_string(options_.tdesc));
   else
     out += "target description: FPSIMD (no vCPU has SVE)\n";
+  if (!effective_refused_.empty()) out += "note: " + effective_refused_ + "\n";
   for (unsigned v = 0; v < vcpus_.size(); ++v) {
     const auto& st = vcpus_[v];
     const unsigned n = backend_.vmm_index(v);

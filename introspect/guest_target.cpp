@@ -103,8 +103,10 @@ Result<std::unique_ptr<GuestTarget>> GuestTarget::create(kvm::Backend& backend, 
     t->vcpus_.push_back(st);
   }
   t->sve_ = union_max > 0;
+  t->max_vq_ = t->sve_ ? union_max : 1;
+  t->effective_ = options.tdesc.mode == TdescVl::Mode::Effective;
   switch (options.tdesc.mode) {
-    case TdescVl::Mode::Max: t->desc_vq_ = t->sve_ ? union_max : 1; break;
+    case TdescVl::Mode::Max: t->desc_vq_ = t->max_vq_; break;
     case TdescVl::Mode::Fixed:
       if (!t->sve_) return make_error(EINVAL, "--tdesc-vl {}: no vCPU has SVE", to_string(options.tdesc));
       if (!any.has(options.tdesc.vq))
@@ -143,7 +145,7 @@ Result<unsigned> GuestTarget::vcpu_of(ThreadId tid) {
 }
 
 unsigned GuestTarget::size_vq(const VcpuVl& vl) const {
-  if (options_.tdesc.mode == TdescVl::Mode::Effective && vl.sve) return vl.effective_vq;
+  if (effective_ && vl.sve) return vl.effective_vq;
   return desc_vq_;
 }
 
@@ -174,7 +176,7 @@ unsigned GuestTarget::thread_cpu(ThreadId tid) {
 
 Result<std::string> GuestTarget::features_document(std::string_view annex) {
   if (annex != "target.xml") return make_error(ENOENT, "no target description '{}'", annex);
-  if (options_.tdesc.mode == TdescVl::Mode::Effective && sve_) {
+  if (effective_ && sve_) {
     auto vl = vcpu_vl(static_cast<unsigned>(last_stop_.thread - 1));
     if (vl && vl->sve) desc_vq_ = vl->effective_vq;
   }
@@ -525,6 +527,9 @@ Status GuestTarget::write_guest(ThreadId tid, std::uint64_t addr, std::span<cons
 
 Status GuestTarget::attach() {
   cache_.invalidate();
+  // Each client gets the mode asked for until its qSupported says otherwise.
+  effective_ = options_.tdesc.mode == TdescVl::Mode::Effective;
+  effective_refused_.clear();
   // Like gdbserver after attaching: report SIGTRAP on the first thread.
   last_stop_ = StopEvent{1, Signal::Trap};
   if (!run_) return {};  // never runs: always stopped
@@ -536,6 +541,29 @@ Status GuestTarget::attach() {
     last_stop_ = to_stop(*s);
   }
   return {};
+}
+
+void GuestTarget::client_features(std::span<const std::string> features) {
+  // gdb announces qRelocInsn+ (tracepoint relocation; gdb-multiarch 13.1
+  // does), lldb does not (lldb 14.0.6). gdb lays out the `g` packet from the
+  // description it read at connect and refuses a shorter one ("Truncated
+  // register N in remote 'g' packet", gdb 13.1, tests/e2e/
+  // test_gdb_sve_ext.py), so per-thread sizes would break every thread whose
+  // VL differs: serve it the Max description instead.
+  if (options_.tdesc.mode != TdescVl::Mode::Effective) return;
+  const bool gdb = std::ranges::find(features, std::string("qRelocInsn+")) != features.end();
+  effective_ = !gdb;
+  effective_refused_.clear();
+  if (!gdb) return;
+  desc_vq_ = max_vq_;
+  effective_refused_ = fmt::format(
+      "--tdesc-vl effective is for lldb; this client is gdb (qSupported has qRelocInsn+), which cannot resize "
+      "registers of a remote target: serving the largest enabled VL ({} bits) instead; $vg tells each thread's VL",
+      max_vq_ * 128);
+  if (options_.log)
+    options_.log(effective_refused_);
+  else
+    std::fprintf(stderr, "svedbg: %s\n", effective_refused_.c_str());
 }
 
 Status GuestTarget::resume(std::span<const gdbstub::ResumeAction> actions) {

@@ -19,6 +19,7 @@
 // run as before.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,8 +40,13 @@ struct TdescVl {
   enum class Mode {
     Max,        // largest enabled VL of the guest (default; right for gdb 13)
     Effective,  // the current thread's effective VL, and every register
-                // sized by its own thread's effective VL (for clients that
-                // rebuild their register layout from `vg`, e.g. lldb)
+                // sized by its own thread's effective VL (for lldb 14, which
+                // resizes SVE registers from each stop's `vg`). gdb keeps
+                // the layout it read at connect (gdb-multiarch 13.1, tests/
+                // e2e/test_gdb_sve_ext.py; no release through 17 resizes a
+                // remote target's registers), so a client that announces
+                // itself as gdb in qSupported is served Max instead, and the
+                // daemon logs why.
     Fixed,      // a given VL the guest has enabled
   } mode = Mode::Max;
   unsigned vq = 0;  // for Fixed
@@ -57,6 +63,10 @@ struct GuestOptions {
   // --read-only: every register and memory write, and every monitor command
   // that changes guest state, is refused (EROFS). Run control still works.
   bool read_only = false;
+  // Where the target reports what a client should know but gdb cannot be
+  // told (e.g. --tdesc-vl effective refused for gdb); empty: stderr, as
+  // "svedbg: TEXT".
+  std::function<void(const std::string&)> log = nullptr;
 };
 
 class GuestTarget final : public gdbstub::Target {
@@ -79,6 +89,7 @@ class GuestTarget final : public gdbstub::Target {
   Status insert_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) override;
   Status remove_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) override;
   Status attach() override;
+  void client_features(std::span<const std::string> features) override;
   Status resume(std::span<const gdbstub::ResumeAction> actions) override;
   void interrupt() override;
   std::optional<gdbstub::StopEvent> poll_stop() override;
@@ -168,6 +179,11 @@ class GuestTarget final : public gdbstub::Target {
   std::vector<VcpuStatic> vcpus_;
   bool sve_ = false;      // description has the SVE feature
   unsigned desc_vq_ = 1;  // description VL in quadwords
+  unsigned max_vq_ = 1;   // the largest enabled VL of any vCPU (the Max description)
+  // TdescVl::Mode::Effective is in force for this client (false when the
+  // mode was asked for but the client is gdb); and, if refused, why.
+  bool effective_ = false;
+  std::string effective_refused_;
   gdbstub::StopEvent last_stop_{1, gdbstub::Signal::Trap};
   Breakpoints breakpoints_;
   bool phys_mode_ = false;                      // `monitor phys on`: m/M addresses are guest-physical

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -237,6 +238,22 @@ int dump(const GuestArgs& g, const DumpArgs& a) {
   return 0;
 }
 
+// The gdb extension that shows SVE registers at each vCPU's own VL (`info
+// sve`, `sve print`, $_sve_vl(), $_sve_lanes()): the installed copy
+// (PREFIX/share/svedbg/ beside PREFIX/bin/svedbg), else the source tree's;
+// empty when neither is readable.
+std::string gdb_extension_path() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share/svedbg/svedbg-sve.py");
+  candidates.emplace_back(SVEDBG_GDB_EXTENSION);
+  for (const auto& p : candidates)
+    if (::access(p.c_str(), R_OK) == 0) return fs::weakly_canonical(p, ec).string();
+  return {};
+}
+
 // The options of `serve` besides the guest.
 struct ServeArgs {
   std::string listen = "127.0.0.1:1234";
@@ -282,7 +299,9 @@ int serve(const GuestArgs& g, const ServeArgs& a) {
   std::string where = b.kind == gdbstub::ListenSpec::Kind::Unix ? b.path : b.to_string();
   std::printf("svedbg: serving %s; target description VL %u bits; on %s\n", guest->description.c_str(),
               (*target)->description_vq() * 128, b.to_string().c_str());
-  std::printf("svedbg: connect with: gdb-multiarch -ex 'target remote %s'\n", where.c_str());
+  const std::string ext = gdb_extension_path();
+  std::printf("svedbg: connect with: gdb-multiarch -ex 'target remote %s'%s\n", where.c_str(),
+              ext.empty() ? "" : ("; for SVE lanes at each vCPU's own VL: source " + ext).c_str());
   std::fflush(stdout);
   server.run();
   return 0;
@@ -382,8 +401,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd
       ->add_option("--tdesc-vl", sa.tdesc_vl,
-                   "Target-description VL: max (largest enabled VL, default; right for gdb 13 and lldb 14), "
-                   "effective (per-thread effective VL, for clients that follow vg), or BITS")
+                   "Target-description VL: max (largest enabled VL, default; right for gdb-multiarch 13.1 and "
+                   "lldb 14, tests/e2e/test_registers.py, test_lldb.py), effective (each thread sized by its own "
+                   "effective VL: for lldb 14 only; no gdb release through 17 can resize a remote target's "
+                   "registers, so a gdb client (qSupported qRelocInsn+) is served max and the daemon logs why), "
+                   "or BITS")
       ->capture_default_str();
   serve_cmd->add_flag("--read-only", sa.read_only,
                       "Refuse every register, memory and state-changing monitor write from gdb");

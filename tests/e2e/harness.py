@@ -27,6 +27,7 @@ class Svedbg:
         self.port = None
         self.address = None
         self.banner = ""
+        self.connect_line = ""
 
     def __enter__(self):
         return self.start([SVEDBG, "serve", "--sim", "--listen", self.listen] + self.args)
@@ -43,7 +44,7 @@ class Svedbg:
         self.address = m.group(1)
         if not self.address.startswith("unix:"):
             self.port = int(self.address.rsplit(":", 1)[1])
-        self.proc.stdout.readline()  # "connect with: ..." line
+        self.connect_line = self.proc.stdout.readline()  # "connect with: ..." line
         self._log = []
         self._log_done = False
         self._log_cond = threading.Condition()

@@ -151,6 +151,39 @@ TEST_CASE("tdesc-vl effective sizes each thread by its own VL", "[target]") {
   CHECK(t->read_all_registers(4)->size() == xml::g_packet_size(true, 2));
 }
 
+TEST_CASE("tdesc-vl effective: a gdb client is served the max description, lldb its own VLs", "[target]") {
+  SimBackend sim(SimConfig{});
+  std::vector<std::string> logged;
+  introspect::GuestOptions opts{TdescVl{TdescVl::Mode::Effective, 0}};
+  opts.log = [&logged](const std::string& m) { logged.push_back(m); };
+  auto t = GuestTarget::create(sim, opts);
+  REQUIRE(t);
+  GuestTarget& g = **t;
+  // gdb 13.1's qSupported features; lldb 14's.
+  const std::vector<std::string> gdb13{"multiprocess+",  "swbreak+",      "hwbreak+",        "qRelocInsn+",
+                                       "fork-events+",   "vfork-events+", "exec-events+",    "vContSupported+",
+                                       "QThreadEvents+", "no-resumed+",   "memory-tagging+", "xmlRegisters=i386"};
+  const std::vector<std::string> lldb14{"xmlRegisters=i386,arm,mips,arc", "multiprocess+", "fork-events+",
+                                        "vfork-events+"};
+  REQUIRE(g.attach());
+  g.client_features(gdb13);
+  CHECK(g.read_register(3, kZ0)->size() == 256);
+  CHECK(g.read_all_registers(3)->size() == xml::g_packet_size(true, 16));
+  CHECK(g.features_document("target.xml")->find("bitsize=\"2048\"") != std::string::npos);
+  REQUIRE(logged.size() == 1);
+  CHECK(logged[0].find("qRelocInsn+") != std::string::npos);
+  CHECK(g.monitor("vls")->find("note: --tdesc-vl effective is for lldb") != std::string::npos);
+
+  // The next client is lldb: effective again, no note.
+  REQUIRE(g.attach());
+  g.client_features(lldb14);
+  CHECK(g.features_document("target.xml")->find("bitsize=\"2048\"") != std::string::npos);  // thread 1: VL 2048
+  CHECK(g.read_register(3, kZ0)->size() == 16);
+  CHECK(g.read_register(2, kZ0)->size() == 64);
+  CHECK(g.monitor("vls")->find("note:") == std::string::npos);
+  CHECK(logged.size() == 1);
+}
+
 TEST_CASE("parse_tdesc_vl", "[target]") {
   CHECK(introspect::parse_tdesc_vl("max")->mode == TdescVl::Mode::Max);
   CHECK(introspect::parse_tdesc_vl("effective")->mode == TdescVl::Mode::Effective);
