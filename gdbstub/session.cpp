@@ -37,33 +37,47 @@ Session::Session(Target& target, SessionOptions options)
 
 std::string Session::feed(std::string_view bytes) {
   std::string out;
-  for (auto& ev : parser_.feed(bytes)) {
-    if (closed_) break;
-    if (auto* p = std::get_if<PacketEvent>(&ev)) {
-      if (!no_ack_) out += '+';
-      on_packet(p->payload, out);
-    } else if (std::holds_alternative<NackEvent>(ev)) {
-      // Protocol "Overview": a '-' asks for retransmission of the last packet.
-      if (!no_ack_ && !last_packet_.empty()) out += last_packet_;
-    } else if (std::holds_alternative<InterruptEvent>(ev)) {
-      // 0x03 outside a packet: "Interrupts". Only meaningful while running;
-      // the stop reply comes through poll_stop().
-      if (running_) target_.interrupt();
-    } else if (auto* fe = std::get_if<FramingError>(&ev)) {
-      if (fe->kind == FramingErrorKind::BadChecksum) {
-        if (!no_ack_) out += '-';
-      } else {
-        // Overlong or undecodable run-length: the packet was received, its
-        // content is unusable. Ack it and answer with an error so the
-        // client's request/response pairing stays intact.
-        if (!no_ack_) out += '+';
-        send(error_reply(fe->kind == FramingErrorKind::Overlong ? ProtocolError::Overlong : ProtocolError::Malformed),
-             out);
-      }
-    }
+  for (auto& ev : parser_.feed(bytes)) backlog_.push_back(std::move(ev));
+  // The budget is checked before each request is handled, so the output is
+  // bounded before it is built.
+  while (!closed_ && !backlog_.empty() && out.size() < kOutputBudget) {
+    FrameEvent ev = std::move(backlog_.front());
+    backlog_.pop_front();
+    on_event(ev, out);
   }
+  if (closed_) backlog_.clear();
   if (running_ && !closed_) out += poll_stop();
   return out;
+}
+
+void Session::on_event(FrameEvent& ev, std::string& out) {
+  if (auto* p = std::get_if<PacketEvent>(&ev)) {
+    if (!seen_packet_ && before_first_packet_) before_first_packet_();
+    seen_packet_ = true;
+    if (!no_ack_) out += '+';
+    on_packet(p->payload, out);
+  } else if (std::holds_alternative<NackEvent>(ev)) {
+    // "Packet Acknowledgment": a '-' asks for retransmission of the last
+    // packet. NAKs that follow it with nothing in between ask for the same
+    // one, which this single retransmission answers.
+    while (!backlog_.empty() && std::holds_alternative<NackEvent>(backlog_.front())) backlog_.pop_front();
+    if (!no_ack_ && !last_packet_.empty()) out += last_packet_;
+  } else if (std::holds_alternative<InterruptEvent>(ev)) {
+    // 0x03 outside a packet: "Interrupts". Only meaningful while running;
+    // the stop reply comes through poll_stop().
+    if (running_) target_.interrupt();
+  } else if (auto* fe = std::get_if<FramingError>(&ev)) {
+    if (fe->kind == FramingErrorKind::BadChecksum) {
+      if (!no_ack_) out += '-';
+    } else {
+      // Overlong or undecodable run-length: the packet was received, its
+      // content is unusable. Ack it and answer with an error so the
+      // client's request/response pairing stays intact.
+      if (!no_ack_) out += '+';
+      send(error_reply(fe->kind == FramingErrorKind::Overlong ? ProtocolError::Overlong : ProtocolError::Malformed),
+           out);
+    }
+  }
 }
 
 std::string Session::poll_stop() {
