@@ -1,5 +1,6 @@
 #include "gdbstub/session.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 #include <variant>
@@ -348,7 +349,44 @@ Session::Reply Session::handle(const req::VCont& r) {
     actions.push_back(ra);
   }
   if (actions.empty()) return error_reply(ProtocolError::Malformed);
-  return resume(actions, std::nullopt);
+  // "vCont packet": each thread takes the leftmost action that matches it
+  // (an action without a thread-id matches every thread). `t` stops a
+  // thread, so a thread it applies to is never resumed: its step or
+  // continue actions further right are dropped here.
+  std::vector<ResumeAction> run;  // the step and continue actions that apply
+  std::vector<ThreadId> stopped;  // threads whose action is `t`
+  bool runs = false;
+  for (ThreadId t : target_.threads()) {
+    auto it = std::find_if(actions.begin(), actions.end(), [t](const auto& a) { return !a.thread || *a.thread == t; });
+    if (it == actions.end()) continue;
+    if (it->kind == ResumeKind::Stop) stopped.push_back(t);
+    if (it->kind == ResumeKind::Step) run.push_back(ResumeAction{ResumeKind::Step, t});
+    if (it->kind == ResumeKind::Continue) runs = true;
+  }
+  if (runs && !stopped.empty()) {
+    // All-stop: the guest's vCPUs run together, so some cannot go on while
+    // others stay stopped.
+    return error_reply_text(Error{EINVAL,
+                                  "vCont: in all-stop mode a thread cannot stay stopped (t) while others "
+                                  "continue"});
+  }
+  if (runs) {
+    for (const auto& a : actions)
+      if (a.kind == ResumeKind::Continue) run.push_back(a);
+  }
+  if (run.empty()) return stop_now(stopped);
+  return resume(run, std::nullopt);
+}
+
+Session::Reply Session::stop_now(const std::vector<ThreadId>& stopped) {
+  // Every thread named is stopped already (all-stop): nothing resumes. As
+  // gdbserver in all-stop mode, the reply is a stop reply, signal 0, for
+  // the current thread if it was named, else the first one named.
+  const ThreadId g = current_g();
+  const bool named = std::find(stopped.begin(), stopped.end(), g) != stopped.end();
+  const ThreadId t = named || stopped.empty() ? g : stopped.front();
+  g_thread_ = t;
+  return stop_reply(StopEvent{t, Signal::None});
 }
 
 Session::Reply Session::handle(const req::Continue& r) {

@@ -101,6 +101,7 @@ class Session {
  private:
   void on_event(FrameEvent& ev, std::string& out);
   void on_packet(std::string_view payload, std::string& out);
+  Reply stop_now(const std::vector<ThreadId>& stopped);
   void send(std::string_view payload, std::string& out);
   std::string stop_reply(const StopEvent& stop);
   std::optional<ThreadId> resolve(const ThreadSel& sel) const;

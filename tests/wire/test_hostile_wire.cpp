@@ -1,4 +1,4 @@
-// Tier 2, hostile clients: NAK floods and pipelined requests, as
+// Tier 2, hostile clients: NAK floods, pipelined requests and vCont;t, as
 // exact bytes over the in-memory transport (the production Session over
 // GuestTarget and the simulated guest).
 #include <catch2/catch.hpp>
@@ -19,6 +19,12 @@ std::string frame(std::string_view payload) {
   unsigned sum = 0;
   for (unsigned char ch : payload) sum += ch;
   return fmt::format("${}#{:02x}", payload, sum & 0xff);
+}
+
+std::string le64(std::uint64_t v) {
+  std::string s;
+  for (int i = 0; i < 8; ++i) s += fmt::format("{:02x}", (v >> (8 * i)) & 0xff);
+  return s;
 }
 
 // The fixture's RAM at 0x40000000 + o: NOP words below 0x1000, o mod 251 above.
@@ -92,6 +98,32 @@ TEST_CASE("wire: every feed's output stays under the cap, whatever the requests"
   }
   CHECK_FALSE(r.session.backlogged());
   CHECK(total > 64 * 0x20000);
+}
+
+TEST_CASE("wire: vCont;t stops (keeps stopped) and never resumes", "[wire]") {
+  Rig r;
+  const std::string x0 = le64(0);
+  // "vCont packet": t stops the thread; in all-stop it is stopped already,
+  // and the reply is a stop reply (signal 0), as gdbserver sends.
+  CHECK(r.ask("vCont;t") == "+" + frame("T00thread:1;1d:" + le64(0x1d) + ";1f:" + le64(0x80000000) +
+                                        ";20:" + le64(0x40000000) + ";55:" + le64(32) + ";"));
+  CHECK_FALSE(r.session.running());
+  CHECK(r.ask("vCont;t:2").rfind("+$T00thread:2;", 0) == 0);
+  CHECK(r.ask("qC") == "+" + frame("QC2"));
+  CHECK(r.ask("p0") == "+" + frame(le64(0x1000)));  // vCPU 1's x0 did not move
+  CHECK(r.ask("Hg1") == "+" + frame("OK"));
+  CHECK(r.ask("p0") == "+" + frame(x0));
+  // The leftmost matching action wins: thread 1 stays stopped, the others step.
+  CHECK(r.ask("vCont;t:1;s").rfind("+$T05thread:2;", 0) == 0);
+  CHECK(r.ask("Hg1") == "+" + frame("OK"));
+  CHECK(r.ask("p0") == "+" + frame(x0));
+  CHECK(r.ask("Hg3") == "+" + frame("OK"));
+  CHECK(r.ask("p0") == "+" + frame(le64(0x2001)));
+  // Some threads stopped while the others continue cannot be had all-stop.
+  CHECK(r.ask("vCont;t:1;c").rfind("+$E.", 0) == 0);
+  CHECK_FALSE(r.session.running());
+  CHECK(r.ask("Hg1") == "+" + frame("OK"));
+  CHECK(r.ask("p0") == "+" + frame(x0));
 }
 
 TEST_CASE("wire: the first packet, not the connection, is what the session reports", "[wire]") {
