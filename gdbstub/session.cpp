@@ -1,5 +1,6 @@
 #include "gdbstub/session.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 #include <variant>
@@ -37,33 +38,47 @@ Session::Session(Target& target, SessionOptions options)
 
 std::string Session::feed(std::string_view bytes) {
   std::string out;
-  for (auto& ev : parser_.feed(bytes)) {
-    if (closed_) break;
-    if (auto* p = std::get_if<PacketEvent>(&ev)) {
-      if (!no_ack_) out += '+';
-      on_packet(p->payload, out);
-    } else if (std::holds_alternative<NackEvent>(ev)) {
-      // Protocol "Overview": a '-' asks for retransmission of the last packet.
-      if (!no_ack_ && !last_packet_.empty()) out += last_packet_;
-    } else if (std::holds_alternative<InterruptEvent>(ev)) {
-      // 0x03 outside a packet: "Interrupts". Only meaningful while running;
-      // the stop reply comes through poll_stop().
-      if (running_) target_.interrupt();
-    } else if (auto* fe = std::get_if<FramingError>(&ev)) {
-      if (fe->kind == FramingErrorKind::BadChecksum) {
-        if (!no_ack_) out += '-';
-      } else {
-        // Overlong or undecodable run-length: the packet was received, its
-        // content is unusable. Ack it and answer with an error so the
-        // client's request/response pairing stays intact.
-        if (!no_ack_) out += '+';
-        send(error_reply(fe->kind == FramingErrorKind::Overlong ? ProtocolError::Overlong : ProtocolError::Malformed),
-             out);
-      }
-    }
+  for (auto& ev : parser_.feed(bytes)) backlog_.push_back(std::move(ev));
+  // The budget is checked before each request is handled, so the output is
+  // bounded before it is built.
+  while (!closed_ && !backlog_.empty() && out.size() < kOutputBudget) {
+    FrameEvent ev = std::move(backlog_.front());
+    backlog_.pop_front();
+    on_event(ev, out);
   }
+  if (closed_) backlog_.clear();
   if (running_ && !closed_) out += poll_stop();
   return out;
+}
+
+void Session::on_event(FrameEvent& ev, std::string& out) {
+  if (auto* p = std::get_if<PacketEvent>(&ev)) {
+    if (!seen_packet_ && before_first_packet_) before_first_packet_();
+    seen_packet_ = true;
+    if (!no_ack_) out += '+';
+    on_packet(p->payload, out);
+  } else if (std::holds_alternative<NackEvent>(ev)) {
+    // "Packet Acknowledgment": a '-' asks for retransmission of the last
+    // packet. NAKs that follow it with nothing in between ask for the same
+    // one, which this single retransmission answers.
+    while (!backlog_.empty() && std::holds_alternative<NackEvent>(backlog_.front())) backlog_.pop_front();
+    if (!no_ack_ && !last_packet_.empty()) out += last_packet_;
+  } else if (std::holds_alternative<InterruptEvent>(ev)) {
+    // 0x03 outside a packet: "Interrupts". Only meaningful while running;
+    // the stop reply comes through poll_stop().
+    if (running_) target_.interrupt();
+  } else if (auto* fe = std::get_if<FramingError>(&ev)) {
+    if (fe->kind == FramingErrorKind::BadChecksum) {
+      if (!no_ack_) out += '-';
+    } else {
+      // Overlong or undecodable run-length: the packet was received, its
+      // content is unusable. Ack it and answer with an error so the
+      // client's request/response pairing stays intact.
+      if (!no_ack_) out += '+';
+      send(error_reply(fe->kind == FramingErrorKind::Overlong ? ProtocolError::Overlong : ProtocolError::Malformed),
+           out);
+    }
+  }
 }
 
 std::string Session::poll_stop() {
@@ -335,7 +350,44 @@ Session::Reply Session::handle(const req::VCont& r) {
     actions.push_back(ra);
   }
   if (actions.empty()) return error_reply(ProtocolError::Malformed);
-  return resume(actions, std::nullopt);
+  // "vCont packet": each thread takes the leftmost action that matches it
+  // (an action without a thread-id matches every thread). `t` stops a
+  // thread, so a thread it applies to is never resumed: its step or
+  // continue actions further right are dropped here.
+  std::vector<ResumeAction> run;  // the step and continue actions that apply
+  std::vector<ThreadId> stopped;  // threads whose action is `t`
+  bool runs = false;
+  for (ThreadId t : target_.threads()) {
+    auto it = std::find_if(actions.begin(), actions.end(), [t](const auto& a) { return !a.thread || *a.thread == t; });
+    if (it == actions.end()) continue;
+    if (it->kind == ResumeKind::Stop) stopped.push_back(t);
+    if (it->kind == ResumeKind::Step) run.push_back(ResumeAction{ResumeKind::Step, t});
+    if (it->kind == ResumeKind::Continue) runs = true;
+  }
+  if (runs && !stopped.empty()) {
+    // All-stop: the guest's vCPUs run together, so some cannot go on while
+    // others stay stopped.
+    return error_reply_text(Error{EINVAL,
+                                  "vCont: in all-stop mode a thread cannot stay stopped (t) while others "
+                                  "continue"});
+  }
+  if (runs) {
+    for (const auto& a : actions)
+      if (a.kind == ResumeKind::Continue) run.push_back(a);
+  }
+  if (run.empty()) return stop_now(stopped);
+  return resume(run, std::nullopt);
+}
+
+Session::Reply Session::stop_now(const std::vector<ThreadId>& stopped) {
+  // Every thread named is stopped already (all-stop): nothing resumes. As
+  // gdbserver in all-stop mode, the reply is a stop reply, signal 0, for
+  // the current thread if it was named, else the first one named.
+  const ThreadId g = current_g();
+  const bool named = std::find(stopped.begin(), stopped.end(), g) != stopped.end();
+  const ThreadId t = named || stopped.empty() ? g : stopped.front();
+  g_thread_ = t;
+  return stop_reply(StopEvent{t, Signal::None});
 }
 
 Session::Reply Session::handle(const req::Continue& r) {

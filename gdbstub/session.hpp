@@ -8,18 +8,37 @@
 // errors.hpp only. Acks follow the protocol until QStartNoAckMode; a NAK
 // retransmits the last reply; 0x03 interrupts a running target. After `D` or
 // `k` the session is closed(): the transport flushes and hangs up.
+//
+// Output is bounded before it is built: one feed() starts no new request
+// once kOutputBudget bytes of output are waiting; the requests not handled
+// yet stay in a backlog (backlogged()) until the transport, having sent the
+// output, calls feed() again (with no new bytes). So one feed() returns at
+// most kOutputBudget plus one request's output, never over
+// kMaxPendingOutput, however many requests or NAKs the bytes carry. A run
+// of NAKs with nothing between them asks once for the same retransmission
+// ("Packet Acknowledgment") and is answered once.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "gdbstub/framing.hpp"
 #include "gdbstub/requests.hpp"
 #include "gdbstub/target.hpp"
 
 namespace svedbg::gdbstub {
+
+// Output one feed() may build before it stops starting new requests: one
+// largest reply (PacketSize hex digits and framing).
+inline constexpr std::size_t kOutputBudget = kMaxPacketSize;
+// Output a client may have pending (here and in the transport), at most.
+inline constexpr std::size_t kMaxPendingOutput = 4 << 20;
 
 struct SessionOptions {
   bool run_length_replies = true;  // '*' compression of replies (gdb decodes it)
@@ -29,8 +48,18 @@ class Session {
  public:
   explicit Session(Target& target, SessionOptions options = {});
 
-  // Bytes from the client; returns the bytes to send (possibly empty).
+  // Called once, before the first packet is handled (the transport stops
+  // the guest there, so a connection that never sends one leaves it alone).
+  void set_before_first_packet(std::function<void()> hook) { before_first_packet_ = std::move(hook); }
+
+  // Bytes from the client (possibly none, to go on with the backlog);
+  // returns the bytes to send (possibly empty).
   std::string feed(std::string_view bytes);
+  // Requests received but not handled yet because the output budget was
+  // reached: call feed() again once the output was sent.
+  bool backlogged() const { return !closed_ && !backlog_.empty(); }
+  // A valid packet has arrived on this session.
+  bool seen_packet() const { return seen_packet_; }
   // The target reported that it may have stopped: returns a stop reply to
   // send if the client is waiting for one, else empty.
   std::string poll_stop();
@@ -70,7 +99,9 @@ class Session {
   Reply handle(const req::Unknown&);
 
  private:
+  void on_event(FrameEvent& ev, std::string& out);
   void on_packet(std::string_view payload, std::string& out);
+  Reply stop_now(const std::vector<ThreadId>& stopped);
   void send(std::string_view payload, std::string& out);
   std::string stop_reply(const StopEvent& stop);
   std::optional<ThreadId> resolve(const ThreadSel& sel) const;
@@ -82,6 +113,9 @@ class Session {
   Target& target_;
   SessionOptions options_;
   FrameParser parser_;
+  std::deque<FrameEvent> backlog_;  // parsed, not handled yet (output budget reached)
+  bool seen_packet_ = false;
+  std::function<void()> before_first_packet_;
   bool no_ack_ = false;
   bool closed_ = false;
   bool running_ = false;

@@ -49,7 +49,9 @@ enum class BreakpointType : unsigned { Software = 0, Hardware = 1, Write = 2, Re
 enum class ResumeKind { Continue, Step, Stop };
 
 // One vCont action: `thread` nullopt means "every thread without its own
-// action" (the trailing `vCont;c` form).
+// action" (the trailing `vCont;c` form). The session resolves `t` (Stop)
+// itself ("vCont packet": each thread takes its leftmost matching action):
+// resume() is only called with Continue and Step actions, at least one.
 struct ResumeAction {
   ResumeKind kind = ResumeKind::Continue;
   std::optional<ThreadId> thread;

@@ -4,6 +4,10 @@
 
 #include "gdbstub/transport.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +31,7 @@
 #include <fmt/format.h>
 
 #include "gdbstub/framing.hpp"
+#include "gdbstub/log_limit.hpp"
 
 namespace svedbg::gdbstub {
 
@@ -85,8 +90,7 @@ Result<ListenSpec> parse_listen_spec(const std::string& text) {
 
 namespace {
 
-// Replies waiting for a slow client: 8 of the largest replies (PacketSize).
-constexpr std::size_t kMaxPendingOutput = 8 * 2 * kMaxPacketSize;
+using Clock = std::chrono::steady_clock;
 
 constexpr const char* kBusyMessage = "E.svedbg: another gdb client is already connected (one client at a time)";
 
@@ -100,31 +104,61 @@ const char* describe(Detached d) {
   return "guest resumed";
 }
 
-// One client: a reader coroutine feeding the Session, and a write queue so
+// Why a connection ended, when the client did not end it itself.
+enum class Cut { None, Stalled, Overflow, Handshake, Idle };
+
+// TCP keep-alive: a silent peer is probed after 60 s, every 10 s, and given
+// up after 6 unanswered probes (the read then fails with ETIMEDOUT).
+void keep_alive(tcp::socket& s) {
+  boost::system::error_code ec;
+  s.set_option(tcp::socket::keep_alive(true), ec);
+  const int idle = 60, interval = 10, count = 6;
+  ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+void keep_alive(unix_stream::socket&) {}
+
+// One client: a reader coroutine feeding the Session, a write queue so
 // replies from the reader and stop notifications from the target never
-// interleave on the socket.
+// interleave on the socket, and a watchdog for the time limits.
 template <typename Socket>
 class Connection : public std::enable_shared_from_this<Connection<Socket>> {
  public:
-  Connection(Socket socket, Target& target, SessionOptions options)
-      : socket_(std::move(socket)), session_(target, options) {}
+  Connection(Socket socket, Target& target, SessionOptions options, const ServerOptions& limits,
+             std::function<void()> before_first_packet)
+      : socket_(std::move(socket)), session_(target, options), limits_(limits) {
+    session_.set_before_first_packet(std::move(before_first_packet));
+  }
 
   awaitable<void> run() {
     auto self = this->shared_from_this();
+    asio::co_spawn(socket_.get_executor(), watchdog(self), asio::detached);
     std::array<char, 16384> buf{};
-    try {
-      while (!session_.closed()) {
-        std::size_t n = co_await socket_.async_read_some(asio::buffer(buf), use_awaitable);
-        send(session_.feed(std::string_view(buf.data(), n)));
+    while (!session_.closed() && cut_ == Cut::None) {
+      // Back-pressure: no further request is read while output is pending.
+      if (session_.backlogged() || writing_) {
+        co_await drained();
+        if (session_.backlogged() && cut_ == Cut::None) send(session_.feed({}));
+        continue;
       }
-      // Flush the last reply (e.g. "OK" to D) before hanging up.
-      while (writing_) {
-        boost::system::error_code ec;
-        co_await drained_.async_wait(asio::redirect_error(use_awaitable, ec));
+      boost::system::error_code ec;
+      std::size_t n = co_await socket_.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        eof_ = true;  // EOF, reset or closed: the client's side is over
+        break;
       }
-    } catch (const std::exception&) {
-      // EOF or reset: the client dropped; the server detaches the target.
+      last_input_ = Clock::now();
+      send(session_.feed(std::string_view(buf.data(), n)));
     }
+    // A client that half-closed still gets every reply it asked for (the
+    // write watchdog ends this if it stops reading them).
+    while (session_.backlogged() && cut_ == Cut::None && !broken_) {
+      co_await drained();
+      if (cut_ == Cut::None) send(session_.feed({}));
+    }
+    co_await drained();
+    finished_ = true;
     boost::system::error_code ec;
     socket_.shutdown(Socket::shutdown_both, ec);
     socket_.close(ec);
@@ -132,69 +166,146 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
 
   void on_stop_notification() { send(session_.poll_stop()); }
   bool closed_by_client() const { return session_.closed(); }
-  bool overflowed() const { return overflowed_; }
+  bool seen_packet() const { return session_.seen_packet(); }
+  Cut cut() const { return cut_; }
+  // The client has hung up (its FIN or a reset is here), even if the reader
+  // has not seen it yet.
+  bool at_eof() {
+    if (eof_ || finished_) return true;
+    // POLLRDHUP: the peer shut down its side, even with its last requests
+    // still unread before the FIN.
+    pollfd p{socket_.native_handle(), POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
 
  private:
   void send(std::string bytes) {
-    if (bytes.empty() || overflowed_) return;
-    // A client that keeps sending but never reads would make the queue grow
-    // without bound: past the limit it is disconnected instead.
+    if (bytes.empty() || cut_ != Cut::None) return;
     queued_bytes_ += bytes.size();
     if (queued_bytes_ > kMaxPendingOutput) {
-      overflowed_ = true;
-      queue_.clear();
-      boost::system::error_code ec;
-      socket_.close(ec);
-      return;
+      // The session's budget keeps this from happening; if it did, the
+      // client is cut rather than the memory grown.
+      return end(Cut::Overflow);
     }
     queue_.push_back(std::move(bytes));
     if (writing_) return;
     writing_ = true;
+    last_progress_ = Clock::now();
     asio::co_spawn(socket_.get_executor(), writer(this->shared_from_this()), asio::detached);
   }
 
   awaitable<void> writer([[maybe_unused]] std::shared_ptr<Connection> keep_alive) {
-    try {
-      while (!queue_.empty()) {
-        std::string bytes = std::move(queue_.front());
-        queue_.pop_front();
-        co_await asio::async_write(socket_, asio::buffer(bytes), use_awaitable);
-        queued_bytes_ -= std::min(queued_bytes_, bytes.size());
+    boost::system::error_code ec;
+    while (!queue_.empty() && !ec) {
+      std::string bytes = std::move(queue_.front());
+      queue_.pop_front();
+      for (std::size_t done = 0; done < bytes.size() && !ec;) {
+        done += co_await socket_.async_write_some(asio::buffer(bytes.data() + done, bytes.size() - done),
+                                                  asio::redirect_error(use_awaitable, ec));
+        last_progress_ = Clock::now();
       }
-    } catch (const std::exception&) {
+      queued_bytes_ -= std::min(queued_bytes_, bytes.size());
+    }
+    if (ec) {
       queue_.clear();
-      boost::system::error_code ec;
-      socket_.close(ec);
+      queued_bytes_ = 0;
+      eof_ = broken_ = true;
+      boost::system::error_code ignored;
+      socket_.close(ignored);
     }
     writing_ = false;
     drained_.cancel();
   }
 
+  // Until the write queue is empty (or the connection was cut).
+  awaitable<void> drained() {
+    while (writing_ && cut_ == Cut::None) {
+      boost::system::error_code ec;
+      co_await drained_.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+  }
+
+  void end(Cut why) {
+    if (cut_ != Cut::None) return;
+    cut_ = why;
+    queue_.clear();
+    boost::system::error_code ec;
+    socket_.close(ec);  // fails the pending read and write
+    drained_.cancel();
+  }
+
+  awaitable<void> watchdog([[maybe_unused]] std::shared_ptr<Connection> keep_alive) {
+    asio::steady_timer tick(socket_.get_executor());
+    const auto started = Clock::now();
+    last_input_ = started;
+    while (!finished_ && cut_ == Cut::None) {
+      tick.expires_after(std::chrono::milliseconds(100));
+      boost::system::error_code ec;
+      co_await tick.async_wait(asio::redirect_error(use_awaitable, ec));
+      const auto now = Clock::now();
+      const auto& l = limits_;
+      if (writing_ && now - last_progress_ >= l.write_stall_timeout) end(Cut::Stalled);
+      if (!session_.seen_packet() && l.handshake_timeout.count() > 0 && now - started >= l.handshake_timeout)
+        end(Cut::Handshake);
+      if (session_.seen_packet() && l.idle_timeout.count() > 0 && !session_.running() && !writing_ && !eof_ &&
+          now - last_input_ >= l.idle_timeout)
+        end(Cut::Idle);
+    }
+  }
+
   Socket socket_;
   Session session_;
+  const ServerOptions& limits_;
   // Never expires; the writer cancels it each time the queue drains.
   asio::steady_timer drained_{socket_.get_executor(), asio::steady_timer::time_point::max()};
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
-  bool overflowed_ = false;
   bool writing_ = false;
+  bool eof_ = false;     // the client's side ended (EOF, reset)
+  bool broken_ = false;  // a write failed: nothing more can be sent
+  bool finished_ = false;
+  Cut cut_ = Cut::None;
+  Clock::time_point last_progress_{};
+  Clock::time_point last_input_{};
 };
 
 }  // namespace
 
 struct Server::Impl {
-  Impl(Target& t, SessionOptions o) : target(t), options(o) {}
+  Impl(Target& t, SessionOptions o, ServerOptions so) : target(t), options(o), limits(std::move(so)) {}
 
   Target& target;
   SessionOptions options;
+  ServerOptions limits;
   asio::io_context io;
   std::optional<tcp::acceptor> tcp_acceptor;
   std::optional<unix_stream::acceptor> unix_acceptor;
   ListenSpec bound;
   bool busy = false;
-  std::function<void(const std::string&)> log = [](const std::string& m) {
+  bool attached = false;                 // the client being served stopped the guest
+  bool handover = false;                 // a client waits for the current one's drop
+  std::function<bool()> current_at_eof;  // of the client being served
+  // Never expires; cancelled when the client slot frees.
+  asio::steady_timer slot_free{io, asio::steady_timer::time_point::max()};
+  std::function<void(const std::string&)> sink = [](const std::string& m) {
     std::fprintf(stderr, "svedbg: %s\n", m.c_str());
   };
+  LogLimiter limiter;
+  asio::steady_timer log_flush{io};
+  std::optional<asio::signal_set> signals;  // stop_signals, from listen() on
+
+  // One log line of a kind, rate limited (LogLimiter); the summary of a
+  // window with lines left out is printed when the window ends.
+  void log(std::string_view kind, const std::string& line) {
+    for (const auto& l : limiter.submit(kind, line, Clock::now())) sink(l);
+    auto next = limiter.next_flush();
+    if (!next) return;
+    log_flush.expires_at(*next);
+    log_flush.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      for (const auto& l : limiter.flush(Clock::now())) sink(l);
+    });
+  }
 
   template <typename Socket>
   awaitable<void> refuse(Socket socket) {
@@ -230,11 +341,19 @@ struct Server::Impl {
   template <typename Socket>
   awaitable<void> serve(Socket socket, std::string peer) {
     busy = true;
-    log(fmt::format("client {} connected", peer));
-    auto st = target.attach();
-    if (!st) log(fmt::format("attach: {}", st.error().message));
-    auto conn = std::make_shared<Connection<Socket>>(std::move(socket), target, options);
+    log("connect", fmt::format("connection from {}", peer));
+    auto first_packet = [this, peer] {
+      // The guest stops at the first packet (a probe never sends one).
+      log("attach", fmt::format("client {} connected", peer));
+      attached = true;
+      if (auto st = target.attach(); !st) log("attach", fmt::format("attach: {}", st.error().message));
+    };
+    auto conn = std::make_shared<Connection<Socket>>(std::move(socket), target, options, limits, first_packet);
     std::weak_ptr<Connection<Socket>> weak = conn;
+    current_at_eof = [weak] {
+      auto c = weak.lock();
+      return !c || c->at_eof();
+    };
     auto executor = io.get_executor();
     target.set_stop_notifier([weak, executor] {
       asio::post(executor, [weak] {
@@ -243,32 +362,90 @@ struct Server::Impl {
     });
     co_await conn->run();
     target.set_stop_notifier({});
-    if (conn->overflowed())
-      log(fmt::format("client {} stopped reading replies (over {} bytes pending): disconnected", peer,
-                      kMaxPendingOutput));
-    if (!conn->closed_by_client()) {
+    current_at_eof = nullptr;
+    log_end(*conn, peer);
+    attached = false;
+    busy = false;
+    slot_free.cancel();
+  }
+
+  template <typename Conn>
+  void log_end(const Conn& conn, const std::string& peer) {
+    switch (conn.cut()) {
+      case Cut::None: break;
+      case Cut::Stalled:
+        log("cut", fmt::format("client {} stopped reading replies (no output consumed for {} ms): disconnected", peer,
+                               limits.write_stall_timeout.count()));
+        break;
+      case Cut::Overflow:
+        log("cut", fmt::format("client {} stopped reading replies (over {} bytes pending): disconnected", peer,
+                               kMaxPendingOutput));
+        break;
+      case Cut::Handshake:
+        log("cut", fmt::format("connection from {} sent no packet in {} ms: disconnected", peer,
+                               limits.handshake_timeout.count()));
+        break;
+      case Cut::Idle:
+        log("cut", fmt::format("client {} sent nothing for {} ms with the guest stopped: disconnected", peer,
+                               limits.idle_timeout.count()));
+        break;
+    }
+    if (!conn.seen_packet()) {
+      // Nothing was asked, so nothing was stopped: a probe or a scan.
+      log("drop", fmt::format("connection from {} closed without a packet; the guest was not stopped", peer));
+    } else if (!conn.closed_by_client()) {
       // Dropped without `D`: leave the guest as it was before gdb came. gdb
       // hangs up this way after an X stop reply too (`target remote` forgets
       // a process that exited), and then there is nothing left to resume.
-      log(fmt::format("client {} dropped; {}", peer, describe(target.detach())));
+      log("drop", fmt::format("client {} dropped; {}", peer, describe(target.detach())));
     } else {
-      log(fmt::format("client {} finished", peer));
+      log("drop", fmt::format("client {} finished", peer));
     }
-    busy = false;
+  }
+
+  // A client arriving while the current one has already hung up is served
+  // once that drop was handled, instead of being refused.
+  template <typename Socket>
+  awaitable<void> serve_next(Socket socket, std::string peer) {
+    while (busy) {
+      boost::system::error_code ec;
+      co_await slot_free.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    handover = false;
+    co_await serve(std::move(socket), std::move(peer));
   }
 
   template <typename Acceptor>
   awaitable<void> accept_loop(Acceptor& acceptor) {
+    bool failing = false;
+    asio::steady_timer retry(io);
     for (;;) {
-      auto socket = co_await acceptor.async_accept(use_awaitable);
-      no_delay(socket);
-      std::string peer = peer_name(socket);
-      if (busy) {
-        log(fmt::format("refusing {}: a client is already connected", peer));
-        asio::co_spawn(io, refuse(std::move(socket)), asio::detached);
+      boost::system::error_code ec;
+      auto socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) {
+        // EMFILE/ENFILE/ENOBUFS/ENOMEM, or a connection that died in the
+        // backlog: keep listening; try again shortly.
+        if (!failing) log("accept", fmt::format("accept: {}; still listening, retrying", ec.message()));
+        failing = true;
+        retry.expires_after(std::chrono::milliseconds(100));
+        co_await retry.async_wait(asio::redirect_error(use_awaitable, ec));
         continue;
       }
-      asio::co_spawn(io, serve(std::move(socket), peer), asio::detached);
+      if (failing) log("accept", "accept: works again");
+      failing = false;
+      no_delay(socket);
+      keep_alive(socket);
+      std::string peer = peer_name(socket);
+      if (busy && !handover && current_at_eof && current_at_eof()) {
+        handover = true;
+        asio::co_spawn(io, serve_next(std::move(socket), peer), asio::detached);
+      } else if (busy || handover) {
+        log("refuse", fmt::format("refusing {}: a client is already connected", peer));
+        asio::co_spawn(io, refuse(std::move(socket)), asio::detached);
+      } else {
+        asio::co_spawn(io, serve(std::move(socket), peer), asio::detached);
+      }
     }
   }
 
@@ -288,7 +465,8 @@ struct Server::Impl {
   static void no_delay(unix_stream::socket&) {}
 };
 
-Server::Server(Target& target, SessionOptions options) : impl_(std::make_unique<Impl>(target, options)) {}
+Server::Server(Target& target, SessionOptions options, ServerOptions server_options)
+    : impl_(std::make_unique<Impl>(target, options, std::move(server_options))) {}
 
 Server::~Server() {
   if (impl_->unix_acceptor) ::unlink(impl_->bound.path.c_str());
@@ -296,9 +474,19 @@ Server::~Server() {
 
 const ListenSpec& Server::bound() const { return impl_->bound; }
 
-void Server::set_logger(std::function<void(const std::string&)> log) { impl_->log = std::move(log); }
+void Server::set_logger(std::function<void(const std::string&)> log) { impl_->sink = std::move(log); }
 
 Status Server::listen(const ListenSpec& spec) {
+  // The stop signals are handled from here on, before the caller says
+  // where it listens: a signal sent right after that still stops cleanly.
+  auto& im = *impl_;
+  if (!im.signals) {
+    im.signals.emplace(im.io);
+    for (int sig : im.limits.stop_signals) im.signals->add(sig);
+    im.signals->async_wait([&im](boost::system::error_code ec, int) {
+      if (!ec) im.io.stop();
+    });
+  }
   boost::system::error_code ec;
   if (spec.kind == ListenSpec::Kind::Tcp) {
     tcp::endpoint ep(asio::ip::make_address(spec.host, ec), spec.port);
@@ -346,15 +534,12 @@ Status Server::listen(const ListenSpec& spec) {
 
 void Server::run() {
   auto& im = *impl_;
-  asio::signal_set signals(im.io, SIGINT, SIGTERM);
-  signals.async_wait([&im](boost::system::error_code ec, int) {
-    if (!ec) im.io.stop();
-  });
   if (im.tcp_acceptor) asio::co_spawn(im.io, im.accept_loop(*im.tcp_acceptor), asio::detached);
   if (im.unix_acceptor) asio::co_spawn(im.io, im.accept_loop(*im.unix_acceptor), asio::detached);
   im.io.run();
+  for (const auto& l : im.limiter.flush(Clock::now(), true)) im.sink(l);
   // Leaving: a client still attached gets its guest back as it was.
-  if (im.busy) im.target.detach();
+  if (im.attached) im.target.detach();
 }
 
 void Server::stop() { impl_->io.stop(); }

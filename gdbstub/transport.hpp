@@ -9,11 +9,34 @@
 // the server waits for the next client; the log says whether a dropped
 // client's guest ran on or had exited (its last stop was an exit). This is
 // the only file that includes Asio; everything above it is the pure Session.
+//
+// Hostile or broken clients (ServerOptions):
+//  * The guest is stopped at a client's first valid packet, not at its
+//    connection: a connection that sends none (a probe of a unix socket
+//    path, a port scan) leaves the guest alone and is logged as such, and
+//    one that sends none within handshake_timeout is dropped.
+//  * A client that sends nothing for idle_timeout while the guest is stopped
+//    is dropped and the guest resumed as on detach (0: never). TCP
+//    keep-alive (probes after 60 s of silence, every 10 s, 6 of them)
+//    notices a peer that vanished.
+//  * Output: no further request is read while a reply is pending (the
+//    session's backlog, kOutputBudget), so at most kMaxPendingOutput is ever
+//    queued; a client that consumes none of its pending output for
+//    write_stall_timeout is disconnected. A client that half-closes its
+//    side gets every reply it asked for before the connection ends.
+//  * A new client is not refused while the current one is already at EOF:
+//    it is served as soon as that one's drop was handled.
+//  * accept() failing for lack of descriptors (EMFILE, ENFILE) or memory is
+//    logged once and retried every 100 ms; the daemon keeps listening.
+//  * Log lines are rate limited per kind (LogLimiter).
 #pragma once
 
+#include <csignal>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "gdbstub/session.hpp"
@@ -34,9 +57,17 @@ struct ListenSpec {
 // "HOST:PORT", ":PORT", "PORT", "unix:PATH", "[::1]:PORT".
 Result<ListenSpec> parse_listen_spec(const std::string& text);
 
+struct ServerOptions {
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};  // 0: none
+  std::chrono::milliseconds idle_timeout{0};                              // 0: none
+  std::chrono::milliseconds write_stall_timeout{std::chrono::seconds(10)};
+  // Signals that stop run() cleanly (the unix socket file is removed).
+  std::vector<int> stop_signals{SIGINT, SIGTERM};
+};
+
 class Server {
  public:
-  Server(Target& target, SessionOptions options = {});
+  Server(Target& target, SessionOptions options = {}, ServerOptions server_options = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -670,6 +670,12 @@ void GuestTarget::set_stop_notifier(std::function<void()> notify) {
 StopEvent GuestTarget::last_stop() { return last_stop_; }
 
 Detached GuestTarget::detach() {
+  // Removing breakpoints needs the vCPUs stopped (their registers translate
+  // the addresses and KVM's vCPU ioctls wait for KVM_RUN): a client that
+  // drops while the guest runs gets it stopped first; the backend's
+  // detach() lets it run on.
+  if (run_ && run_->running() && stop_all_vcpus(backend_.name(), *run_, std::chrono::seconds(5)))
+    (void)run_->poll_stop();
   clear_debug_state();
   cache_.invalidate();
   return backend_.detach();

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -260,7 +262,14 @@ struct ServeArgs {
   std::string tdesc_vl = "max";
   bool allow_sysreg_writes = false;
   bool read_only = false;
+  double handshake_timeout = 10;  // seconds; 0: none
+  double idle_timeout = 0;        // seconds; 0: none
+  double write_stall_timeout = 10;
 };
+
+std::chrono::milliseconds to_ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+}
 
 int serve(const GuestArgs& g, const ServeArgs& a) {
   auto spec = gdbstub::parse_listen_spec(a.listen);
@@ -289,7 +298,14 @@ int serve(const GuestArgs& g, const ServeArgs& a) {
   }
   // An attached VMM runs on until a client connects (GuestTarget::attach stops it again).
   if (g.pid != 0) guest->backend->detach();
-  gdbstub::Server server(**target);
+  gdbstub::ServerOptions limits;
+  limits.handshake_timeout = to_ms(a.handshake_timeout);
+  limits.idle_timeout = to_ms(a.idle_timeout);
+  limits.write_stall_timeout = to_ms(a.write_stall_timeout);
+  // What a service manager or a terminal sends to end a daemon: each one
+  // stops it cleanly, removing its unix socket file.
+  limits.stop_signals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  gdbstub::Server server(**target, {}, limits);
   auto st = server.listen(*spec);
   if (!st) {
     std::fprintf(stderr, "svedbg: %s\n", st.error().message.c_str());
@@ -389,6 +405,9 @@ int ps(const PsArgs& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A log line written to a pipe whose reader has gone must not kill the
+  // daemon: the write fails with EPIPE, which stdio tolerates.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"svedbg: a GDB remote stub for arm64 KVM guests with SVE"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("svedbg ") + SVEDBG_VERSION);
@@ -409,6 +428,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_flag("--read-only", sa.read_only,
                       "Refuse every register, memory and state-changing monitor write from gdb");
+  serve_cmd
+      ->add_option("--handshake-timeout", sa.handshake_timeout,
+                   "Drop a connection that sends no valid packet within SECONDS (0: never); the guest is only "
+                   "stopped by a client's first packet")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--idle-timeout", sa.idle_timeout,
+                   "Drop a client that sends nothing for SECONDS while the guest is stopped, and resume the guest "
+                   "as on detach (0: never, the default: a user may sit at a breakpoint for hours)")
+      ->check(CLI::Range(0.0, 31536000.0))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--write-stall-timeout", sa.write_stall_timeout,
+                   "Disconnect a client that consumes none of its pending output for SECONDS")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->group("");
   serve_cmd->add_flag("--allow-sysreg-writes", sa.allow_sysreg_writes,
                       "Let gdb write the EL1 system registers (read-only by default)");
   serve_cmd->footer("\n" + std::string(introspect::sim_fixture_text()));

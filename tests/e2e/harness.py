@@ -83,8 +83,9 @@ class Svedbg:
                 self._log_cond.wait(left)
 
     def wait_clients_done(self, count, timeout=60):
-        """Waits until the daemon has seen `count` clients leave (each session ends with one such line)."""
-        self.wait_log(r"^svedbg: client \S+ (finished|dropped)", count, timeout)
+        """Waits until the daemon has seen `count` clients leave (each connection ends with one such line: a client finished or dropped, or a connection closed before its first packet)."""
+        self.wait_log(r"^svedbg: (client \S+ (finished|dropped)|connection from \S+ closed without a packet)", count,
+                      timeout)
 
     def target(self):
         if self.address.startswith("unix:"):
