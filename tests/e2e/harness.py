@@ -95,7 +95,8 @@ class Svedbg:
     def alive(self):
         return self.proc.poll() is None
 
-    def __exit__(self, *exc):
+    def stop_daemon(self):
+        """SIGTERM, bounded: the daemon must exit within 10 s (else it is killed and this fails)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -104,6 +105,9 @@ class Svedbg:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError("svedbg did not exit on SIGTERM")
+
+    def __exit__(self, *exc):
+        self.stop_daemon()
         self._reader.join(timeout=10)
         if exc[0] is None and self.proc.returncode != 0:
             raise AssertionError(f"svedbg exited with {self.proc.returncode}: {self.stderr}")

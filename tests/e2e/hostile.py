@@ -2,7 +2,6 @@
 while it runs, bounded waits for conditions, raw RSP clients, /proc figures."""
 import os
 import re
-import signal
 import socket
 import subprocess
 import tempfile
@@ -63,14 +62,7 @@ class LiveSvedbg(Svedbg):
         return wait_until(lambda: re.search(pattern, self.log(), re.M), timeout)
 
     def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("svedbg did not exit on SIGTERM")
+        self.stop_daemon()
         self.errfile.close()
         self._final_log = self.log()
         os.unlink(self.stderr_path)
