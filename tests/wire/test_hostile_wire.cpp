@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "gdbstub/session.hpp"
+#include "tests/wire/wire_bytes.hpp"
 #include "introspect/guest_target.hpp"
 #include "introspect/sim/sim_backend.hpp"
 
@@ -15,17 +16,8 @@ using namespace svedbg;
 
 namespace {
 
-std::string frame(std::string_view payload) {
-  unsigned sum = 0;
-  for (unsigned char ch : payload) sum += ch;
-  return fmt::format("${}#{:02x}", payload, sum & 0xff);
-}
-
-std::string le64(std::uint64_t v) {
-  std::string s;
-  for (int i = 0; i < 8; ++i) s += fmt::format("{:02x}", (v >> (8 * i)) & 0xff);
-  return s;
-}
+using test::frame;
+using test::le64;
 
 // The fixture's RAM at 0x40000000 + o: NOP words below 0x1000, o mod 251 above.
 std::string memory_hex(std::uint64_t offset, std::size_t len) {

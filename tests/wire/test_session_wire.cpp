@@ -9,6 +9,7 @@
 
 #include "gdbstub/hex.hpp"
 #include "gdbstub/session.hpp"
+#include "tests/wire/wire_bytes.hpp"
 #include "introspect/guest_target.hpp"
 #include "introspect/sim/sim_backend.hpp"
 
@@ -16,17 +17,8 @@ using namespace svedbg;
 
 namespace {
 
-std::string frame(std::string_view payload) {
-  unsigned sum = 0;
-  for (unsigned char ch : payload) sum += ch;
-  return fmt::format("${}#{:02x}", payload, sum & 0xff);
-}
-
-std::string le64(std::uint64_t v) {
-  std::string s;
-  for (int i = 0; i < 8; ++i) s += fmt::format("{:02x}", (v >> (8 * i)) & 0xff);
-  return s;
-}
+using test::frame;
+using test::le64;
 
 struct Rig {
   explicit Rig(introspect::SimConfig cfg = {}, introspect::TdescVl mode = {})
