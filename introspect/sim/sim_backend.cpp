@@ -4,44 +4,21 @@
 #include "introspect/sim/sim_backend.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
 
-namespace svedbg::introspect {
-namespace {
+#include "introspect/sim/sim_bytes.hpp"
 
-namespace layout = kvm::layout;
+namespace svedbg::introspect {
+
+using namespace sim_detail;
+namespace {
 
 constexpr unsigned kMaxVcpus = 512;  // KVM_MAX_VCPUS on arm64
 constexpr std::uint64_t kStackBase = 0x80000000;
-
-// Values cross the ONE_REG buffer in host byte order, as KVM's
-// copy_{to,from}_user of the kernel's own variables does.
-template <typename T>
-std::array<std::byte, sizeof(T)> bytes_of(T value) {
-  std::array<std::byte, sizeof(T)> out{};
-  std::memcpy(out.data(), &value, sizeof(T));
-  return out;
-}
-
-template <typename T>
-T load(std::span<const std::byte> in) {
-  T value{};
-  std::memcpy(&value, in.data(), sizeof(T));
-  return value;
-}
-
-std::uint64_t load_core_u64(const std::array<std::byte, layout::kSizeofKvmRegs>& core, std::size_t offset) {
-  return load<std::uint64_t>(std::span<const std::byte>(core).subspan(offset, 8));
-}
-
-void store_core_u64(std::array<std::byte, layout::kSizeofKvmRegs>& core, std::size_t offset, std::uint64_t value) {
-  std::memcpy(core.data() + offset, &value, sizeof value);
-}
 
 // ID with its size field replaced by `size_field`, for naming a register
 // whose ID carried the wrong size.
@@ -57,14 +34,6 @@ std::uint64_t core_size_field(std::uint64_t off) {
   if (byte >= layout::kVregs && byte < layout::kFpsr) return (byte - layout::kVregs) % 16 == 0 ? kvm::kRegSizeU128 : 0;
   if (byte == layout::kFpsr || byte == layout::kFpcr) return kvm::kRegSizeU32;
   return 0;
-}
-
-
-std::optional<unsigned> parse_unsigned(std::string_view s) {
-  unsigned value = 0;
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc{} || ptr != s.data() + s.size()) return std::nullopt;
-  return value;
 }
 
 // KVM's reset_mpidr(): 16 vCPUs per Aff0 cluster, RES1 bit 31.
@@ -447,254 +416,6 @@ Result<std::size_t> SimBackend::write_phys(std::uint64_t gpa, std::span<const st
   const std::size_t n = std::min(in.size(), ram_.size() - *off);
   std::copy_n(in.begin(), n, ram_.begin() + static_cast<std::ptrdiff_t>(*off));
   return n;
-}
-
-// --- run control ----------------------------------------------------------
-
-namespace {
-// ESR_ELx fields (Arm ARM D17.2.37): EC in bits 31:26, IL (bit 25) set for
-// 32-bit instructions.
-constexpr std::uint64_t esr(unsigned ec, std::uint32_t iss = 0) {
-  return (std::uint64_t{ec} << 26) | (std::uint64_t{1} << 25) | iss;
-}
-constexpr unsigned kEcUnknown = 0x00, kEcInsnAbortSameEl = 0x21, kEcHwBreakLower = 0x30, kEcStepLower = 0x32,
-                   kEcBrk64 = 0x3c;
-std::uint64_t sysreg_of(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& regs, std::uint64_t id) {
-  for (const auto& [k, v] : regs)
-    if (k == id) return v;
-  return 0;
-}
-void set_sysreg(std::vector<std::pair<std::uint64_t, std::uint64_t>>& regs, std::uint64_t id, std::uint64_t value) {
-  for (auto& [k, v] : regs)
-    if (k == id) v = value;
-}
-}  // namespace
-
-void SimBackend::take_exception_locked(unsigned vcpu, std::uint64_t syndrome) {
-  // A synchronous exception taken to EL1 from EL1 with SP_EL1 (Arm ARM
-  // D1.10): ELR_EL1 = the faulting pc, SPSR_EL1 = PSTATE, ESR_EL1 = the
-  // syndrome, PSTATE = EL1h with DAIF masked, pc = VBAR_EL1 + 0x200.
-  Vcpu& v = vcpus_[vcpu];
-  store_core_u64(v.core, layout::kElrEl1, load_core_u64(v.core, layout::kPc));
-  store_core_u64(v.core, layout::kSpsr, load_core_u64(v.core, layout::kPstate));
-  store_core_u64(v.core, layout::kPstate, kPstateReset);
-  set_sysreg(v.sysregs, kvm::esr_el1(), syndrome);
-  store_core_u64(v.core, layout::kPc, sysreg_of(v.sysregs, kvm::vbar_el1()) + 0x200);
-}
-
-std::optional<kvm::BackendStop> SimBackend::execute_locked(unsigned vcpu, bool single_step) {
-  Vcpu& v = vcpus_[vcpu];
-  const kvm::GuestDebug& dbg = debug_[vcpu];
-  const std::uint64_t pc = load_core_u64(v.core, layout::kPc);
-  const bool debugging = dbg.control & kvm::GuestDebug::kEnable;
-  // A hardware breakpoint fires before the instruction executes.
-  if (debugging && (dbg.control & kvm::GuestDebug::kUseHw)) {
-    for (unsigned i = 0; i < kvm::GuestDebug::kMaxHw; ++i)
-      if ((dbg.bcr[i] & 1) && dbg.bvr[i] == pc)
-        return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcHwBreakLower), 0};
-  }
-  std::optional<std::uint32_t> insn;
-  if (pc >= cfg_.ram_base && pc - cfg_.ram_base + 4 <= ram_.size() && pc % 4 == 0) {
-    const std::size_t off = pc - cfg_.ram_base;
-    insn = std::uint32_t(std::to_integer<unsigned>(ram_[off])) |
-           std::uint32_t(std::to_integer<unsigned>(ram_[off + 1])) << 8 |
-           std::uint32_t(std::to_integer<unsigned>(ram_[off + 2])) << 16 |
-           std::uint32_t(std::to_integer<unsigned>(ram_[off + 3])) << 24;
-  }
-  if (!insn) {
-    take_exception_locked(vcpu, esr(kEcInsnAbortSameEl));
-  } else if (*insn == kNop) {
-    store_core_u64(v.core, layout::kPc, pc + 4);
-    store_core_u64(v.core, layout::kRegs, load_core_u64(v.core, layout::kRegs) + 1);
-  } else if ((*insn & 0xfc000000) == 0x14000000) {
-    // B label: imm26 words, sign-extended.
-    const std::int64_t imm = static_cast<std::int64_t>(static_cast<std::int32_t>(*insn << 6) >> 6);
-    store_core_u64(v.core, layout::kPc, pc + static_cast<std::uint64_t>(imm * 4));
-  } else if ((*insn & 0xffe0001f) == 0xd4200000) {
-    // BRK #imm16: with KVM_GUESTDBG_USE_SW_BP it exits to the debugger with
-    // pc still at the BRK; otherwise the guest takes the exception.
-    const std::uint32_t imm16 = (*insn >> 5) & 0xffff;
-    if (debugging && (dbg.control & kvm::GuestDebug::kUseSwBp))
-      return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcBrk64, imm16), 0};
-    take_exception_locked(vcpu, esr(kEcBrk64, imm16));
-  } else {
-    take_exception_locked(vcpu, esr(kEcUnknown));
-  }
-  if (single_step) return kvm::BackendStop{vcpu, kvm::StopReason::Stepped, esr(kEcStepLower), 0};
-  return std::nullopt;
-}
-
-Status SimBackend::set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) {
-  std::lock_guard lock(mu_);
-  if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {}", vcpu);
-  if (running_) return make_error(EBUSY, "vCPU {} is running", vcpu);
-  debug_[vcpu] = debug;
-  return {};
-}
-
-void SimBackend::run_loop() {
-  // The simulated vCPUs run here, one instruction each in turn, in slices;
-  // between slices the lock is released and the thread naps, so a guest
-  // spinning in `b .` costs little CPU and interrupt() is served at once.
-  constexpr unsigned kSliceRounds = 4096;
-  std::unique_lock lock(mu_);
-  while (!shutdown_) {
-    wake_.wait(lock, [this] { return shutdown_ || running_; });
-    while (running_ && !shutdown_) {
-      std::optional<kvm::BackendStop> stop;
-      for (unsigned round = 0; round < kSliceRounds && !stop; ++round)
-        for (unsigned v = 0; v < vcpus_.size() && !stop; ++v) stop = execute_locked(v, false);
-      if (stop) {
-        running_ = false;  // all-stop: every vCPU stops with it
-        pending_ = stop;
-        notify_stop(lock);
-        lock.lock();
-        break;
-      }
-      wake_.wait_for(lock, std::chrono::milliseconds(1), [this] { return shutdown_ || !running_; });
-    }
-  }
-}
-
-void SimBackend::notify_stop(std::unique_lock<std::mutex>& lock) {
-  auto notify = notify_;
-  lock.unlock();
-  if (notify) notify();
-}
-
-Status SimBackend::resume(std::span<const unsigned> step, bool /*others_run*/) {
-  std::unique_lock lock(mu_);
-  for (unsigned v : step)
-    if (v >= vcpus_.size()) return make_error(ESRCH, "cannot step vCPU {}: the guest has {}", v, vcpus_.size());
-  pending_.reset();
-  if (vmm_gone_) {
-    // What a KVM backend reports when the VMM has exited: nothing runs.
-    pending_ = kvm::BackendStop{0, kvm::StopReason::Exited, 0, 0};
-    notify_stop(lock);
-    return {};
-  }
-  if (step.empty()) {
-    running_ = true;
-    lock.unlock();
-    wake_.notify_all();
-    return {};
-  }
-  // Each listed vCPU executes one instruction (KVM_GUESTDBG_SINGLESTEP);
-  // the others execute nothing meanwhile, so a step is deterministic. The
-  // first stop is reported: a breakpoint hit instead of the step, or the
-  // step itself.
-  std::vector<unsigned> done;
-  std::optional<kvm::BackendStop> first;
-  for (unsigned v : step) {
-    if (std::find(done.begin(), done.end(), v) != done.end()) continue;
-    auto stop = execute_locked(v, /*single_step=*/true);
-    if (!first) first = stop;
-    done.push_back(v);
-  }
-  running_ = false;
-  pending_ = first;
-  notify_stop(lock);
-  return {};
-}
-
-void SimBackend::interrupt() {
-  std::unique_lock lock(mu_);
-  if (!running_) return;
-  running_ = false;
-  pending_ = kvm::BackendStop{last_stop_vcpu_, kvm::StopReason::Interrupted};
-  notify_stop(lock);
-}
-
-bool SimBackend::running() const {
-  std::lock_guard lock(mu_);
-  return running_;
-}
-
-std::optional<kvm::BackendStop> SimBackend::poll_stop() {
-  std::lock_guard lock(mu_);
-  auto stop = pending_;
-  pending_.reset();
-  if (stop) last_stop_vcpu_ = stop->vcpu;
-  return stop;
-}
-
-void SimBackend::set_stop_notifier(std::function<void()> notify) {
-  std::lock_guard lock(mu_);
-  notify_ = std::move(notify);
-}
-
-Detached SimBackend::detach() {
-  {
-    std::lock_guard lock(mu_);
-    pending_.reset();
-    if (vmm_gone_) return Detached::GuestGone;
-    running_ = true;
-  }
-  wake_.notify_all();
-  return Detached::Resumed;
-}
-
-void SimBackend::kill() {
-  std::lock_guard lock(mu_);
-  vmm_gone_ = false;
-  running_ = false;
-  pending_.reset();
-  reset_locked();
-  if (setup_) setup_locked();
-}
-
-// --- monitor --------------------------------------------------------------
-
-void SimBackend::add_monitor_commands(MonitorRegistry& registry) {
-  registry.add({"sim set-vl", "VCPU BITS",
-                "the guest on vCPU VCPU (0-based) writes ZCR_EL1 for a BITS-bit VL (128..2048, multiple of 128); "
-                "the effective VL is the largest enabled length <= BITS; Z/P/FFR bits above it become zero. "
-                "gdb sees the change at the next stop.",
-                true, [this](std::string_view args) -> Result<std::string> {
-                  const auto words = split_words(args);
-                  if (words.size() != 2) return make_error(EINVAL, "usage: monitor sim set-vl VCPU BITS");
-                  std::lock_guard lock(mu_);
-                  return set_vl_locked(words[0], words[1]);
-                }});
-  registry.add({"sim vmm-exit", "", "the simulated VMM exits: the next resume reports it", true,
-                [this](std::string_view args) -> Result<std::string> {
-                  if (!args.empty()) return make_error(EINVAL, "usage: monitor sim vmm-exit");
-                  std::lock_guard lock(mu_);
-                  vmm_gone_ = true;
-                  return std::string("the simulated VMM exited; the next resume reports it\n");
-                }});
-}
-
-Result<std::string> SimBackend::set_vl_locked(std::string_view vcpu_arg, std::string_view bits_arg) {
-  const auto vcpu = parse_unsigned(vcpu_arg);
-  if (!vcpu) return make_error(EINVAL, "sim set-vl: VCPU must be a vCPU number, got '{}'", vcpu_arg);
-  if (*vcpu >= vcpus_.size())
-    return make_error(ESRCH, "sim set-vl: no vCPU {} (the guest has {}, numbered from 0)", *vcpu, vcpus_.size());
-  const auto bits = parse_unsigned(bits_arg);
-  if (!bits || *bits < 128 || *bits > 2048 || *bits % 128 != 0)
-    return make_error(EINVAL, "sim set-vl: BITS must be a multiple of 128 in 128..2048, got '{}'", bits_arg);
-
-  // The guest's own `msr zcr_el1, x0`, seen through the register API.
-  std::array<std::byte, 8> buf{};
-  if (auto s = get_locked(*vcpu, kvm::zcr_el1(), buf); !s) return s.error();
-  const std::uint64_t zcr = (load<std::uint64_t>(buf) & ~kvm::kZcrLenMask) | kvm::zcr_for_vq(*bits / 128);
-  if (auto s = set_locked(*vcpu, kvm::zcr_el1(), bytes_of(zcr)); !s) return s.error();
-
-  // The hardware side. Lowering the VL makes the bits above it
-  // inaccessible, and the Arm ARM leaves their contents UNKNOWN when the VL
-  // later grows again; we model implementations that zero them, so a later
-  // increase exposes zeros rather than stale data.
-  Vcpu& v = vcpus_[*vcpu];
-  const unsigned e = kvm::effective_vq(v.vls, zcr);
-  const std::size_t zlen = 16 * std::size_t{e};
-  const std::size_t plen = zlen / 8;
-  for (auto& z : v.z) std::fill(z.begin() + static_cast<std::ptrdiff_t>(zlen), z.end(), std::byte{0});
-  for (auto& p : v.p) std::fill(p.begin() + static_cast<std::ptrdiff_t>(plen), p.end(), std::byte{0});
-  std::fill(v.ffr.begin() + static_cast<std::ptrdiff_t>(plen), v.ffr.end(), std::byte{0});
-
-  std::string text = fmt::format("vCPU {}: VL {} bits (ZCR_EL1.LEN={}", *vcpu, e * 128, zcr & kvm::kZcrLenMask);
-  if (e * 128 != *bits) text += fmt::format(", {} bits requested but not enabled", *bits);
-  return text + ")\n";
 }
 
 }  // namespace svedbg::introspect

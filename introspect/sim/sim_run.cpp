@@ -1,0 +1,210 @@
+// The simulated guest's run control (see sim_backend.hpp): its tiny
+// instruction set, exceptions taken to EL1, single-step and breakpoints as
+// KVM reports them (debug exits), the run thread, stop, detach and kill.
+#include "introspect/sim/sim_backend.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "introspect/sim/sim_bytes.hpp"
+
+namespace svedbg::introspect {
+
+using namespace sim_detail;
+
+namespace {
+// ESR_ELx fields (Arm ARM D17.2.37): EC in bits 31:26, IL (bit 25) set for
+// 32-bit instructions.
+constexpr std::uint64_t esr(unsigned ec, std::uint32_t iss = 0) {
+  return (std::uint64_t{ec} << 26) | (std::uint64_t{1} << 25) | iss;
+}
+constexpr unsigned kEcUnknown = 0x00, kEcInsnAbortSameEl = 0x21, kEcHwBreakLower = 0x30, kEcStepLower = 0x32,
+                   kEcBrk64 = 0x3c;
+std::uint64_t sysreg_of(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& regs, std::uint64_t id) {
+  for (const auto& [k, v] : regs)
+    if (k == id) return v;
+  return 0;
+}
+void set_sysreg(std::vector<std::pair<std::uint64_t, std::uint64_t>>& regs, std::uint64_t id, std::uint64_t value) {
+  for (auto& [k, v] : regs)
+    if (k == id) v = value;
+}
+}  // namespace
+
+void SimBackend::take_exception_locked(unsigned vcpu, std::uint64_t syndrome) {
+  // A synchronous exception taken to EL1 from EL1 with SP_EL1 (Arm ARM
+  // D1.10): ELR_EL1 = the faulting pc, SPSR_EL1 = PSTATE, ESR_EL1 = the
+  // syndrome, PSTATE = EL1h with DAIF masked, pc = VBAR_EL1 + 0x200.
+  Vcpu& v = vcpus_[vcpu];
+  store_core_u64(v.core, layout::kElrEl1, load_core_u64(v.core, layout::kPc));
+  store_core_u64(v.core, layout::kSpsr, load_core_u64(v.core, layout::kPstate));
+  store_core_u64(v.core, layout::kPstate, kPstateReset);
+  set_sysreg(v.sysregs, kvm::esr_el1(), syndrome);
+  store_core_u64(v.core, layout::kPc, sysreg_of(v.sysregs, kvm::vbar_el1()) + 0x200);
+}
+
+std::optional<kvm::BackendStop> SimBackend::execute_locked(unsigned vcpu, bool single_step) {
+  Vcpu& v = vcpus_[vcpu];
+  const kvm::GuestDebug& dbg = debug_[vcpu];
+  const std::uint64_t pc = load_core_u64(v.core, layout::kPc);
+  const bool debugging = dbg.control & kvm::GuestDebug::kEnable;
+  // A hardware breakpoint fires before the instruction executes.
+  if (debugging && (dbg.control & kvm::GuestDebug::kUseHw)) {
+    for (unsigned i = 0; i < kvm::GuestDebug::kMaxHw; ++i)
+      if ((dbg.bcr[i] & 1) && dbg.bvr[i] == pc)
+        return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcHwBreakLower), 0};
+  }
+  std::optional<std::uint32_t> insn;
+  if (pc >= cfg_.ram_base && pc - cfg_.ram_base + 4 <= ram_.size() && pc % 4 == 0) {
+    const std::size_t off = pc - cfg_.ram_base;
+    insn = std::uint32_t(std::to_integer<unsigned>(ram_[off])) |
+           std::uint32_t(std::to_integer<unsigned>(ram_[off + 1])) << 8 |
+           std::uint32_t(std::to_integer<unsigned>(ram_[off + 2])) << 16 |
+           std::uint32_t(std::to_integer<unsigned>(ram_[off + 3])) << 24;
+  }
+  if (!insn) {
+    take_exception_locked(vcpu, esr(kEcInsnAbortSameEl));
+  } else if (*insn == kNop) {
+    store_core_u64(v.core, layout::kPc, pc + 4);
+    store_core_u64(v.core, layout::kRegs, load_core_u64(v.core, layout::kRegs) + 1);
+  } else if ((*insn & 0xfc000000) == 0x14000000) {
+    // B label: imm26 words, sign-extended.
+    const std::int64_t imm = static_cast<std::int64_t>(static_cast<std::int32_t>(*insn << 6) >> 6);
+    store_core_u64(v.core, layout::kPc, pc + static_cast<std::uint64_t>(imm * 4));
+  } else if ((*insn & 0xffe0001f) == 0xd4200000) {
+    // BRK #imm16: with KVM_GUESTDBG_USE_SW_BP it exits to the debugger with
+    // pc still at the BRK; otherwise the guest takes the exception.
+    const std::uint32_t imm16 = (*insn >> 5) & 0xffff;
+    if (debugging && (dbg.control & kvm::GuestDebug::kUseSwBp))
+      return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcBrk64, imm16), 0};
+    take_exception_locked(vcpu, esr(kEcBrk64, imm16));
+  } else {
+    take_exception_locked(vcpu, esr(kEcUnknown));
+  }
+  if (single_step) return kvm::BackendStop{vcpu, kvm::StopReason::Stepped, esr(kEcStepLower), 0};
+  return std::nullopt;
+}
+
+Status SimBackend::set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) {
+  std::lock_guard lock(mu_);
+  if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {}", vcpu);
+  if (running_) return make_error(EBUSY, "vCPU {} is running", vcpu);
+  debug_[vcpu] = debug;
+  return {};
+}
+
+void SimBackend::run_loop() {
+  // The simulated vCPUs run here, one instruction each in turn, in slices;
+  // between slices the lock is released and the thread naps, so a guest
+  // spinning in `b .` costs little CPU and interrupt() is served at once.
+  constexpr unsigned kSliceRounds = 4096;
+  std::unique_lock lock(mu_);
+  while (!shutdown_) {
+    wake_.wait(lock, [this] { return shutdown_ || running_; });
+    while (running_ && !shutdown_) {
+      std::optional<kvm::BackendStop> stop;
+      for (unsigned round = 0; round < kSliceRounds && !stop; ++round)
+        for (unsigned v = 0; v < vcpus_.size() && !stop; ++v) stop = execute_locked(v, false);
+      if (stop) {
+        running_ = false;  // all-stop: every vCPU stops with it
+        pending_ = stop;
+        notify_stop(lock);
+        lock.lock();
+        break;
+      }
+      wake_.wait_for(lock, std::chrono::milliseconds(1), [this] { return shutdown_ || !running_; });
+    }
+  }
+}
+
+void SimBackend::notify_stop(std::unique_lock<std::mutex>& lock) {
+  auto notify = notify_;
+  lock.unlock();
+  if (notify) notify();
+}
+
+Status SimBackend::resume(std::span<const unsigned> step, bool /*others_run*/) {
+  std::unique_lock lock(mu_);
+  for (unsigned v : step)
+    if (v >= vcpus_.size()) return make_error(ESRCH, "cannot step vCPU {}: the guest has {}", v, vcpus_.size());
+  pending_.reset();
+  if (vmm_gone_) {
+    // What a KVM backend reports when the VMM has exited: nothing runs.
+    pending_ = kvm::BackendStop{0, kvm::StopReason::Exited, 0, 0};
+    notify_stop(lock);
+    return {};
+  }
+  if (step.empty()) {
+    running_ = true;
+    lock.unlock();
+    wake_.notify_all();
+    return {};
+  }
+  // Each listed vCPU executes one instruction (KVM_GUESTDBG_SINGLESTEP);
+  // the others execute nothing meanwhile, so a step is deterministic. The
+  // first stop is reported: a breakpoint hit instead of the step, or the
+  // step itself.
+  std::vector<unsigned> done;
+  std::optional<kvm::BackendStop> first;
+  for (unsigned v : step) {
+    if (std::find(done.begin(), done.end(), v) != done.end()) continue;
+    auto stop = execute_locked(v, /*single_step=*/true);
+    if (!first) first = stop;
+    done.push_back(v);
+  }
+  running_ = false;
+  pending_ = first;
+  notify_stop(lock);
+  return {};
+}
+
+void SimBackend::interrupt() {
+  std::unique_lock lock(mu_);
+  if (!running_) return;
+  running_ = false;
+  pending_ = kvm::BackendStop{last_stop_vcpu_, kvm::StopReason::Interrupted};
+  notify_stop(lock);
+}
+
+bool SimBackend::running() const {
+  std::lock_guard lock(mu_);
+  return running_;
+}
+
+std::optional<kvm::BackendStop> SimBackend::poll_stop() {
+  std::lock_guard lock(mu_);
+  auto stop = pending_;
+  pending_.reset();
+  if (stop) last_stop_vcpu_ = stop->vcpu;
+  return stop;
+}
+
+void SimBackend::set_stop_notifier(std::function<void()> notify) {
+  std::lock_guard lock(mu_);
+  notify_ = std::move(notify);
+}
+
+Detached SimBackend::detach() {
+  {
+    std::lock_guard lock(mu_);
+    pending_.reset();
+    if (vmm_gone_) return Detached::GuestGone;
+    running_ = true;
+  }
+  wake_.notify_all();
+  return Detached::Resumed;
+}
+
+void SimBackend::kill() {
+  std::lock_guard lock(mu_);
+  vmm_gone_ = false;
+  running_ = false;
+  pending_.reset();
+  reset_locked();
+  if (setup_) setup_locked();
+}
+
+// --- monitor --------------------------------------------------------------
+}  // namespace svedbg::introspect
