@@ -3,7 +3,9 @@
 // through GuestTarget over the simulated guest as gdb's Z packets reach it.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "introspect/breakpoints.hpp"
 #include "introspect/guest_target.hpp"
@@ -107,4 +109,32 @@ TEST_CASE("GuestTarget: Z0 past the software breakpoint cap is an error, z0 free
     CHECK(std::to_integer<unsigned>(word[i]) == introspect::SimBackend::fixture_ram_byte(extra - base + i));
   REQUIRE(target.remove_breakpoint(BreakpointType::Software, base, 4));
   REQUIRE(target.insert_breakpoint(BreakpointType::Software, extra, 4));
+}
+
+TEST_CASE("GuestTarget: a client dropped while the guest runs leaves no breakpoint behind", "[breakpoints]") {
+  // The transport detaches when a client drops, whether the guest is
+  // stopped or running; removing a software breakpoint needs the vCPUs
+  // stopped (their registers translate the address; KVM's vCPU ioctls wait
+  // for KVM_RUN), so detach stops a running guest first, then lets it run.
+  introspect::SimBackend sim(introspect::SimConfig{});
+  auto t = introspect::GuestTarget::create(sim, {});
+  REQUIRE(t);
+  auto& target = **t;
+  REQUIRE(target.attach());
+  const std::uint64_t base = 0x40000000, away = base + 0x2000;  // past the fixture's code: never reached
+  REQUIRE(target.insert_breakpoint(BreakpointType::Software, away, 4));
+  REQUIRE(target.insert_breakpoint(BreakpointType::Hardware, away + 4, 4));
+  const gdbstub::ResumeAction all{gdbstub::ResumeKind::Continue, std::nullopt};
+  REQUIRE(target.resume(std::span(&all, 1)));
+  REQUIRE(sim.running());
+  CHECK(target.detach() == Detached::Resumed);
+  CHECK(sim.running());  // the guest runs on as before gdb came
+  sim.interrupt();
+  for (int i = 0; i < 500 && sim.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE_FALSE(sim.running());
+  (void)sim.poll_stop();
+  gdbstub::Bytes word(4);
+  REQUIRE(sim.read_phys(away, word));
+  for (unsigned i = 0; i < 4; ++i)  // the fixture's bytes again, no BRK
+    CHECK(std::to_integer<unsigned>(word[i]) == introspect::SimBackend::fixture_ram_byte(away - base + i));
 }
