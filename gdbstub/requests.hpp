@@ -62,6 +62,10 @@ struct ReadMemory {  // m addr,length
   std::uint64_t addr = 0;
   std::uint64_t length = 0;
 };
+struct ReadMemoryBinary {  // x addr,length (gdb 16+ "binary-upload"; lldb's own form)
+  std::uint64_t addr = 0;
+  std::uint64_t length = 0;
+};
 struct WriteMemory {  // M addr,length:XX... and X addr,length:binary
   std::uint64_t addr = 0;
   Bytes data;
@@ -122,7 +126,7 @@ using Request =
                  req::WriteAllRegisters, req::ReadRegister, req::WriteRegister, req::ReadMemory, req::WriteMemory,
                  req::SetThread, req::ThreadAlive, req::ThreadInfoFirst, req::ThreadInfoNext, req::CurrentThread,
                  req::Attached, req::ThreadExtraInfo, req::ThreadStopInfo, req::VContQuery, req::VCont, req::Continue,
-                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown>;
+                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown, req::ReadMemoryBinary>;
 
 // Parse "0", "-1", hex, "p<pid>.<tid>" or "p<pid>"; nullopt if malformed.
 std::optional<ThreadSel> parse_thread_sel(std::string_view text);
