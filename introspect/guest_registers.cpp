@@ -57,9 +57,7 @@ Status GuestTarget::check_reachable(unsigned vcpu, const xml::RegSpec& spec, con
   const auto reachable = reachable_bytes(spec, vl);
   if (!reachable || data.size() <= *reachable || all_zero(data.subspan(*reachable))) return {};
   const unsigned vl_bits = vl.sve ? 128u * vl.effective_vq : 128u;
-  return make_error(ERANGE,
-                    "vCPU {}: {} not written: its effective VL is {} bits{}, so only zeros can be written "
-                    "above byte {}",
+  return make_error(ERANGE, "vCPU {}: {} not written: its effective VL is {} bits{}; bytes {} and up can only be zero",
                     backend_.vmm_index(vcpu), spec.name, vl_bits, vl.sve ? "" : " (no SVE: the V register)",
                     *reachable);
 }
