@@ -588,6 +588,26 @@ TEST_CASE("a G packet is all or nothing: a refused register leaves every other o
   }
 }
 
+TEST_CASE("a vCPU without SVE under an SVE description: z above its 128-bit V register is refused", "[target]") {
+  SimConfig cfg;
+  cfg.vcpus = 2;
+  cfg.sve = {true, false};
+  SimBackend sim(cfg);
+  auto t = make(sim);
+  auto z = *t->read_register(2, kZ0 + 1);
+  REQUIRE(z.size() == 256);
+  z[16] = std::byte{1};
+  auto st = t->write_register(2, kZ0 + 1, z);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == ERANGE);
+  CHECK(st.error().message.find("vCPU 1: z1 not written: its effective VL is 128 bits (no SVE: the V register)") !=
+        std::string::npos);
+  z[16] = std::byte{0};
+  z[15] = std::byte{0x77};
+  REQUIRE(t->write_register(2, kZ0 + 1, z));
+  CHECK((*t->read_register(2, kZ0 + 1))[15] == std::byte{0x77});
+}
+
 TEST_CASE("a G with a value above the effective VL writes nothing", "[target]") {
   SimBackend sim(SimConfig{});
   auto t = make(sim);
