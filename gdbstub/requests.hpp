@@ -9,7 +9,7 @@
 // `E` reply. Anything else, including packets from a family we know but do
 // not implement (qTStatus, vMustReplyEmpty, qSymbol::, Z0,..., qXfer writes)
 // and the empty payload, is req::Unknown, which the session answers with an
-// empty packet ("unsupported"). Lengths from the client (m, qXfer) are only
+// empty packet ("unsupported"). Lengths from the client (m, x, qXfer) are only
 // parsed here, never allocated: capping them to PacketSize is the
 // session's job. The parser is pure and thread-safe.
 #pragma once
