@@ -128,6 +128,14 @@ Result<Request> parse_m(const Packet& pkt, std::string_view args) {
   return Request{req::ReadMemory{range->addr, range->len}};
 }
 
+// x addr,length: the binary form of m (Packets, 'x'; lldb-gdb-remote.txt,
+// 'x'). Same arguments and limits as m; the reply form is the session's.
+Result<Request> parse_x(const Packet& pkt, std::string_view args) {
+  auto range = addr_len_field(pkt, args);
+  if (!range) return range.error();
+  return Request{req::ReadMemoryBinary{range->addr, range->len}};
+}
+
 // Z/z type,addr,kind[;cond...] (Packets, 'Z0'..'Z4'). Conditions and
 // commands (target-side evaluation) are not offered in qSupported, so gdb
 // never sends them; if one comes anyway it is malformed here.
@@ -363,6 +371,7 @@ constexpr Entry kLetterPackets[] = {
     {"m", parse_m},
     {"M", parse_M},
     {"X", parse_X},
+    {"x", parse_x},
     {"H", parse_H},
     {"T", parse_T},
     {"c", parse_resume<req::Continue>},

@@ -9,7 +9,7 @@
 // `E` reply. Anything else, including packets from a family we know but do
 // not implement (qTStatus, vMustReplyEmpty, qSymbol::, Z0,..., qXfer writes)
 // and the empty payload, is req::Unknown, which the session answers with an
-// empty packet ("unsupported"). Lengths from the client (m, qXfer) are only
+// empty packet ("unsupported"). Lengths from the client (m, x, qXfer) are only
 // parsed here, never allocated: capping them to PacketSize is the
 // session's job. The parser is pure and thread-safe.
 #pragma once
@@ -59,6 +59,10 @@ struct WriteRegister {  // P n=XX...
   Bytes data;
 };
 struct ReadMemory {  // m addr,length
+  std::uint64_t addr = 0;
+  std::uint64_t length = 0;
+};
+struct ReadMemoryBinary {  // x addr,length (gdb 16+ "binary-upload"; lldb's own form)
   std::uint64_t addr = 0;
   std::uint64_t length = 0;
 };
@@ -122,7 +126,7 @@ using Request =
                  req::WriteAllRegisters, req::ReadRegister, req::WriteRegister, req::ReadMemory, req::WriteMemory,
                  req::SetThread, req::ThreadAlive, req::ThreadInfoFirst, req::ThreadInfoNext, req::CurrentThread,
                  req::Attached, req::ThreadExtraInfo, req::ThreadStopInfo, req::VContQuery, req::VCont, req::Continue,
-                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown>;
+                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown, req::ReadMemoryBinary>;
 
 // Parse "0", "-1", hex, "p<pid>.<tid>" or "p<pid>"; nullopt if malformed.
 std::optional<ThreadSel> parse_thread_sel(std::string_view text);

@@ -177,12 +177,17 @@ Session::Reply Session::handle(const req::QSupported& r) {
   for (const auto& f : r.features) {
     if (f == "swbreak+") client_swbreak_ = true;
     if (f == "hwbreak+") client_hwbreak_ = true;
+    if (f == "binary-upload+") client_binary_upload_ = true;
+    // gdb (every release since 7.x sends qRelocInsn+; 16+ error-message+)
+    // takes "E.text" as an error and prints the text (remote.c,
+    // packet_check_result); lldb 14 would not see it as an error.
+    if (f == "qRelocInsn+" || f == "error-message+") client_text_errors_ = true;
   }
   target_.client_features(r.features);
   return fmt::format(
       "PacketSize={:x};qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+;vContSupported+;"
-      "swbreak+;hwbreak+",
-      kPacketSize);
+      "swbreak+;hwbreak+{}",
+      kPacketSize, binary_upload_feature());
 }
 
 Session::Reply Session::handle(const req::StartNoAckMode&) {
@@ -243,8 +248,14 @@ Session::Reply Session::handle(const req::ReadAllRegisters&) {
 
 Session::Reply Session::handle(const req::WriteAllRegisters& r) {
   auto st = target_.write_all_registers(current_g(), r.data);
-  if (!st) return error_reply(st.error());
+  if (!st) return write_error(st.error());
   return "OK";
+}
+
+std::string Session::write_error(const Error& e) const {
+  // gdb 13 prints the reply: 'Could not write register "z0"; remote failure
+  // reply 'E.vCPU 0: ...'' (remote.c, store_register_using_P).
+  return client_text_errors_ ? error_reply_text(e) : error_reply(e);
 }
 
 Session::Reply Session::handle(const req::ReadRegister& r) {
@@ -255,7 +266,7 @@ Session::Reply Session::handle(const req::ReadRegister& r) {
 
 Session::Reply Session::handle(const req::WriteRegister& r) {
   auto st = target_.write_register(current_g(), r.regnum, r.data);
-  if (!st) return error_reply(st.error());
+  if (!st) return write_error(st.error());
   return "OK";
 }
 

@@ -97,6 +97,7 @@ class Session {
   Reply handle(const req::Kill&);
   Reply handle(const req::Monitor&);
   Reply handle(const req::Unknown&);
+  Reply handle(const req::ReadMemoryBinary&);  // session_memory.cpp
 
  private:
   void on_event(FrameEvent& ev, std::string& out);
@@ -109,6 +110,12 @@ class Session {
   Reply resume(std::span<const ResumeAction> actions, std::optional<std::uint64_t> addr);
   Reply xfer_chunk(const std::string& document, std::uint64_t offset, std::uint64_t length);
   std::string threads_xml();
+  // A refused register write: "E.text" for a client that prints it, else Exx.
+  std::string write_error(const Error& e) const;
+  // ";binary-upload+" for a client that announced it (x replies 'b' + data);
+  // empty otherwise, so lldb keeps its own probed form (session_memory.cpp).
+  const char* binary_upload_feature() const { return client_binary_upload_ ? ";binary-upload+" : ""; }
+  std::string binary_memory_reply(std::span<const std::byte> data) const;
 
   Target& target_;
   SessionOptions options_;
@@ -125,6 +132,8 @@ class Session {
   ThreadId c_thread_ = 0;                    // Hc selection (0 = any)
   bool client_swbreak_ = false;              // qSupported: the client understands swbreak/hwbreak
   bool client_hwbreak_ = false;
+  bool client_binary_upload_ = false;  // qSupported: gdb 16+ "binary-upload+" (x replies 'b' + data)
+  bool client_text_errors_ = false;    // qSupported from gdb: "E.text" replies are shown as text
 };
 
 }  // namespace svedbg::gdbstub

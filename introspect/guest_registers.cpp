@@ -33,6 +33,35 @@ Result<Bytes> GuestTarget::read_reg(unsigned vcpu, const xml::RegSpec& spec, con
   return to_gdb(spec, **raw, vl, size_vq(vl));
 }
 
+namespace {
+
+// Bytes of a Z, P or FFR register the vCPU's guest can reach at its
+// effective VL (Arm ARM, "Effective vector length": bits above it are not
+// accessible, and KVM keeps them zero); nullopt for other registers.
+std::optional<std::size_t> reachable_bytes(const xml::RegSpec& spec, const VcpuVl& vl) {
+  switch (spec.cls) {
+    case RegClass::Z: return vl.sve ? 16u * vl.effective_vq : 16u;  // no SVE: the V register
+    case RegClass::P:
+    case RegClass::Ffr: return vl.sve ? 2u * vl.effective_vq : 0u;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+Status GuestTarget::check_reachable(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
+                                    std::span<const std::byte> data) {
+  // A value above the effective VL cannot take effect: refuse it rather
+  // than drop it. Zeros there are what gdb sends back when the user changes
+  // a lane below the VL of a register it holds at the description's size.
+  const auto reachable = reachable_bytes(spec, vl);
+  if (!reachable || data.size() <= *reachable || all_zero(data.subspan(*reachable))) return {};
+  const unsigned vl_bits = vl.sve ? 128u * vl.effective_vq : 128u;
+  return make_error(ERANGE, "vCPU {}: {} not written: its effective VL is {} bits{}; bytes {} and up can only be zero",
+                    backend_.vmm_index(vcpu), spec.name, vl_bits, vl.sve ? "" : " (no SVE: the V register)",
+                    *reachable);
+}
+
 Result<std::optional<GuestTarget::RegChange>> GuestTarget::plan_reg_write(unsigned vcpu, const xml::RegSpec& spec,
                                                                           const VcpuVl& vl,
                                                                           std::span<const std::byte> data) {
@@ -50,6 +79,7 @@ Result<std::optional<GuestTarget::RegChange>> GuestTarget::plan_reg_write(unsign
     return make_error(EPERM, "vCPU {}: vg is read-only (the guest sets its VL through ZCR_EL1)",
                       backend_.vmm_index(vcpu));
   }
+  if (auto st = check_reachable(vcpu, spec, vl, data); !st) return st.error();
   auto id = kvm_id_for(spec, vl.sve);
   if (!id) {
     if (all_zero(data)) return std::optional<RegChange>{};

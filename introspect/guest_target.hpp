@@ -148,6 +148,9 @@ class GuestTarget final : public gdbstub::Target {
   };
   Result<std::optional<RegChange>> plan_reg_write(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl,
                                                   std::span<const std::byte> data);
+  // ERANGE if `data` holds a non-zero byte the vCPU cannot reach at its
+  // effective VL (Z, P, FFR); guest_registers.cpp.
+  Status check_reachable(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl, std::span<const std::byte> data);
   // Writes `changes` in order; when the backend refuses one, writes back
   // the old values of those before it, so that the vCPU is as it was.
   Status apply_reg_writes(unsigned vcpu, std::span<const RegChange> changes);

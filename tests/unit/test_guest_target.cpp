@@ -255,7 +255,8 @@ TEST_CASE("target: vCPUs without SVE", "[target]") {
 TEST_CASE("writes: merged at the effective VL, vg read-only, unchanged values not written", "[target]") {
   SimBackend sim(SimConfig{});
   auto t = make(sim);
-  gdbstub::Bytes z(256, std::byte{0xaa});
+  gdbstub::Bytes z(256, std::byte{0});
+  std::fill_n(z.begin(), 64, std::byte{0xaa});
   REQUIRE(t->write_register(2, kZ0, z));  // vCPU 1 runs at 512 bits
   auto back = t->read_register(2, kZ0);
   REQUIRE(back);
@@ -381,6 +382,45 @@ TEST_CASE("system registers are served read-only unless writes are allowed", "[t
   gdbstub::Bytes raw(8);
   REQUIRE(sim.get_one_reg(2, kvm::vbar_el1(), raw));
   CHECK(u64(raw) == 0x800);
+}
+
+TEST_CASE("a write above the effective VL is refused, naming the vCPU, register and VL; zeros there pass", "[target]") {
+  SimBackend sim(SimConfig{});
+  auto t = make(sim);  // description at 2048 bits; vCPU 2 (thread 3) runs at 128
+  const auto before = *t->read_register(3, kZ0);
+  REQUIRE(before.size() == 256);
+  // set $z0.d.u[5] = 0xdeadbeef: lane 5 is bytes 40..47, above 16.
+  auto z = before;
+  z[40] = std::byte{0xef};
+  auto st = t->write_register(3, kZ0, z);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == ERANGE);
+  CHECK(st.error().message.find("vCPU 2: z0 not written: its effective VL is 128 bits") != std::string::npos);
+  CHECK(*t->read_register(3, kZ0) == before);
+  // set $z0.d.u[0] = 0xdeadbeef: gdb sends the whole register, zeros above.
+  z = before;
+  z[40] = std::byte{0};
+  z[0] = std::byte{0xef};
+  REQUIRE(t->write_register(3, kZ0, z));
+  CHECK((*t->read_register(3, kZ0))[0] == std::byte{0xef});
+  // P and FFR: 2 bytes reachable at 128 bits.
+  gdbstub::Bytes p(32, std::byte{0});
+  p[2] = std::byte{1};
+  st = t->write_register(3, kP0 + 3, p);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().message.find("vCPU 2: p3 not written: its effective VL is 128 bits") != std::string::npos);
+  st = t->write_register(3, kFfr, p);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().message.find("vCPU 2: ffr not written") != std::string::npos);
+  p[2] = std::byte{0};
+  p[1] = std::byte{0x80};
+  CHECK(t->write_register(3, kFfr, p));
+  // After the guest raises its VL to 512 bits, lane 5 is reachable.
+  REQUIRE(t->monitor("sim set-vl 2 512"));
+  z = *t->read_register(3, kZ0);
+  z[40] = std::byte{0xef};
+  REQUIRE(t->write_register(3, kZ0, z));
+  CHECK((*t->read_register(3, kZ0))[40] == std::byte{0xef});
 }
 
 TEST_CASE("SVE registers may also be written at the thread's effective VL", "[target]") {
@@ -546,6 +586,41 @@ TEST_CASE("a G packet is all or nothing: a refused register leaves every other o
     REQUIRE(target.write_all_registers(2, *g));
     CHECK(x0_of(1) == 0x1122334455667788);
   }
+}
+
+TEST_CASE("a vCPU without SVE under an SVE description: z above its 128-bit V register is refused", "[target]") {
+  SimConfig cfg;
+  cfg.vcpus = 2;
+  cfg.sve = {true, false};
+  SimBackend sim(cfg);
+  auto t = make(sim);
+  auto z = *t->read_register(2, kZ0 + 1);
+  REQUIRE(z.size() == 256);
+  z[16] = std::byte{1};
+  auto st = t->write_register(2, kZ0 + 1, z);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == ERANGE);
+  CHECK(st.error().message.find("vCPU 1: z1 not written: its effective VL is 128 bits (no SVE: the V register)") !=
+        std::string::npos);
+  z[16] = std::byte{0};
+  z[15] = std::byte{0x77};
+  REQUIRE(t->write_register(2, kZ0 + 1, z));
+  CHECK((*t->read_register(2, kZ0 + 1))[15] == std::byte{0x77});
+}
+
+TEST_CASE("a G with a value above the effective VL writes nothing", "[target]") {
+  SimBackend sim(SimConfig{});
+  auto t = make(sim);
+  auto g = t->read_all_registers(3);  // vCPU 2, VL 128
+  REQUIRE(g);
+  put_le64(*g, 0, 0x1122334455667788);                 // x0
+  (*g)[g_offset(*t, 3, kZ0 + 1) + 16] = std::byte{7};  // z1 byte 16: above the VL
+  auto st = t->write_all_registers(3, *g);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == ERANGE);
+  CHECK(st.error().message.find("vCPU 2: z1 not written") != std::string::npos);
+  CHECK(st.error().message.find("(G: nothing written)") != std::string::npos);
+  CHECK(u64(*t->read_register(3, 0)) == 0x2000);
 }
 
 TEST_CASE("monitor stats counts backend reads: one per register per stop", "[target]") {
