@@ -7,7 +7,7 @@
 #   serve_linux_l2            # exec svedbg serve --pid QEMU (gdb connects)
 # Knobs (environment): L2_SMP (vCPUs, 2), L2_MEM (MiB, 256), L2_APPEND
 # (kernel command line, "console=ttyAMA0 nokaslr panic=-1 quiet"),
-# L2_BOOT_TIMEOUT (seconds until the L2 /init says "l2: ready", 240).
+# L2_BOOT_TIMEOUT (seconds until the L2 /init says "l2: ready", 420).
 
 # Starts Debian's qemu-system-aarch64 -accel kvm -cpu host,sve=on on the L2
 # kernel and initramfs, RAM a memfd (so serve_linux_l2 can name it to svedbg
@@ -26,7 +26,7 @@ start_linux_l2() {
     -serial file:/tmp/l2.out "$@" >/tmp/l2-qemu.err 2>&1 &
   L2_QEMU_PID=$!
   _t0=$(cut -d' ' -f1 /proc/uptime)
-  _limit=${L2_BOOT_TIMEOUT:-240}
+  _limit=${L2_BOOT_TIMEOUT:-420}
   _next=15
   while ! grep -q '^l2: ready' /tmp/l2.out 2>/dev/null; do
     if ! kill -0 "$L2_QEMU_PID" 2>/dev/null; then
