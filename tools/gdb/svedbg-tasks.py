@@ -51,15 +51,33 @@ def _offset_of(struct, field):
     return int(gdb.parse_and_eval(f"(unsigned long)&((struct {struct} *)0)->{field}"))
 
 
-def _list(head, struct, field):
-    """The struct entries of a kernel list_head (container_of each node)."""
+def _snapshot(addr, type_):
+    """The object at addr read in one memory transfer (a task_struct is ~4 KiB:
+    one read instead of one per field, each a round trip to the stub)."""
+    data = gdb.selected_inferior().read_memory(addr, type_.sizeof)
+    return gdb.Value(bytes(data), type_)
+
+
+class Task:
+    """A task_struct read at once; fields by name, its address as .addr."""
+
+    def __init__(self, addr):
+        self.addr = addr
+        self.value = _snapshot(addr, gdb.lookup_type("struct task_struct"))
+
+    def __getitem__(self, field):
+        return self.value[field]
+
+
+def _list(head_addr, first_next, struct, field):
+    """Addresses of the struct entries of a kernel list_head at head_addr
+    (container_of each node), first_next its next pointer."""
     off = _offset_of(struct, field)
-    ptr = gdb.lookup_type("struct " + struct).pointer()
-    node = head["next"]
-    first = _ulong(head.address)
-    while _ulong(node) != first:
-        yield gdb.Value(_ulong(node) - off).cast(ptr)
-        node = node["next"]
+    ulong_ptr = gdb.lookup_type("unsigned long").pointer()
+    node = first_next
+    while node != head_addr:
+        yield node - off
+        node = int(gdb.Value(node).cast(ulong_ptr).dereference())
 
 
 def _per_cpu(symbol, cpu, type_name):
@@ -77,11 +95,20 @@ def running_tasks():
 
 def all_tasks():
     """init_task, every thread of every process (init_task.tasks, then each signal->thread_head)."""
-    init = gdb.parse_and_eval("init_task")
-    yield init.address
-    for proc in _list(init["tasks"], "task_struct", "tasks"):
-        for thread in _list(proc["signal"]["thread_head"], "task_struct", "thread_node"):
-            yield thread
+    init_addr = int(gdb.parse_and_eval("(unsigned long)&init_task"))
+    init = Task(init_addr)
+    yield init
+    tasks_off = _offset_of("task_struct", "tasks")
+    for proc_addr in _list(init_addr + tasks_off, _ulong(init["tasks"]["next"]), "task_struct", "tasks"):
+        proc = Task(proc_addr)
+        head_addr = _ulong(proc["signal"]) + _offset_of("signal_struct", "thread_head")
+        head = _snapshot(head_addr, gdb.lookup_type("struct list_head"))
+        node_off = _offset_of("task_struct", "thread_node")
+        if _ulong(head["next"]) == proc_addr + node_off and _ulong(head["prev"]) == proc_addr + node_off:
+            yield proc  # single-threaded: the list holds only proc
+            continue
+        for addr in _list(head_addr, _ulong(head["next"]), "task_struct", "thread_node"):
+            yield proc if addr == proc_addr else Task(addr)
 
 
 def sve_vl_bytes(task):
@@ -102,7 +129,7 @@ def fp_type_name(task):
 
 def task_info(task, running):
     flags = int(task["thread_info"]["flags"])
-    addr = _ulong(task)
+    addr = task.addr
     cpu = running.get(addr)
     kthread = int(task["flags"]) & PF_KTHREAD != 0
     if kthread:
