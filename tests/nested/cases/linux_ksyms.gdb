@@ -64,16 +64,21 @@ print(f"jiffies at the first stop: {j0}")
 end
 # A hardware breakpoint on what the hrtimer interrupt calls when the
 # sleeping program's nanosleep expires (50 times a second): hit, continue,
-# hit again.
+# hit again. gdb places `hbreak hrtimer_wakeup` at two locations (the
+# function's entry and after its prologue, one call hits both), so the
+# second breakpoint is one hardware breakpoint at the first hit's pc.
 hbreak hrtimer_wakeup
 continue
 python
 l2gdb.check("stopped in hrtimer_wakeup", symbol(l2gdb.reg("pc")) == "hrtimer_wakeup")
 j1 = int(gdb.parse_and_eval("jiffies"))
+pc1 = l2gdb.reg("pc")
+gdb.execute("delete")
+gdb.execute(f"hbreak *{pc1:#x}")
 end
 continue
 python
-l2gdb.check("stopped in hrtimer_wakeup again", symbol(l2gdb.reg("pc")) == "hrtimer_wakeup")
+l2gdb.check("stopped in hrtimer_wakeup again, at the same pc", l2gdb.reg("pc") == pc1)
 j2 = int(gdb.parse_and_eval("jiffies"))
 print(f"jiffies at the breakpoint hits: {j1}, {j2}")
 l2gdb.check("jiffies grows between stops", j0 < j1 < j2, f"{j0} {j1} {j2}")

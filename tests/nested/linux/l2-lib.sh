@@ -6,8 +6,10 @@
 #   start_linux_l2            # boots L2, prints its "l2: ..." lines
 #   serve_linux_l2            # exec svedbg serve --pid QEMU (gdb connects)
 # Knobs (environment): L2_SMP (vCPUs, 2), L2_MEM (MiB, 256), L2_APPEND
-# (kernel command line, "console=ttyAMA0 nokaslr panic=-1 quiet"),
-# L2_BOOT_TIMEOUT (seconds until the L2 /init says "l2: ready", 420).
+# (kernel command line, "console=ttyAMA0 nokaslr panic=-1 quiet loglevel=1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1"),
+# (loglevel=1, nowatchdog, no RCU stall reports: on a loaded machine the
+# emulated L2 is slow enough to trigger both, and each console character is
+# a trap to QEMU), L2_BOOT_TIMEOUT (seconds until the L2 /init says "l2: ready", 420).
 
 # Starts Debian's qemu-system-aarch64 -accel kvm -cpu host,sve=on on the L2
 # kernel and initramfs, RAM a memfd (so serve_linux_l2 can name it to svedbg
@@ -22,7 +24,7 @@ start_linux_l2() {
     -accel kvm -cpu host,sve=on -machine virt,gic-version=3,memory-backend=ram \
     -smp "${L2_SMP:-2}" -m "$_mem" -object memory-backend-memfd,id=ram,size="${_mem}M" \
     -kernel /guest/l2/Image -initrd /guest/l2/initrd.cpio \
-    -append "${L2_APPEND:-console=ttyAMA0 nokaslr panic=-1 quiet}" \
+    -append "${L2_APPEND:-console=ttyAMA0 nokaslr panic=-1 quiet loglevel=1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1}" \
     -serial file:/tmp/l2.out "$@" >/tmp/l2-qemu.err 2>&1 &
   L2_QEMU_PID=$!
   _t0=$(cut -d' ' -f1 /proc/uptime)
