@@ -11,8 +11,8 @@ docs/linux-guests.md):
     (gdb) target remote 127.0.0.1:1234
     (gdb) source tools/gdb/svedbg-tasks.py
 
-  sve-tasks                 every task: pid, comm, the CPU it runs on (if
-                            it does), its SVE vector length, and where its
+  sve-tasks                 every task: task_struct address, pid, comm,
+                            the CPU it runs on (if it does), its SVE vector length, and where its
                             FP/SVE state is: "live cpu N" (in the vCPU's
                             registers now), "saved sve" (thread.sve_state),
                             "saved fpsimd" (thread.uw.fpsimd_state: the task
@@ -186,7 +186,7 @@ class SveTasks(gdb.Command):
     """List the guest's tasks with their SVE vector length and where their SVE state is.
 
 Usage: sve-tasks
-Columns: PID, COMM, CPU (the CPU the task runs on, or -), VL (bits), STATE
+Columns: TASK (the task_struct's address), PID, COMM, CPU (the CPU the task runs on, or -), VL (bits), STATE
 (live cpu N | saved sve | saved fpsimd | - for kernel threads)."""
 
     def __init__(self):
@@ -195,10 +195,10 @@ Columns: PID, COMM, CPU (the CPU the task runs on, or -), VL (bits), STATE
     def invoke(self, arg, from_tty):
         if arg.strip():
             raise gdb.GdbError("usage: sve-tasks")
-        print(f"{'PID':>6} {'COMM':<16} {'CPU':>3} {'VL':>5} STATE")
+        print(f"{'TASK':<18} {'PID':>6} {'COMM':<16} {'CPU':>3} {'VL':>5} STATE")
         for t in tasks():
             cpu = "-" if t["cpu"] is None else str(t["cpu"])
-            print(f"{t['pid']:>6} {t['comm']:<16} {cpu:>3} {t['vl']:>5} {t['where']}")
+            print(f"{t['task']:#018x} {t['pid']:>6} {t['comm']:<16} {cpu:>3} {t['vl']:>5} {t['where']}")
 
 
 class SveTaskRegs(gdb.Command):

@@ -11,17 +11,26 @@ gdb.execute("source " + os.path.join(os.environ["RUN_GUEST_SRC"], "tools/gdb/sve
 end
 sve-tasks
 python
-ROW = re.compile(r"^ *(\d+) (.{16}) +(\S+) +(\d+) (.+)$")
+ROW = re.compile(r"^(0x[0-9a-f]+) +(\d+) (.{16}) +(\S+) +(\d+) (.+)$")
 
 
 def table():
+    """sve-tasks' rows by pid (the full walk of the task list)."""
     rows = {}
     for line in gdb.execute("sve-tasks", to_string=True).splitlines()[1:]:
         m = ROW.match(line)
         if m:
-            rows[int(m.group(1))] = {"comm": m.group(2).strip(), "cpu": m.group(3), "vl": int(m.group(4)),
-                                     "where": m.group(5)}
+            rows[int(m.group(2))] = {"task": int(m.group(1), 16), "comm": m.group(3).strip(), "cpu": m.group(4),
+                                     "vl": int(m.group(5)), "where": m.group(6)}
     return rows
+
+
+def quick_rows(addrs):
+    """The svespins' rows at this stop, from their task_structs only (the
+    addresses sve-tasks printed; a task_struct does not move), through the
+    functions svedbg-tasks.py defines."""
+    running = running_tasks()
+    return {pid: task_info(Task(addr), running) for pid, addr in addrs.items()}
 
 
 def on_vcpus():
@@ -46,6 +55,7 @@ def regs_now(vl):
 
 
 rows = table()
+addrs = {pid: rows[pid]["task"] for pid in progs if pid in rows}
 for pid, p in sorted(progs.items()):
     r = rows.get(pid, {})
     l2gdb.check(f"sve-tasks: pid {pid} svespin VL {p['vl']}", r.get("comm") == "svespin" and r.get("vl") == p["vl"],
@@ -59,7 +69,7 @@ l2gdb.check("sve-tasks: kernel threads have no user FP state", rows.get(2, {}).g
 saved_regs = {}
 compared = None
 for rnd in range(16):
-    rows, live = table(), on_vcpus()
+    rows, live = quick_rows(addrs), on_vcpus()
     for pid, vcpu in live.items():
         l2gdb.check(f"round {rnd}: pid {pid} on vCPU {vcpu} is live cpu {vcpu}",
                     rows[pid]["where"] == f"live cpu {vcpu}", rows[pid]["where"])
