@@ -9,7 +9,7 @@ docs/linux-guests.md):
 
     (gdb) file vmlinux-6.1.0-57-cloud-arm64      # before target remote
     (gdb) target remote 127.0.0.1:1234
-    (gdb) source tools/gdb/svedbg-tasks.py
+    (gdb) source tools/gdb/svedbg-tasks.py    # installed: PREFIX/share/svedbg/
 
   sve-tasks                 every task: task_struct address, pid, comm,
                             the CPU it runs on (if it does), its SVE vector length, and where its

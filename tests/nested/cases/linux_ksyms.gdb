@@ -61,6 +61,14 @@ l2gdb.check("cpu_do_idle called from arch_cpu_idle, from do_idle", chain[:2] == 
 gdb.execute("bt 3")
 j0 = int(gdb.parse_and_eval("jiffies"))
 print(f"jiffies at the first stop: {j0}")
+# The anchor docs/linux-guests.md uses for the KASLR offset: VBAR_EL1 is a
+# kernel symbol's runtime address (booted nokaslr: offset 0).
+for t in l2gdb.threads():
+    t.switch()
+    vbar = l2gdb.reg("vbar_el1")
+    info = gdb.execute(f"info symbol {vbar:#x}", to_string=True).strip()
+    print(f"VBAR_EL1 of vCPU {t.num - 1}: {vbar:#x}: {info}")
+gdb.execute(f"thread {idle}")
 end
 # A hardware breakpoint on what the hrtimer interrupt calls when the
 # sleeping program's nanosleep expires (50 times a second): hit, continue,
