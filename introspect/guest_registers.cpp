@@ -20,13 +20,42 @@ using gdbstub::StopEvent;
 using gdbstub::ThreadId;
 using xml::RegClass;
 
+namespace {
+
+// PSTATE.M[3:0] of AArch64 EL1 using SP_EL1 (Arm ARM C5.2.19 SPSR_EL1.M:
+// 0b0101 EL1h; 0b0100 EL1t and 0b0000 EL0t run on SP_EL0).
+constexpr std::uint64_t kModeMask = 0xf, kModeEl1h = 0x5;
+
+}  // namespace
+
+std::optional<std::uint64_t> GuestTarget::kvm_id(unsigned vcpu, const xml::RegSpec& spec, bool sve) {
+  // gdb's `sp` (regnum 31) is the stack pointer the code at pc uses, as
+  // QEMU's gdbstub serves it (its xregs[31]): a kernel stopped at EL1h is
+  // on SP_EL1. KVM keeps both in struct kvm_regs: `regs.sp` is SP_EL0
+  // (where arm64 Linux keeps `current` while in the kernel) and `sp_el1` a
+  // field of its own; serving regs.sp at EL1h broke gdb's backtraces of a
+  // Linux guest kernel (nested case linux_ksyms).
+  if (spec.cls != RegClass::Sp) return kvm_id_for(spec, sve);
+  auto pstate = cache_.get(vcpu, kvm::core_pstate());
+  if (pstate && (load_u64(**pstate) & kModeMask) == kModeEl1h) return kvm::core_sp_el1();
+  return kvm::core_sp();
+}
+
+void GuestTarget::add_prefetch_ids(std::vector<std::uint64_t>& ids, const xml::RegSpec& spec, bool sve) {
+  if (spec.cls == RegClass::Sp) {
+    for (auto id : {kvm::core_pstate(), kvm::core_sp(), kvm::core_sp_el1()}) ids.push_back(id);
+  } else if (auto id = kvm_id_for(spec, sve)) {
+    ids.push_back(*id);
+  }
+}
+
 Result<Bytes> GuestTarget::read_reg(unsigned vcpu, const xml::RegSpec& spec, const VcpuVl& vl) {
   if (spec.cls == RegClass::Vg) {
     // vg counts 64-bit granules: VL/64 = 2 * vq. A vCPU without SVE in an SVE
     // description shows its 128-bit FPSIMD view (vg 2).
     return store_u64(vl.sve ? 2u * vl.effective_vq : 2u);
   }
-  auto id = kvm_id_for(spec, vl.sve);
+  auto id = kvm_id(vcpu, spec, vl.sve);
   if (!id) return to_gdb(spec, {}, vl, size_vq(vl));
   auto raw = cache_.get(vcpu, *id);
   if (!raw) return raw.error();
@@ -80,7 +109,7 @@ Result<std::optional<GuestTarget::RegChange>> GuestTarget::plan_reg_write(unsign
                       backend_.vmm_index(vcpu));
   }
   if (auto st = check_reachable(vcpu, spec, vl, data); !st) return st.error();
-  auto id = kvm_id_for(spec, vl.sve);
+  auto id = kvm_id(vcpu, spec, vl.sve);
   if (!id) {
     if (all_zero(data)) return std::optional<RegChange>{};
     return make_error(ENOENT, "vCPU {} has no SVE ({})", backend_.vmm_index(vcpu), spec.name);
@@ -158,7 +187,7 @@ Result<Bytes> GuestTarget::read_register(ThreadId tid, unsigned regnum) {
   auto r = locate(tid, regnum);
   if (!r) return r.error();
   const int group = read_group(r->spec->cls);
-  const auto own = kvm_id_for(*r->spec, r->vl.sve);
+  const auto own = kvm_id(r->vcpu, *r->spec, r->vl.sve);
   if (backend_.batches_reads() && group >= 0 && own && !cache_.contains(r->vcpu, *own)) {
     // A `p` of one register where a batch costs what one read does: read
     // the rest of its group of this thread now, as clients read them
@@ -170,8 +199,7 @@ Result<Bytes> GuestTarget::read_register(ThreadId tid, unsigned regnum) {
     // read at the stop, don't pull their group in.
     std::vector<std::uint64_t> ids;
     for (const auto& spec : table())
-      if (read_group(spec.cls) == group)
-        if (auto id = kvm_id_for(spec, r->vl.sve)) ids.push_back(*id);
+      if (read_group(spec.cls) == group) add_prefetch_ids(ids, spec, r->vl.sve);
     cache_.prefetch(r->vcpu, ids);
   }
   return read_reg(r->vcpu, *r->spec, r->vl);
@@ -190,8 +218,7 @@ Result<Bytes> GuestTarget::read_all_registers(ThreadId tid) {
   if (!vl) return vl.error();
   // `g` needs every register of the description: fetch them in one batch.
   std::vector<std::uint64_t> ids;
-  for (const auto& spec : table())
-    if (auto id = kvm_id_for(spec, vl->sve)) ids.push_back(*id);
+  for (const auto& spec : table()) add_prefetch_ids(ids, spec, vl->sve);
   cache_.prefetch(*v, ids);
   Bytes out;
   for (const auto& spec : table()) {
@@ -244,7 +271,12 @@ void GuestTarget::prefetch_stop_registers(unsigned vcpu) {
   // in one batch. Where a batch costs what one read does, also what
   // translating a virtual address needs: after every stop gdb reads the
   // memory at pc (to show the instruction, to step over a breakpoint).
-  std::vector<std::uint64_t> ids{kvm::core_x(kX29), kvm::core_sp(), kvm::core_pc()};
+  // sp is SP_EL0 or SP_EL1 by PSTATE (kvm_id()): where a batch costs what
+  // one read does both come with PSTATE, else PSTATE first and then the one
+  // it selects.
+  std::vector<std::uint64_t> ids{kvm::core_x(kX29), kvm::core_pc(), kvm::core_pstate()};
+  if (backend_.batches_reads())
+    for (auto id : {kvm::core_sp(), kvm::core_sp_el1()}) ids.push_back(id);
   if (vcpu < vcpus_.size() && vcpus_[vcpu].sve) ids.push_back(kvm::zcr_el1());
   if (backend_.batches_reads() && !phys_mode_)
     for (auto id : {kvm::sctlr_el1(), kvm::tcr_el1(), kvm::ttbr0_el1(), kvm::ttbr1_el1()}) ids.push_back(id);

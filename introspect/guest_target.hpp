@@ -168,6 +168,13 @@ class GuestTarget final : public gdbstub::Target {
   Status apply_guest_debug();
   // Fetches a stop reply's expedited registers of `vcpu` in one batch.
   void prefetch_stop_registers(unsigned vcpu);
+  // The KVM register behind `spec` on this vCPU: kvm_id_for(), except that
+  // gdb's `sp` is the stack pointer in use (PSTATE-dependent, see
+  // guest_registers.cpp).
+  std::optional<std::uint64_t> kvm_id(unsigned vcpu, const xml::RegSpec& spec, bool sve);
+  // Adds what reading `spec` may need to a prefetch list (for `sp`: PSTATE
+  // and both stack pointers, so the choice costs no extra round trip).
+  static void add_prefetch_ids(std::vector<std::uint64_t>& ids, const xml::RegSpec& spec, bool sve);
   void clear_debug_state();
 
   kvm::Backend& backend_;

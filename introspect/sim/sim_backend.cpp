@@ -153,7 +153,9 @@ void SimBackend::setup_locked() {
   for (unsigned c = 0; c < cfg_.vcpus; ++c) {
     Vcpu& v = vcpus_[c];
     for (unsigned n = 0; n <= 30; ++n) must(set_locked(c, kvm::core_x(n), bytes_of<std::uint64_t>(0x1000ULL * c + n)));
+    // The vCPUs run at EL1h, on SP_EL1 (gdb's sp); SP_EL0 holds the same value.
     must(set_locked(c, kvm::core_sp(), bytes_of<std::uint64_t>(kStackBase + 0x1000ULL * c)));
+    must(set_locked(c, kvm::core_sp_el1(), bytes_of<std::uint64_t>(kStackBase + 0x1000ULL * c)));
     must(set_locked(c, kvm::core_pc(), bytes_of<std::uint64_t>(cfg_.ram_base)));
     must(set_locked(c, kvm::core_pstate(), bytes_of<std::uint64_t>(kPstateReset)));
     must(set_locked(c, kvm::core_fpsr(), bytes_of<std::uint32_t>(0)));

@@ -197,8 +197,8 @@ TEST_CASE("GuestTarget: a g packet is one batch, a stop's expedited registers an
   REQUIRE(t->read_all_registers(1));
   CHECK(b.single == 0);
   CHECK(b.batches_seen.empty());
-  // A new stop: x29, sp, pc and ZCR_EL1 in one batch, as the stop reply
-  // needs them.
+  // A new stop: x29, pc, PSTATE and ZCR_EL1 in one batch, as the stop reply
+  // needs them; then the stack pointer PSTATE selects (SP_EL1 at EL1h).
   gdbstub::ResumeAction step{gdbstub::ResumeKind::Step, 2};
   REQUIRE(t->resume(std::span(&step, 1)));
   auto stop = t->poll_stop();
@@ -207,15 +207,15 @@ TEST_CASE("GuestTarget: a g packet is one batch, a stop's expedited registers an
   CHECK(b.single == 0);
   REQUIRE(b.batches_seen.size() == 1);
   CHECK(b.batches_seen[0] ==
-        std::vector<std::uint64_t>{kvm::core_x(29), kvm::core_sp(), kvm::core_pc(), kvm::zcr_el1()});
+        std::vector<std::uint64_t>{kvm::core_x(29), kvm::core_pc(), kvm::core_pstate(), kvm::zcr_el1()});
   for (unsigned r : t->expedited_registers(2)) REQUIRE(t->read_register(2, r));
-  CHECK(b.single == 0);
+  CHECK(b.single == 1);  // sp_el1
   CHECK(b.batches_seen.size() == 1);
-  CHECK(t->cache().fetches_this_stop() == 4);
+  CHECK(t->cache().fetches_this_stop() == 5);
   auto stats = t->monitor("stats");
   REQUIRE(stats);
-  CHECK_THAT(*stats, Catch::Contains("4 in this stop (4 distinct registers cached)"));
-  CHECK_THAT(*stats, Catch::Contains("backend read calls in this stop: 1 ("));
+  CHECK_THAT(*stats, Catch::Contains("5 in this stop (5 distinct registers cached)"));
+  CHECK_THAT(*stats, Catch::Contains("backend read calls in this stop: 2 ("));
 }
 
 TEST_CASE("GuestTarget: the first p of a register reads its group of the thread where batches are cheap", "[batch]") {
@@ -238,11 +238,11 @@ TEST_CASE("GuestTarget: the first p of a register reads its group of the thread 
   REQUIRE(x3);
   CHECK(u64_at(*x3, 0) == 0x1000 + 3);
   REQUIRE(b.batches_seen.size() == 1);
-  CHECK(b.batches_seen[0].size() == 34);  // x0-x30, sp, pc, cpsr
+  CHECK(b.batches_seen[0].size() == 35);  // x0-x30, sp (SP_EL0 and SP_EL1), pc, cpsr
   for (unsigned r = 0; r < 34; ++r) REQUIRE(t->read_register(2, r));
   REQUIRE(t->read_register(2, kVg + 2));  // sctlr_el1, after vg and zcr_el1
   REQUIRE(b.batches_seen.size() == 2);
-  CHECK(b.batches_seen[1].size() == 13);  // the 14 system registers but ZCR_EL1, cached
+  CHECK(b.batches_seen[1].size() == 12);  // the 14 system registers but ZCR_EL1 and sp_el1, cached
   CHECK(b.single == 0);
   CHECK(t->cache().fetches_this_stop() == 99);
 }
@@ -386,7 +386,7 @@ TEST_CASE("GuestTarget: translating gdb's addresses reads the four translation r
   REQUIRE(t->resume(std::span(&step, 1)));
   REQUIRE(t->poll_stop());
   REQUIRE(b.batches_seen.size() == 2);
-  CHECK(b.batches_seen[1].size() == 8);
+  CHECK(b.batches_seen[1].size() == 10);  // x29, pc, PSTATE, SP_EL0, SP_EL1, ZCR_EL1 and the four
   REQUIRE(t->read_memory(1, 0x40000000, 4));
   for (unsigned r : t->expedited_registers(1)) REQUIRE(t->read_register(1, r));
   CHECK(b.batches_seen.size() == 2);
@@ -396,5 +396,5 @@ TEST_CASE("GuestTarget: translating gdb's addresses reads the four translation r
   REQUIRE(t->resume(std::span(&step, 1)));
   REQUIRE(t->poll_stop());
   REQUIRE(b.batches_seen.size() == 3);
-  CHECK(b.batches_seen[2].size() == 4);
+  CHECK(b.batches_seen[2].size() == 6);  // x29, pc, PSTATE, SP_EL0, SP_EL1, ZCR_EL1
 }

@@ -636,3 +636,42 @@ TEST_CASE("monitor stats counts backend reads: one per register per stop", "[tar
   // uses): 34 + 32 + 2 + 17 + 14 = 99 distinct KVM registers, each read once.
   CHECK_THAT(*stats, Catch::Contains("99 in this stop (99 distinct registers cached)"));
 }
+
+TEST_CASE("sp is the stack pointer in use: SP_EL1 at EL1h, SP_EL0 at EL0 and EL1t", "[target]") {
+  // KVM's struct kvm_regs has regs.sp (SP_EL0) and sp_el1; gdb's sp must be
+  // the one PSTATE.M selects, or backtraces of a guest kernel break.
+  SimBackend sim(SimConfig{});
+  const auto set = [&](std::uint64_t id, std::uint64_t v) {
+    std::array<std::byte, 8> b{};
+    for (unsigned i = 0; i < 8; ++i) b[i] = static_cast<std::byte>(v >> (8 * i));
+    REQUIRE(sim.set_one_reg(0, id, b));
+  };
+  const auto get = [&](std::uint64_t id) {
+    std::array<std::byte, 8> b{};
+    REQUIRE(sim.get_one_reg(0, id, b));
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < 8; ++i) v |= std::uint64_t(std::to_integer<unsigned>(b[i])) << (8 * i);
+    return v;
+  };
+  set(kvm::core_sp(), 0x1111000);
+  set(kvm::core_sp_el1(), 0x2222000);
+  for (auto [pstate, want] : {std::pair<std::uint64_t, std::uint64_t>{0x3c5, 0x2222000},  // EL1h
+                              {0x3c4, 0x1111000},                                         // EL1t
+                              {0x000, 0x1111000}}) {                                      // EL0t
+    set(kvm::core_pstate(), pstate);
+    auto t = GuestTarget::create(sim, {});  // a new stop: nothing cached
+    REQUIRE(t);
+    REQUIRE((*t)->attach());
+    CAPTURE(pstate);
+    auto r = (*t)->read_register(1, 31);
+    REQUIRE(r);
+    CHECK(u64(*r) == want);
+    // A write goes to the selected one and leaves the other alone.
+    gdbstub::Bytes v(8, std::byte{0});
+    v[1] = std::byte{0x30};  // 0x3000
+    REQUIRE((*t)->write_register(1, 31, v));
+    CHECK(get(want == 0x2222000 ? kvm::core_sp_el1() : kvm::core_sp()) == 0x3000);
+    CHECK(get(want == 0x2222000 ? kvm::core_sp() : kvm::core_sp_el1()) == (want == 0x2222000 ? 0x1111000 : 0x2222000));
+    set(want == 0x2222000 ? kvm::core_sp_el1() : kvm::core_sp(), want);
+  }
+}
