@@ -34,6 +34,8 @@
 
 namespace svedbg::gdbstub {
 
+class ProcessSlot;  // process_slot.hpp
+
 // Output one feed() may build before it stops starting new requests: one
 // largest reply (PacketSize hex digits and framing).
 inline constexpr std::size_t kOutputBudget = kMaxPacketSize;
@@ -51,6 +53,11 @@ class Session {
   // Called once, before the first packet is handled (the transport stops
   // the guest there, so a connection that never sends one leaves it alone).
   void set_before_first_packet(std::function<void()> hook) { before_first_packet_ = std::move(hook); }
+
+  // `serve --multi`: the session's target is this slot (the session does
+  // not own it), and `!`, vAttach, vKill, vRun, qXfer:osdata and the
+  // extended-mode D/k/? are served (session_extended.cpp).
+  void enable_multi(ProcessSlot& slot) { multi_ = &slot; }
 
   // Bytes from the client (possibly none, to go on with the backlog);
   // returns the bytes to send (possibly empty).
@@ -97,6 +104,10 @@ class Session {
   Reply handle(const req::Kill&);
   Reply handle(const req::Monitor&);
   Reply handle(const req::Unknown&);
+  Reply handle(const req::ExtendedMode&);
+  Reply handle(const req::AttachProcess&);
+  Reply handle(const req::RunProcess&);
+  Reply handle(const req::KillProcess&);
 
  private:
   void on_event(FrameEvent& ev, std::string& out);
@@ -109,6 +120,9 @@ class Session {
   Reply resume(std::span<const ResumeAction> actions, std::optional<std::uint64_t> addr);
   Reply xfer_chunk(const std::string& document, std::uint64_t offset, std::uint64_t length);
   std::string threads_xml();
+  Reply detach_extended();
+  Reply kill_multi();
+  Reply osdata(const req::XferRead& r);
 
   Target& target_;
   SessionOptions options_;
@@ -125,6 +139,9 @@ class Session {
   ThreadId c_thread_ = 0;                    // Hc selection (0 = any)
   bool client_swbreak_ = false;              // qSupported: the client understands swbreak/hwbreak
   bool client_hwbreak_ = false;
+  ProcessSlot* multi_ = nullptr;  // serve --multi
+  bool extended_ = false;         // `!` received
+  std::string osdata_document_;   // the qXfer:osdata document being read (made at offset 0)
 };
 
 }  // namespace svedbg::gdbstub

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <set>
+
 #include <array>
 #include <cstdio>
 #include <deque>
@@ -32,6 +34,7 @@
 
 #include "gdbstub/framing.hpp"
 #include "gdbstub/log_limit.hpp"
+#include "gdbstub/peer.hpp"
 
 namespace svedbg::gdbstub {
 
@@ -94,6 +97,53 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kBusyMessage = "E.svedbg: another gdb client is already connected (one client at a time)";
 
+// The peer of an accepted connection (peer.hpp): SO_PEERCRED on a unix
+// socket (unix(7)); on TCP, the owner of the peer's socket when it is on
+// this host's loopback, else no identity.
+Peer identify(unix_stream::socket& s) {
+  Peer p;
+  p.address = "unix";
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred) {
+    p.authenticated = true;
+    p.uid = cred.uid;
+    p.gid = cred.gid;
+    p.groups = groups_of(cred.uid, cred.gid);
+  }
+  return p;
+}
+
+InetEndpoint to_inet(const tcp::endpoint& ep) {
+  const auto a = ep.address();
+  if (a.is_v4()) return ipv4_endpoint(a.to_v4().to_bytes(), ep.port());
+  InetEndpoint e;
+  e.addr = a.to_v6().to_bytes();
+  e.port = ep.port();
+  return e;
+}
+
+Peer identify(tcp::socket& s) {
+  Peer p;
+  boost::system::error_code ec1, ec2;
+  const auto remote = s.remote_endpoint(ec1);
+  const auto local = s.local_endpoint(ec2);
+  if (ec1 || ec2) {
+    p.address = "?";
+    return p;
+  }
+  p.address = fmt::format("{}:{}", remote.address().to_string(), remote.port());
+  const InetEndpoint peer = to_inet(remote), us = to_inet(local);
+  if (!is_loopback(peer)) return p;
+  if (auto uid = tcp_owner(peer, us)) {
+    p.authenticated = true;
+    p.uid = *uid;
+    p.gid = primary_gid(*uid).value_or(static_cast<gid_t>(-1));
+    p.groups = groups_of(*uid, p.gid);
+  }
+  return p;
+}
+
 // The end of the log line for a client that hung up without `D`.
 const char* describe(Detached d) {
   switch (d) {
@@ -130,6 +180,12 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
       : socket_(std::move(socket)), session_(target, options), limits_(limits) {
     session_.set_before_first_packet(std::move(before_first_packet));
   }
+  // serve --multi: the session talks to its own ProcessSlot.
+  Connection(Socket socket, std::unique_ptr<ProcessSlot> slot, SessionOptions options, const ServerOptions& limits)
+      : socket_(std::move(socket)), slot_(std::move(slot)), session_(*slot_, options), limits_(limits) {
+    session_.enable_multi(*slot_);
+  }
+  ProcessSlot* slot() { return slot_.get(); }
 
   awaitable<void> run() {
     auto self = this->shared_from_this();
@@ -254,6 +310,7 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
   }
 
   Socket socket_;
+  std::unique_ptr<ProcessSlot> slot_;  // serve --multi; before session_, which refers to it
   Session session_;
   const ServerOptions& limits_;
   // Never expires; the writer cancels it each time the queue drains.
@@ -272,9 +329,17 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
 }  // namespace
 
 struct Server::Impl {
-  Impl(Target& t, SessionOptions o, ServerOptions so) : target(t), options(o), limits(std::move(so)) {}
+  Impl(Target* t, ProcessHost* h, MultiOptions m, SessionOptions o, ServerOptions so)
+      : target(t), host(h), multi(std::move(m)), options(o), limits(std::move(so)) {
+    if (limits.access.daemon_uid == static_cast<uid_t>(-1)) limits.access.daemon_uid = ::geteuid();
+    multi.policy = limits.access;
+  }
 
-  Target& target;
+  Target* target;      // single-guest mode
+  ProcessHost* host;   // serve --multi
+  MultiOptions multi;  // its options (policy = limits.access)
+  HolderTable holders;
+  std::set<ProcessSlot*> slots;  // of the clients being served (multi)
   SessionOptions options;
   ServerOptions limits;
   asio::io_context io;
@@ -308,7 +373,7 @@ struct Server::Impl {
   }
 
   template <typename Socket>
-  awaitable<void> refuse(Socket socket) {
+  awaitable<void> refuse(Socket socket, std::string message) {
     // Tell the second client why. gdb 13 prints an "E.text" reply to its
     // first packets as "warning: Remote failure reply: E.text" and then
     // gives up on the connection ("Remote replied unexpectedly to
@@ -322,7 +387,7 @@ struct Server::Impl {
     });
     try {
       FrameParser parser;
-      const std::string reply = "+" + encode_packet(kBusyMessage, false);
+      const std::string reply = "+" + encode_packet(message, false);
       std::array<char, 4096> buf{};
       for (unsigned answered = 0; answered < 4;) {
         std::size_t n = co_await socket.async_read_some(asio::buffer(buf), use_awaitable);
@@ -346,31 +411,59 @@ struct Server::Impl {
       // The guest stops at the first packet (a probe never sends one).
       log("attach", fmt::format("client {} connected", peer));
       attached = true;
-      if (auto st = target.attach(); !st) log("attach", fmt::format("attach: {}", st.error().message));
+      if (auto st = target->attach(); !st) log("attach", fmt::format("attach: {}", st.error().message));
     };
-    auto conn = std::make_shared<Connection<Socket>>(std::move(socket), target, options, limits, first_packet);
+    auto conn = std::make_shared<Connection<Socket>>(std::move(socket), *target, options, limits, first_packet);
     std::weak_ptr<Connection<Socket>> weak = conn;
     current_at_eof = [weak] {
       auto c = weak.lock();
       return !c || c->at_eof();
     };
-    auto executor = io.get_executor();
-    target.set_stop_notifier([weak, executor] {
-      asio::post(executor, [weak] {
-        if (auto c = weak.lock()) c->on_stop_notification();
-      });
-    });
+    target->set_stop_notifier(notifier(weak));
     co_await conn->run();
-    target.set_stop_notifier({});
+    target->set_stop_notifier({});
     current_at_eof = nullptr;
-    log_end(*conn, peer);
+    log_end(*conn, peer, [this] { return describe(target->detach()); });
     attached = false;
     busy = false;
     slot_free.cancel();
   }
 
+  // Stop notifications may come from another thread: they only schedule
+  // the connection's poll_stop on the io_context.
   template <typename Conn>
-  void log_end(const Conn& conn, const std::string& peer) {
+  std::function<void()> notifier(std::weak_ptr<Conn> weak) {
+    auto executor = io.get_executor();
+    return [weak, executor] {
+      asio::post(executor, [weak] {
+        if (auto c = weak.lock()) c->on_stop_notification();
+      });
+    };
+  }
+
+  // serve --multi: one client among many, on its own ProcessSlot.
+  template <typename Socket>
+  awaitable<void> serve_multi(Socket socket, Peer peer) {
+    log("connect", fmt::format("connection from {} ({})", peer.address, peer.describe()));
+    auto slot = std::make_unique<ProcessSlot>(*host, peer, multi, holders,
+                                              [this](const std::string& line) { log("multi", line); });
+    ProcessSlot* s = slot.get();
+    slots.insert(s);
+    auto conn = std::make_shared<Connection<Socket>>(std::move(socket), std::move(slot), options, limits);
+    s->set_stop_notifier(notifier(std::weak_ptr<Connection<Socket>>(conn)));
+    co_await conn->run();
+    log_end(*conn, peer.address, [s] {
+      if (!s->attached()) return std::string("no VMM was attached");
+      const long pid = s->pid();
+      return fmt::format("pid {}: {}", pid, describe(s->detach_process()));
+    });
+    s->detach_process();
+    s->set_stop_notifier({});
+    slots.erase(s);
+  }
+
+  template <typename Conn>
+  void log_end(const Conn& conn, const std::string& peer, const std::function<std::string()>& detach) {
     switch (conn.cut()) {
       case Cut::None: break;
       case Cut::Stalled:
@@ -397,7 +490,7 @@ struct Server::Impl {
       // Dropped without `D`: leave the guest as it was before gdb came. gdb
       // hangs up this way after an X stop reply too (`target remote` forgets
       // a process that exited), and then there is nothing left to resume.
-      log("drop", fmt::format("client {} dropped; {}", peer, describe(target.detach())));
+      log("drop", fmt::format("client {} dropped; {}", peer, detach()));
     } else {
       log("drop", fmt::format("client {} finished", peer));
     }
@@ -437,16 +530,32 @@ struct Server::Impl {
       no_delay(socket);
       keep_alive(socket);
       std::string peer = peer_name(socket);
-      if (busy && !handover && current_at_eof && current_at_eof()) {
+      const Peer who = identify(socket);
+      if (auto why = admit(who); !why.empty()) {
+        log("refuse", fmt::format("refusing {}: {}", peer, why));
+        asio::co_spawn(io, refuse(std::move(socket), "E.svedbg: refused: " + why), asio::detached);
+      } else if (host) {
+        asio::co_spawn(io, serve_multi(std::move(socket), who), asio::detached);
+      } else if (busy && !handover && current_at_eof && current_at_eof()) {
         handover = true;
         asio::co_spawn(io, serve_next(std::move(socket), peer), asio::detached);
       } else if (busy || handover) {
         log("refuse", fmt::format("refusing {}: a client is already connected", peer));
-        asio::co_spawn(io, refuse(std::move(socket)), asio::detached);
+        asio::co_spawn(io, refuse(std::move(socket), kBusyMessage), asio::detached);
       } else {
         asio::co_spawn(io, serve(std::move(socket), peer), asio::detached);
       }
     }
+  }
+
+  // Why this peer may not be served (empty: it may). A single-guest
+  // daemon decides for its one guest at once; a multi daemon per VMM.
+  std::string admit(const Peer& who) {
+    if (auto d = may_connect(limits.access, who); !d) return d.reason;
+    if (host) return {};
+    const uid_t owner = limits.guest_owner.value_or(limits.access.daemon_uid);
+    if (auto d = may_debug(limits.access, who, owner, "this guest"); !d) return d.reason;
+    return {};
   }
 
   static std::string peer_name(tcp::socket& s) {
@@ -466,7 +575,10 @@ struct Server::Impl {
 };
 
 Server::Server(Target& target, SessionOptions options, ServerOptions server_options)
-    : impl_(std::make_unique<Impl>(target, options, std::move(server_options))) {}
+    : impl_(std::make_unique<Impl>(&target, nullptr, MultiOptions{}, options, std::move(server_options))) {}
+
+Server::Server(ProcessHost& host, MultiOptions multi, SessionOptions options, ServerOptions server_options)
+    : impl_(std::make_unique<Impl>(nullptr, &host, std::move(multi), options, std::move(server_options))) {}
 
 Server::~Server() {
   if (impl_->unix_acceptor) ::unlink(impl_->bound.path.c_str());
@@ -518,8 +630,9 @@ Status Server::listen(const ListenSpec& spec) {
   auto& acc = impl_->unix_acceptor.emplace(impl_->io);
   acc.open(unix_stream(), ec);
   if (!ec) {
-    // Create the socket file 0600 atomically: only its owner may debug the guest.
-    mode_t old = ::umask(0177);
+    // Create the socket file with its mode atomically (0600 by default:
+    // only its owner may debug the guest).
+    mode_t old = ::umask(static_cast<mode_t>(~im.limits.unix_mode & 0777));
     acc.bind(unix_stream::endpoint(spec.path), ec);
     ::umask(old);
   }
@@ -539,7 +652,8 @@ void Server::run() {
   im.io.run();
   for (const auto& l : im.limiter.flush(Clock::now(), true)) im.sink(l);
   // Leaving: a client still attached gets its guest back as it was.
-  if (im.attached) im.target.detach();
+  if (im.attached) im.target->detach();
+  for (ProcessSlot* slot : im.slots) slot->detach_process();
 }
 
 void Server::stop() { impl_->io.stop(); }
