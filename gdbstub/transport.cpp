@@ -530,18 +530,24 @@ struct Server::Impl {
       no_delay(socket);
       keep_alive(socket);
       std::string peer = peer_name(socket);
+      // A single-guest daemon's busy refusal needs no identity (a connect
+      // storm is refused as fast as it comes); every other connection's
+      // peer is identified and checked before it is served.
+      const bool hand_over = !host && busy && !handover && current_at_eof && current_at_eof();
+      if (!host && (busy || handover) && !hand_over) {
+        log("refuse", fmt::format("refusing {}: a client is already connected", peer));
+        asio::co_spawn(io, refuse(std::move(socket), kBusyMessage), asio::detached);
+        continue;
+      }
       const Peer who = identify(socket);
       if (auto why = admit(who); !why.empty()) {
         log("refuse", fmt::format("refusing {}: {}", peer, why));
         asio::co_spawn(io, refuse(std::move(socket), "E.svedbg: refused: " + why), asio::detached);
       } else if (host) {
         asio::co_spawn(io, serve_multi(std::move(socket), who), asio::detached);
-      } else if (busy && !handover && current_at_eof && current_at_eof()) {
+      } else if (hand_over) {
         handover = true;
         asio::co_spawn(io, serve_next(std::move(socket), peer), asio::detached);
-      } else if (busy || handover) {
-        log("refuse", fmt::format("refusing {}: a client is already connected", peer));
-        asio::co_spawn(io, refuse(std::move(socket), kBusyMessage), asio::detached);
       } else {
         asio::co_spawn(io, serve(std::move(socket), peer), asio::detached);
       }
