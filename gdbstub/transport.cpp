@@ -36,6 +36,13 @@
 #include "gdbstub/log_limit.hpp"
 #include "gdbstub/peer.hpp"
 
+// g++ 12 at -O1 (the arm64 cross build) inlines Asio's coroutine frame
+// allocator (awaitable_frame_base::operator new/delete over its thread-local
+// recycling allocator) and then reports the frames of Connection::run and
+// refuse as -Wmismatched-new-delete; both halves are Asio's own matching
+// pair, a known false positive of GCC 12 with C++20 coroutines.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 namespace svedbg::gdbstub {
 
 namespace asio = boost::asio;
