@@ -1,7 +1,10 @@
 #include "gdbstub/peer.hpp"
 
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,7 +52,73 @@ std::optional<InetEndpoint> parse_endpoint(std::string_view text, bool ipv6) {
   return InetEndpoint{bytes, static_cast<std::uint16_t>(*port)};
 }
 
+// getpeername/getsockname's address as an InetEndpoint (nullopt: not IP).
+std::optional<InetEndpoint> to_inet(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
+    std::array<std::uint8_t, 4> a{};
+    std::memcpy(a.data(), &in.sin_addr, 4);
+    return ipv4_endpoint(a, ntohs(in.sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    InetEndpoint e;
+    std::memcpy(e.addr.data(), &in6.sin6_addr, 16);
+    e.port = ntohs(in6.sin6_port);
+    return e;
+  }
+  return std::nullopt;
+}
+
+// "127.0.0.1:4711" (an IPv4-mapped address as IPv4, as Asio prints it).
+std::string to_string(const InetEndpoint& e) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  const bool mapped = std::all_of(e.addr.begin(), e.addr.begin() + 10, [](auto b) { return b == 0; }) &&
+                      e.addr[10] == 0xff && e.addr[11] == 0xff;
+  if (mapped) {
+    ::inet_ntop(AF_INET, e.addr.data() + 12, text, sizeof text);
+  } else {
+    ::inet_ntop(AF_INET6, e.addr.data(), text, sizeof text);
+  }
+  return fmt::format("{}:{}", text, e.port);
+}
+
 }  // namespace
+
+Peer identify_unix_peer(int fd) {
+  Peer p;
+  p.address = "unix";
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred) {
+    p.authenticated = true;
+    p.uid = cred.uid;
+    p.gid = cred.gid;
+    p.groups = groups_of(cred.uid, cred.gid);
+  }
+  return p;
+}
+
+Peer identify_tcp_peer(int fd) {
+  Peer p;
+  p.address = "?";
+  sockaddr_storage remote{}, local{};
+  socklen_t rlen = sizeof remote, llen = sizeof local;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &rlen) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) != 0)
+    return p;
+  const auto peer = to_inet(remote), us = to_inet(local);
+  if (!peer || !us) return p;
+  p.address = to_string(*peer);
+  if (!is_loopback(*peer)) return p;
+  if (auto uid = tcp_owner(*peer, *us)) {
+    p.authenticated = true;
+    p.uid = *uid;
+    p.gid = primary_gid(*uid).value_or(static_cast<gid_t>(-1));
+    p.groups = groups_of(*uid, p.gid);
+  }
+  return p;
+}
 
 std::string Peer::describe() const {
   if (!authenticated) return "unauthenticated " + address;

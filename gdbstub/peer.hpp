@@ -66,6 +66,12 @@ std::optional<uid_t> tcp_owner(const InetEndpoint& peer, const InetEndpoint& us,
 // 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104.
 bool is_loopback(const InetEndpoint& e);
 
+// The peer of an accepted unix-socket connection (SO_PEERCRED, unix(7)).
+Peer identify_unix_peer(int fd);
+// The peer of an accepted TCP connection: its address, and its identity
+// when it is on loopback and its socket is found in /proc/net/tcp{,6}.
+Peer identify_tcp_peer(int fd);
+
 // The user's groups (getgrouplist(3)) with `gid` first; just {gid} for a
 // uid without a passwd entry.
 std::vector<gid_t> groups_of(uid_t uid, gid_t gid);

@@ -104,52 +104,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kBusyMessage = "E.svedbg: another gdb client is already connected (one client at a time)";
 
-// The peer of an accepted connection (peer.hpp): SO_PEERCRED on a unix
-// socket (unix(7)); on TCP, the owner of the peer's socket when it is on
-// this host's loopback, else no identity.
-Peer identify(unix_stream::socket& s) {
-  Peer p;
-  p.address = "unix";
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred) {
-    p.authenticated = true;
-    p.uid = cred.uid;
-    p.gid = cred.gid;
-    p.groups = groups_of(cred.uid, cred.gid);
-  }
-  return p;
-}
-
-InetEndpoint to_inet(const tcp::endpoint& ep) {
-  const auto a = ep.address();
-  if (a.is_v4()) return ipv4_endpoint(a.to_v4().to_bytes(), ep.port());
-  InetEndpoint e;
-  e.addr = a.to_v6().to_bytes();
-  e.port = ep.port();
-  return e;
-}
-
-Peer identify(tcp::socket& s) {
-  Peer p;
-  boost::system::error_code ec1, ec2;
-  const auto remote = s.remote_endpoint(ec1);
-  const auto local = s.local_endpoint(ec2);
-  if (ec1 || ec2) {
-    p.address = "?";
-    return p;
-  }
-  p.address = fmt::format("{}:{}", remote.address().to_string(), remote.port());
-  const InetEndpoint peer = to_inet(remote), us = to_inet(local);
-  if (!is_loopback(peer)) return p;
-  if (auto uid = tcp_owner(peer, us)) {
-    p.authenticated = true;
-    p.uid = *uid;
-    p.gid = primary_gid(*uid).value_or(static_cast<gid_t>(-1));
-    p.groups = groups_of(*uid, p.gid);
-  }
-  return p;
-}
+// The peer of an accepted connection (peer.hpp).
+Peer identify(unix_stream::socket& s) { return identify_unix_peer(s.native_handle()); }
+Peer identify(tcp::socket& s) { return identify_tcp_peer(s.native_handle()); }
 
 // The end of the log line for a client that hung up without `D`.
 const char* describe(Detached d) {
