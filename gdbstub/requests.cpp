@@ -353,6 +353,20 @@ Result<Request> parse_vCont(const Packet& pkt, std::string_view args) {
   return Request{std::move(r)};
 }
 
+// vAttach;pid and vKill;pid (Packets, 'vAttach', 'vKill'): pid in hex.
+template <typename T>
+Result<Request> parse_pid_packet(const Packet& pkt, std::string_view args) {
+  if (args.empty() || args.front() != ';') return malformed(pkt, "expected ;pid");
+  auto pid = hex_field(pkt, args.substr(1), "pid");
+  if (!pid) return pid.error();
+  if (*pid == 0 || *pid > 0x7fffffff) return malformed(pkt, "pid out of range");
+  return Request{T{static_cast<long>(*pid)}};
+}
+
+Result<Request> parse_vRun(const Packet& pkt, std::string_view) {
+  return Request{req::RunProcess{std::string(pkt.payload)}};
+}
+
 using FieldParser = Result<Request> (*)(const Packet&, std::string_view args);
 
 struct Entry {
@@ -361,7 +375,7 @@ struct Entry {
 };
 
 // Packets named by their first character. Letters not listed (A, R,
-// !, b, i, ...) are Unknown.
+// b, i, ...) are Unknown.
 constexpr Entry kLetterPackets[] = {
     {"?", no_arguments<req::HaltReason>},
     {"g", no_arguments<req::ReadAllRegisters>},
@@ -382,6 +396,7 @@ constexpr Entry kLetterPackets[] = {
     {"k", no_arguments<req::Kill>},
     {"Z", parse_Z},
     {"z", parse_z},
+    {"!", no_arguments<req::ExtendedMode>},
 };
 
 // q/Q/v packets, keyed by their full name: the text up to the first ':',
@@ -401,6 +416,9 @@ constexpr Entry kNamedPackets[] = {
     {"qRcmd", parse_qRcmd},
     {"vCont?", no_arguments<req::VContQuery>},
     {"vCont", parse_vCont},
+    {"vAttach", parse_pid_packet<req::AttachProcess>},
+    {"vKill", parse_pid_packet<req::KillProcess>},
+    {"vRun", parse_vRun},
 };
 
 // Packets whose arguments follow the name without a separator.

@@ -115,6 +115,17 @@ struct Kill {};         // k
 struct Monitor {        // qRcmd,HEX
   std::string command;  // decoded text
 };
+// Extended remote ("Extended Remote", `serve --multi`).
+struct ExtendedMode {};  // !
+struct AttachProcess {   // vAttach;pid
+  long pid = 0;
+};
+struct RunProcess {  // vRun;filename[;argument]...
+  std::string payload;
+};
+struct KillProcess {  // vKill;pid
+  long pid = 0;
+};
 struct Unknown {  // anything else: the session replies with an empty packet
   std::string payload;
 };
@@ -126,7 +137,8 @@ using Request =
                  req::WriteAllRegisters, req::ReadRegister, req::WriteRegister, req::ReadMemory, req::WriteMemory,
                  req::SetThread, req::ThreadAlive, req::ThreadInfoFirst, req::ThreadInfoNext, req::CurrentThread,
                  req::Attached, req::ThreadExtraInfo, req::ThreadStopInfo, req::VContQuery, req::VCont, req::Continue,
-                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown, req::ReadMemoryBinary>;
+                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown,
+                 req::ExtendedMode, req::AttachProcess, req::RunProcess, req::KillProcess, req::ReadMemoryBinary>;
 
 // Parse "0", "-1", hex, "p<pid>.<tid>" or "p<pid>"; nullopt if malformed.
 std::optional<ThreadSel> parse_thread_sel(std::string_view text);

@@ -186,8 +186,8 @@ Session::Reply Session::handle(const req::QSupported& r) {
   target_.client_features(r.features);
   return fmt::format(
       "PacketSize={:x};qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+;vContSupported+;"
-      "swbreak+;hwbreak+{}",
-      kPacketSize, binary_upload_feature());
+      "swbreak+;hwbreak+{}{}",
+      kPacketSize, binary_upload_feature(), multi_ ? ";qXfer:osdata:read+" : "");
 }
 
 Session::Reply Session::handle(const req::StartNoAckMode&) {
@@ -214,6 +214,7 @@ Session::Reply Session::handle(const req::XferRead& r) {
     return xfer_chunk(*doc, r.offset, r.length);
   }
   if (r.object == "threads" && r.annex.empty()) return xfer_chunk(threads_xml(), r.offset, r.length);
+  if (r.object == "osdata" && multi_) return osdata(r);
   return std::string{};  // an object we don't serve: empty = unsupported
 }
 
@@ -238,7 +239,10 @@ std::string Session::threads_xml() {
   return xml;
 }
 
-Session::Reply Session::handle(const req::HaltReason&) { return stop_reply(target_.last_stop()); }
+Session::Reply Session::handle(const req::HaltReason&) {
+  if (multi_ && target_.threads().empty()) return std::string("W00");  // no process yet, as gdbserver --multi
+  return stop_reply(target_.last_stop());
+}
 
 Session::Reply Session::handle(const req::ReadAllRegisters&) {
   auto regs = target_.read_all_registers(current_g());
@@ -438,12 +442,14 @@ Session::Reply Session::handle(const req::Breakpoint& r) {
 }
 
 Session::Reply Session::handle(const req::Detach&) {
+  if (multi_ && extended_) return detach_extended();
   target_.detach();
   closed_ = true;
   return std::string("OK");
 }
 
 Session::Reply Session::handle(const req::Kill&) {
+  if (multi_) return kill_multi();
   // `k` has no reply ("Packets": the target may close the connection).
   target_.kill();
   closed_ = true;

@@ -34,6 +34,8 @@
 
 namespace svedbg::gdbstub {
 
+class ProcessSlot;  // process_slot.hpp
+
 // Output one feed() may build before it stops starting new requests: one
 // largest reply (PacketSize hex digits and framing).
 inline constexpr std::size_t kOutputBudget = kMaxPacketSize;
@@ -51,6 +53,11 @@ class Session {
   // Called once, before the first packet is handled (the transport stops
   // the guest there, so a connection that never sends one leaves it alone).
   void set_before_first_packet(std::function<void()> hook) { before_first_packet_ = std::move(hook); }
+
+  // `serve --multi`: the session's target is this slot (the session does
+  // not own it), and `!`, vAttach, vKill, vRun, qXfer:osdata and the
+  // extended-mode D/k/? are served (session_extended.cpp).
+  void enable_multi(ProcessSlot& slot) { multi_ = &slot; }
 
   // Bytes from the client (possibly none, to go on with the backlog);
   // returns the bytes to send (possibly empty).
@@ -98,6 +105,10 @@ class Session {
   Reply handle(const req::Monitor&);
   Reply handle(const req::Unknown&);
   Reply handle(const req::ReadMemoryBinary&);  // session_memory.cpp
+  Reply handle(const req::ExtendedMode&);
+  Reply handle(const req::AttachProcess&);
+  Reply handle(const req::RunProcess&);
+  Reply handle(const req::KillProcess&);
 
  private:
   void on_event(FrameEvent& ev, std::string& out);
@@ -116,6 +127,9 @@ class Session {
   // empty otherwise, so lldb keeps its own probed form (session_memory.cpp).
   const char* binary_upload_feature() const { return client_binary_upload_ ? ";binary-upload+" : ""; }
   std::string binary_memory_reply(std::span<const std::byte> data) const;
+  Reply detach_extended();
+  Reply kill_multi();
+  Reply osdata(const req::XferRead& r);
 
   Target& target_;
   SessionOptions options_;
@@ -134,6 +148,9 @@ class Session {
   bool client_hwbreak_ = false;
   bool client_binary_upload_ = false;  // qSupported: gdb 16+ "binary-upload+" (x replies 'b' + data)
   bool client_text_errors_ = false;    // qSupported from gdb: "E.text" replies are shown as text
+  ProcessSlot* multi_ = nullptr;  // serve --multi
+  bool extended_ = false;         // `!` received
+  std::string osdata_document_;   // the qXfer:osdata document being read (made at offset 0)
 };
 
 }  // namespace svedbg::gdbstub

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <set>
+
 #include <array>
 #include <cstdio>
 #include <deque>
@@ -32,6 +34,14 @@
 
 #include "gdbstub/framing.hpp"
 #include "gdbstub/log_limit.hpp"
+#include "gdbstub/peer.hpp"
+
+// g++ 12 at -O1 (the arm64 cross build) inlines Asio's coroutine frame
+// allocator (awaitable_frame_base::operator new/delete over its thread-local
+// recycling allocator) and then reports the frames of Connection::run and
+// refuse as -Wmismatched-new-delete; both halves are Asio's own matching
+// pair, a known false positive of GCC 12 with C++20 coroutines.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace svedbg::gdbstub {
 
@@ -94,6 +104,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kBusyMessage = "E.svedbg: another gdb client is already connected (one client at a time)";
 
+// The peer of an accepted connection (peer.hpp).
+Peer identify(unix_stream::socket& s) { return identify_unix_peer(s.native_handle()); }
+Peer identify(tcp::socket& s) { return identify_tcp_peer(s.native_handle()); }
+
 // The end of the log line for a client that hung up without `D`.
 const char* describe(Detached d) {
   switch (d) {
@@ -130,6 +144,12 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
       : socket_(std::move(socket)), session_(target, options), limits_(limits) {
     session_.set_before_first_packet(std::move(before_first_packet));
   }
+  // serve --multi: the session talks to its own ProcessSlot.
+  Connection(Socket socket, std::unique_ptr<ProcessSlot> slot, SessionOptions options, const ServerOptions& limits)
+      : socket_(std::move(socket)), slot_(std::move(slot)), session_(*slot_, options), limits_(limits) {
+    session_.enable_multi(*slot_);
+  }
+  ProcessSlot* slot() { return slot_.get(); }
 
   awaitable<void> run() {
     auto self = this->shared_from_this();
@@ -254,6 +274,7 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
   }
 
   Socket socket_;
+  std::unique_ptr<ProcessSlot> slot_;  // serve --multi; before session_, which refers to it
   Session session_;
   const ServerOptions& limits_;
   // Never expires; the writer cancels it each time the queue drains.
@@ -272,9 +293,17 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
 }  // namespace
 
 struct Server::Impl {
-  Impl(Target& t, SessionOptions o, ServerOptions so) : target(t), options(o), limits(std::move(so)) {}
+  Impl(Target* t, ProcessHost* h, MultiOptions m, SessionOptions o, ServerOptions so)
+      : target(t), host(h), multi(std::move(m)), options(o), limits(std::move(so)) {
+    if (limits.access.daemon_uid == static_cast<uid_t>(-1)) limits.access.daemon_uid = ::geteuid();
+    multi.policy = limits.access;
+  }
 
-  Target& target;
+  Target* target;      // single-guest mode
+  ProcessHost* host;   // serve --multi
+  MultiOptions multi;  // its options (policy = limits.access)
+  HolderTable holders;
+  std::set<ProcessSlot*> slots;  // of the clients being served (multi)
   SessionOptions options;
   ServerOptions limits;
   asio::io_context io;
@@ -308,7 +337,7 @@ struct Server::Impl {
   }
 
   template <typename Socket>
-  awaitable<void> refuse(Socket socket) {
+  awaitable<void> refuse(Socket socket, std::string message) {
     // Tell the second client why. gdb 13 prints an "E.text" reply to its
     // first packets as "warning: Remote failure reply: E.text" and then
     // gives up on the connection ("Remote replied unexpectedly to
@@ -322,7 +351,7 @@ struct Server::Impl {
     });
     try {
       FrameParser parser;
-      const std::string reply = "+" + encode_packet(kBusyMessage, false);
+      const std::string reply = "+" + encode_packet(message, false);
       std::array<char, 4096> buf{};
       for (unsigned answered = 0; answered < 4;) {
         std::size_t n = co_await socket.async_read_some(asio::buffer(buf), use_awaitable);
@@ -346,31 +375,59 @@ struct Server::Impl {
       // The guest stops at the first packet (a probe never sends one).
       log("attach", fmt::format("client {} connected", peer));
       attached = true;
-      if (auto st = target.attach(); !st) log("attach", fmt::format("attach: {}", st.error().message));
+      if (auto st = target->attach(); !st) log("attach", fmt::format("attach: {}", st.error().message));
     };
-    auto conn = std::make_shared<Connection<Socket>>(std::move(socket), target, options, limits, first_packet);
+    auto conn = std::make_shared<Connection<Socket>>(std::move(socket), *target, options, limits, first_packet);
     std::weak_ptr<Connection<Socket>> weak = conn;
     current_at_eof = [weak] {
       auto c = weak.lock();
       return !c || c->at_eof();
     };
-    auto executor = io.get_executor();
-    target.set_stop_notifier([weak, executor] {
-      asio::post(executor, [weak] {
-        if (auto c = weak.lock()) c->on_stop_notification();
-      });
-    });
+    target->set_stop_notifier(notifier(weak));
     co_await conn->run();
-    target.set_stop_notifier({});
+    target->set_stop_notifier({});
     current_at_eof = nullptr;
-    log_end(*conn, peer);
+    log_end(*conn, peer, [this] { return describe(target->detach()); });
     attached = false;
     busy = false;
     slot_free.cancel();
   }
 
+  // Stop notifications may come from another thread: they only schedule
+  // the connection's poll_stop on the io_context.
   template <typename Conn>
-  void log_end(const Conn& conn, const std::string& peer) {
+  std::function<void()> notifier(std::weak_ptr<Conn> weak) {
+    auto executor = io.get_executor();
+    return [weak, executor] {
+      asio::post(executor, [weak] {
+        if (auto c = weak.lock()) c->on_stop_notification();
+      });
+    };
+  }
+
+  // serve --multi: one client among many, on its own ProcessSlot.
+  template <typename Socket>
+  awaitable<void> serve_multi(Socket socket, Peer peer) {
+    log("connect", fmt::format("connection from {} ({})", peer.address, peer.describe()));
+    auto slot = std::make_unique<ProcessSlot>(*host, peer, multi, holders,
+                                              [this](const std::string& line) { log("multi", line); });
+    ProcessSlot* s = slot.get();
+    slots.insert(s);
+    auto conn = std::make_shared<Connection<Socket>>(std::move(socket), std::move(slot), options, limits);
+    s->set_stop_notifier(notifier(std::weak_ptr<Connection<Socket>>(conn)));
+    co_await conn->run();
+    log_end(*conn, peer.address, [s] {
+      if (!s->attached()) return std::string("no VMM was attached");
+      const long pid = s->pid();
+      return fmt::format("pid {}: {}", pid, describe(s->detach_process()));
+    });
+    s->detach_process();
+    s->set_stop_notifier({});
+    slots.erase(s);
+  }
+
+  template <typename Conn>
+  void log_end(const Conn& conn, const std::string& peer, const std::function<std::string()>& detach) {
     switch (conn.cut()) {
       case Cut::None: break;
       case Cut::Stalled:
@@ -397,7 +454,7 @@ struct Server::Impl {
       // Dropped without `D`: leave the guest as it was before gdb came. gdb
       // hangs up this way after an X stop reply too (`target remote` forgets
       // a process that exited), and then there is nothing left to resume.
-      log("drop", fmt::format("client {} dropped; {}", peer, describe(target.detach())));
+      log("drop", fmt::format("client {} dropped; {}", peer, detach()));
     } else {
       log("drop", fmt::format("client {} finished", peer));
     }
@@ -437,16 +494,38 @@ struct Server::Impl {
       no_delay(socket);
       keep_alive(socket);
       std::string peer = peer_name(socket);
-      if (busy && !handover && current_at_eof && current_at_eof()) {
+      // A single-guest daemon's busy refusal needs no identity (a connect
+      // storm is refused as fast as it comes); every other connection's
+      // peer is identified and checked before it is served.
+      const bool hand_over = !host && busy && !handover && current_at_eof && current_at_eof();
+      if (!host && (busy || handover) && !hand_over) {
+        log("refuse", fmt::format("refusing {}: a client is already connected", peer));
+        asio::co_spawn(io, refuse(std::move(socket), kBusyMessage), asio::detached);
+        continue;
+      }
+      const Peer who = identify(socket);
+      if (auto why = admit(who); !why.empty()) {
+        log("refuse", fmt::format("refusing {}: {}", peer, why));
+        asio::co_spawn(io, refuse(std::move(socket), "E.svedbg: refused: " + why), asio::detached);
+      } else if (host) {
+        asio::co_spawn(io, serve_multi(std::move(socket), who), asio::detached);
+      } else if (hand_over) {
         handover = true;
         asio::co_spawn(io, serve_next(std::move(socket), peer), asio::detached);
-      } else if (busy || handover) {
-        log("refuse", fmt::format("refusing {}: a client is already connected", peer));
-        asio::co_spawn(io, refuse(std::move(socket)), asio::detached);
       } else {
         asio::co_spawn(io, serve(std::move(socket), peer), asio::detached);
       }
     }
+  }
+
+  // Why this peer may not be served (empty: it may). A single-guest
+  // daemon decides for its one guest at once; a multi daemon per VMM.
+  std::string admit(const Peer& who) {
+    if (auto d = may_connect(limits.access, who); !d) return d.reason;
+    if (host) return {};
+    const uid_t owner = limits.guest_owner.value_or(limits.access.daemon_uid);
+    if (auto d = may_debug(limits.access, who, owner, "this guest"); !d) return d.reason;
+    return {};
   }
 
   static std::string peer_name(tcp::socket& s) {
@@ -466,7 +545,10 @@ struct Server::Impl {
 };
 
 Server::Server(Target& target, SessionOptions options, ServerOptions server_options)
-    : impl_(std::make_unique<Impl>(target, options, std::move(server_options))) {}
+    : impl_(std::make_unique<Impl>(&target, nullptr, MultiOptions{}, options, std::move(server_options))) {}
+
+Server::Server(ProcessHost& host, MultiOptions multi, SessionOptions options, ServerOptions server_options)
+    : impl_(std::make_unique<Impl>(nullptr, &host, std::move(multi), options, std::move(server_options))) {}
 
 Server::~Server() {
   if (impl_->unix_acceptor) ::unlink(impl_->bound.path.c_str());
@@ -518,8 +600,9 @@ Status Server::listen(const ListenSpec& spec) {
   auto& acc = impl_->unix_acceptor.emplace(impl_->io);
   acc.open(unix_stream(), ec);
   if (!ec) {
-    // Create the socket file 0600 atomically: only its owner may debug the guest.
-    mode_t old = ::umask(0177);
+    // Create the socket file with its mode atomically (0600 by default:
+    // only its owner may debug the guest).
+    mode_t old = ::umask(static_cast<mode_t>(~im.limits.unix_mode & 0777));
     acc.bind(unix_stream::endpoint(spec.path), ec);
     ::umask(old);
   }
@@ -539,7 +622,8 @@ void Server::run() {
   im.io.run();
   for (const auto& l : im.limiter.flush(Clock::now(), true)) im.sink(l);
   // Leaving: a client still attached gets its guest back as it was.
-  if (im.attached) im.target.detach();
+  if (im.attached) im.target->detach();
+  for (ProcessSlot* slot : im.slots) slot->detach_process();
 }
 
 void Server::stop() { impl_->io.stop(); }

@@ -1,7 +1,7 @@
 // gdbstub::Server: the Asio transport (TCP or Unix socket) for Sessions.
 //
 // Contract: listens on "HOST:PORT" (TCP, default 127.0.0.1:1234) or
-// "unix:PATH" (a stream socket created mode 0600; a stale socket file left by
+// "unix:PATH" (a stream socket created mode unix_mode, 0600 by default; a stale socket file left by
 // a dead daemon is replaced, a live one is an error). One gdb client at a
 // time, served by one C++20 coroutine: a second client gets an error packet
 // saying the stub is busy and is disconnected. When a client detaches, kills
@@ -29,16 +29,37 @@
 //  * accept() failing for lack of descriptors (EMFILE, ENFILE) or memory is
 //    logged once and retried every 100 ms; the daemon keeps listening.
 //  * Log lines are rate limited per kind (LogLimiter).
+//
+// Who may connect (peer.hpp, peer_policy.hpp): each connection's peer is
+// identified when it is accepted (SO_PEERCRED on a unix socket, the peer
+// socket's owner in /proc/net/tcp{,6} on loopback TCP). A single-guest
+// Server refuses a peer that may not debug its guest (owned by
+// ServerOptions::guest_owner, default the daemon's uid): the log says why,
+// and the client's packets get "E.svedbg: refused: <reason>" for a few
+// seconds before the connection is closed (gdb 13 prints it as "Remote
+// failure reply").
+//
+// Multi mode (the ProcessHost constructor, `serve --multi`): any number of
+// clients at once, each with its own Session over its own ProcessSlot
+// (extended remote: attach, detach and attach again; the slots share one
+// HolderTable so a VMM is attached by one client at a time), all on the one
+// io_context. A peer without identity is refused unless the policy allows
+// it. A client that drops has its VMM detached (it runs on); when the
+// daemon stops, every attached VMM is detached.
 #pragma once
 
 #include <csignal>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.hpp"
+#include "gdbstub/peer_policy.hpp"
+#include "gdbstub/process_host.hpp"
+#include "gdbstub/process_slot.hpp"
 #include "gdbstub/session.hpp"
 #include "gdbstub/target.hpp"
 
@@ -63,11 +84,22 @@ struct ServerOptions {
   std::chrono::milliseconds write_stall_timeout{std::chrono::seconds(10)};
   // Signals that stop run() cleanly (the unix socket file is removed).
   std::vector<int> stop_signals{SIGINT, SIGTERM};
+  // Access control (peer_policy.hpp); daemon_uid -1: this process's euid.
+  AccessPolicy access;
+  // The mode of a unix socket file (0600: only the daemon's user may
+  // connect; serve --multi makes it 0666 and decides per peer).
+  unsigned unix_mode = 0600;
+  // Single-guest mode: the uid owning the guest (the VMM's uid for --pid);
+  // nullopt: the daemon's uid.
+  std::optional<uid_t> guest_owner;
 };
 
 class Server {
  public:
   Server(Target& target, SessionOptions options = {}, ServerOptions server_options = {});
+  // `serve --multi`: each client attaches processes of `host` (extended
+  // remote). multi.policy is replaced by server_options.access.
+  Server(ProcessHost& host, MultiOptions multi, SessionOptions options = {}, ServerOptions server_options = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -4,7 +4,11 @@
 //                [--sim-vcpus N] [--sim-max-vl BITS] [--sim-vl BITS[,BITS...]] [--sim-mem MIB]
 //   svedbg dump (--sim [sim options] | --core FILE | --pid PID [--mem ...]) --format json|elf [--memory]
 //               [--sve-notes gdb13|uniform|effective] -o FILE
+//   svedbg serve --multi [--sim] [--listen ...] [--allow-kill] [--admin-group NAME]
+//                [--allow-remote-unauthenticated] [--socket-mode OCTAL]
 //   svedbg ps [--vl] [--json]
+#include <grp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +30,7 @@
 #include "introspect/core/core_backend.hpp"
 #include "introspect/dump.hpp"
 #include "introspect/guest_target.hpp"
+#include "introspect/multi_host.hpp"
 #include "introspect/sim/sim_backend.hpp"
 #include "introspect/sim/sim_fixture.hpp"
 #include "introspect/vcpu_subset.hpp"
@@ -265,13 +270,66 @@ struct ServeArgs {
   double handshake_timeout = 10;  // seconds; 0: none
   double idle_timeout = 0;        // seconds; 0: none
   double write_stall_timeout = 10;
+  // Access control and serve --multi (docs/multi.md).
+  bool multi = false;
+  bool allow_kill = false;
+  std::string admin_group;
+  bool allow_remote_unauthenticated = false;
+  std::string socket_mode;  // octal; default 0600 (0666 with --multi)
 };
+
+// The daemon's access policy from the options; nullopt after printing why not.
+std::optional<gdbstub::AccessPolicy> access_policy(const ServeArgs& a) {
+  gdbstub::AccessPolicy policy;
+  policy.daemon_uid = ::geteuid();
+  policy.allow_unauthenticated = a.allow_remote_unauthenticated;
+  if (!a.admin_group.empty()) {
+    std::vector<char> buf(16384);
+    group gr{};
+    group* found = nullptr;
+    if (::getgrnam_r(a.admin_group.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || !found) {
+      std::fprintf(stderr, "svedbg: --admin-group %s: no such group\n", a.admin_group.c_str());
+      return std::nullopt;
+    }
+    policy.admin_gid = gr.gr_gid;
+    policy.admin_group = a.admin_group;
+  }
+  return policy;
+}
+
+// --socket-mode, or the default for the mode of serving.
+std::optional<unsigned> socket_mode(const ServeArgs& a) {
+  if (a.socket_mode.empty()) return a.multi ? 0666u : 0600u;
+  if (a.socket_mode.size() > 4 || a.socket_mode.find_first_not_of("01234567") != std::string::npos) {
+    std::fprintf(stderr, "svedbg: --socket-mode: expected an octal mode such as 0660, got '%s'\n",
+                 a.socket_mode.c_str());
+    return std::nullopt;
+  }
+  return static_cast<unsigned>(std::stoul(a.socket_mode, nullptr, 8));
+}
 
 std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
 
+// The access policy and socket mode into `limits`; false after printing why
+// not. A --pid guest is owned by the VMM's uid, any other by the daemon's.
+bool server_access(const GuestArgs& g, const ServeArgs& a, gdbstub::ServerOptions& limits) {
+  auto policy = access_policy(a);
+  auto mode = socket_mode(a);
+  if (!policy || !mode) return false;
+  limits.access = *policy;
+  limits.unix_mode = *mode;
+  struct stat sb {};
+  const std::string proc = fmt::format("/proc/{}", g.pid);
+  if (g.pid != 0 && ::stat(proc.c_str(), &sb) == 0) limits.guest_owner = sb.st_uid;
+  return true;
+}
+
+int serve_multi(const GuestArgs& g, const ServeArgs& a);
+
 int serve(const GuestArgs& g, const ServeArgs& a) {
+  if (a.multi) return serve_multi(g, a);
   auto spec = gdbstub::parse_listen_spec(a.listen);
   if (!spec) {
     std::fprintf(stderr, "svedbg: %s\n", spec.error().message.c_str());
@@ -299,6 +357,7 @@ int serve(const GuestArgs& g, const ServeArgs& a) {
   // An attached VMM runs on until a client connects (GuestTarget::attach stops it again).
   if (g.pid != 0) guest->backend->detach();
   gdbstub::ServerOptions limits;
+  if (!server_access(g, a, limits)) return 2;
   limits.handshake_timeout = to_ms(a.handshake_timeout);
   limits.idle_timeout = to_ms(a.idle_timeout);
   limits.write_stall_timeout = to_ms(a.write_stall_timeout);
@@ -318,6 +377,108 @@ int serve(const GuestArgs& g, const ServeArgs& a) {
   const std::string ext = gdb_extension_path();
   std::printf("svedbg: connect with: gdb-multiarch -ex 'target remote %s'%s\n", where.c_str(),
               ext.empty() ? "" : ("; for SVE lanes at each vCPU's own VL: source " + ext).c_str());
+  std::fflush(stdout);
+  server.run();
+  return 0;
+}
+
+// `serve --multi --sim`: the one simulated guest, listed under the daemon's
+// own pid and uid; every client that attaches it gets a new GuestTarget over
+// the same simulated guest, which lives as long as the daemon.
+std::optional<introspect::MultiHostConfig> sim_host(const GuestArgs& g, int& failure) {
+  auto guest = open_whole_guest(g, "serve", failure);
+  if (!guest) return std::nullopt;
+  std::shared_ptr<kvm::Backend> sim = std::move(guest->backend);
+  gdbstub::ProcessInfo row{::getpid(), ::geteuid(), "svedbg serve --multi --sim: " + guest->description,
+                           static_cast<unsigned>(sim->vcpu_count())};
+  introspect::MultiHostConfig config;
+  config.list = [row]() -> Result<std::vector<gdbstub::ProcessInfo>> { return std::vector{row}; };
+  config.open = [sim](long) -> Result<std::shared_ptr<kvm::Backend>> { return sim; };
+  return config;
+}
+
+// `serve --multi`: the KVM VMMs of the same scan as `svedbg ps`, each
+// attached as `serve --pid` attaches it (arm64 builds).
+introspect::MultiHostConfig kvm_host() {
+  introspect::MultiHostConfig config;
+  config.list = []() -> Result<std::vector<gdbstub::ProcessInfo>> {
+    auto scan = kvm::scan_vmms();
+    if (!scan) return scan.error();
+    std::vector<gdbstub::ProcessInfo> rows;
+    for (const auto& v : scan->vmms) {
+      std::string command;
+      for (const auto& arg : v.cmdline) command += (command.empty() ? "" : " ") + arg;
+      if (command.empty()) command = v.comm;
+      rows.push_back({v.pid, static_cast<uid_t>(v.uid), command, static_cast<unsigned>(v.vcpus.size())});
+    }
+    return rows;
+  };
+  config.open = [](long pid) -> Result<std::shared_ptr<kvm::Backend>> {
+#if defined(__aarch64__)
+    auto attached = kvm::AttachBackend::attach(static_cast<pid_t>(pid));
+    if (!attached) return attached.error();
+    return std::shared_ptr<kvm::Backend>(std::move(*attached));
+#else
+    return make_error(ENOSYS, "attaching pid {} needs an arm64 build of svedbg (tools/cross-build)", pid);
+#endif
+  };
+  config.release_after_create = true;
+  return config;
+}
+
+int serve_multi(const GuestArgs& g, const ServeArgs& a) {
+  if (!g.core.empty() || g.pid != 0 || !g.mem.empty() || !g.vcpu_list.empty()) {
+    std::fprintf(stderr,
+                 "svedbg serve --multi: clients choose the VMM with `attach PID`; --pid, --core, --mem and --vcpus "
+                 "do not go with it (--sim serves the simulated guest instead of KVM VMMs)\n");
+    return 2;
+  }
+  auto spec = gdbstub::parse_listen_spec(a.listen);
+  auto mode = introspect::parse_tdesc_vl(a.tdesc_vl);
+  for (const auto* err : {spec ? nullptr : &spec.error(), mode ? nullptr : &mode.error()}) {
+    if (!err) continue;
+    std::fprintf(stderr, "svedbg: %s\n", err->message.c_str());
+    return 2;
+  }
+  gdbstub::ServerOptions limits;
+  if (!server_access(g, a, limits)) return 2;
+  if (spec->kind == gdbstub::ListenSpec::Kind::Tcp && !spec->is_loopback())
+    std::fprintf(stderr,
+                 "svedbg: warning: listening on %s, which is not a loopback address: peers there have no identity "
+                 "and are %s\n",
+                 spec->to_string().c_str(),
+                 a.allow_remote_unauthenticated
+                     ? "allowed (--allow-remote-unauthenticated) to debug every VMM of the daemon's own uid"
+                     : "refused (see --allow-remote-unauthenticated)");
+  int failure = 0;
+  std::optional<introspect::MultiHostConfig> config;
+  if (g.sim) {
+    config = sim_host(g, failure);
+    if (!config) return failure;
+  } else {
+    config = kvm_host();
+  }
+  config->guest = introspect::GuestOptions{*mode, a.allow_sysreg_writes, a.read_only};
+  introspect::MultiHost host(std::move(*config));
+  limits.handshake_timeout = to_ms(a.handshake_timeout);
+  limits.idle_timeout = to_ms(a.idle_timeout);
+  limits.write_stall_timeout = to_ms(a.write_stall_timeout);
+  limits.stop_signals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  gdbstub::MultiOptions multi;
+  multi.allow_kill = a.allow_kill;
+  gdbstub::Server server(host, multi, {}, limits);
+  if (auto st = server.listen(*spec); !st) {
+    std::fprintf(stderr, "svedbg: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  const auto& b = server.bound();
+  std::string where = b.kind == gdbstub::ListenSpec::Kind::Unix ? b.path : b.to_string();
+  std::printf("svedbg: serving %s to several clients (extended-remote); on %s\n",
+              g.sim ? "the simulated guest" : "this host's KVM VMMs", b.to_string().c_str());
+  std::printf(
+      "svedbg: connect with: gdb-multiarch -ex 'target extended-remote %s', then `info os processes` and "
+      "`attach PID`\n",
+      where.c_str());
   std::fflush(stdout);
   server.run();
   return 0;
@@ -445,6 +606,20 @@ int main(int argc, char** argv) {
                    "Disconnect a client that consumes none of its pending output for SECONDS")
       ->check(CLI::Range(0.1, 86400.0))
       ->group("");
+  serve_cmd->add_flag("--multi", sa.multi,
+                      "Serve every KVM VMM of this host (with --sim: the simulated guest) to several clients at "
+                      "once: gdb-multiarch -ex 'target extended-remote ADDR', `info os processes`, `attach PID`, "
+                      "`detach` (docs/multi.md)");
+  serve_cmd->add_flag("--allow-kill", sa.allow_kill,
+                      "With --multi: let a client's `kill` kill the VMM it attached (refused by default)");
+  serve_cmd->add_option("--admin-group", sa.admin_group,
+                        "Members of this group may debug every user's VMMs (others only their own; root all)");
+  serve_cmd->add_flag("--allow-remote-unauthenticated", sa.allow_remote_unauthenticated,
+                      "Serve TCP peers that are not on loopback (they have no identity): they may debug only the "
+                      "VMMs of the daemon's own uid");
+  serve_cmd->add_option("--socket-mode", sa.socket_mode,
+                        "Mode of the unix socket file, octal (default 0600; 0666 with --multi, which checks each "
+                        "peer's uid)");
   serve_cmd->add_flag("--allow-sysreg-writes", sa.allow_sysreg_writes,
                       "Let gdb write the EL1 system registers (read-only by default)");
   serve_cmd->footer("\n" + std::string(introspect::sim_fixture_text()));

@@ -327,12 +327,25 @@ TEST_CASE("Z and z", "[requests]") {
 }
 
 TEST_CASE("unknown packets are passed through", "[requests]") {
-  for (const char* p : {"qTStatus", "vMustReplyEmpty", "qSymbol::", "qTfV", "qOffsets", "QThreadEvents:1", "vKill;1",
-                        "vFile:open:", "!", "R00", "A", "i", "qL1200000000000000000", "vRun;", "qGetTLSAddr:1,2,3",
-                        "QPassSignals:e", "vStopped"}) {
+  for (const char* p :
+       {"qTStatus", "vMustReplyEmpty", "qSymbol::", "qTfV", "qOffsets", "QThreadEvents:1", "vFile:open:", "R00", "A",
+        "i", "qL1200000000000000000", "qGetTLSAddr:1,2,3", "QPassSignals:e", "vStopped"}) {
     check_unknown(p);
   }
   CHECK(parse_as<req::Unknown>("").payload.empty());
+}
+
+TEST_CASE("extended-remote packets: !, vAttach, vKill, vRun", "[requests]") {
+  parse_as<req::ExtendedMode>("!");
+  CHECK(parse_as<req::AttachProcess>("vAttach;1a2b").pid == 0x1a2b);
+  CHECK(parse_as<req::KillProcess>("vKill;1").pid == 1);
+  CHECK(parse_as<req::RunProcess>("vRun;").payload == "vRun;");
+  check_malformed("vAttach", "vAttach");
+  check_malformed("vAttach;", "vAttach");
+  check_malformed("vAttach;zz", "vAttach");
+  check_malformed("vAttach;0", "vAttach");
+  check_malformed("vKill;100000000", "vKill");
+  check_malformed("!1", "!");
 }
 
 TEST_CASE("error messages quote long payloads only in part", "[requests]") {
