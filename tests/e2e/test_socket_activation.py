@@ -3,11 +3,13 @@
 the socket, starts `svedbg serve --sim --listen systemd` (as dist/svedbg.service
 does, with --sim for --multi) at the first connection, and real gdb-multiarch
 reads the documented fixture through it; without --listen the inherited socket
-is used too (TCP here); `--listen systemd` with no socket passed is refused."""
+is used too (TCP here); `--listen systemd` with no socket passed is refused, and
+so are two sockets or one that does not listen; an explicit address wins."""
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -64,6 +66,15 @@ def fixture_reads(c, stub, what):
     c.expect_re(r"^\s*4\s+Thread 4\b", out, f"{what}: 4 vCPUs as threads")
 
 
+def hand_activated(sock, listen_fds, args):
+    """Starts svedbg as a service manager would, by hand: `sock` at fd 3, LISTEN_PID = the daemon's own
+    pid (bash's $$ survives its exec), LISTEN_FDS = listen_fds. Returns the Popen."""
+    fd = sock.fileno()
+    script = f'exec 3<&{fd}; export LISTEN_PID=$$ LISTEN_FDS={listen_fds}; exec "$@"'
+    return subprocess.Popen(["bash", "-c", script, "bash", SVEDBG, "serve", "--sim"] + args, pass_fds=(fd,),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 c = Checker("e2e socket activation")
 if ACTIVATE is None:
     c.skip("socket activation", "systemd-socket-activate (Debian package systemd) is not installed")
@@ -110,4 +121,24 @@ r = subprocess.run([SVEDBG, "serve", "--sim", "--listen", "systemd"], capture_ou
                    env=env)
 c.expect(r.returncode == 2 and "no socket was passed" in r.stderr, "LISTEN_PID of another process is ignored",
          f"status {r.returncode}\n{r.stdout}{r.stderr}")
+
+# By hand: an explicit address wins over a passed socket; two sockets, or one that does not listen, are refused.
+with socket.create_server(("127.0.0.1", 0)) as inherited:
+    p = hand_activated(inherited, 1, ["--listen", "127.0.0.1:0"])
+    banner = p.stdout.readline()
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=30)
+    m = re.search(r" on 127\.0\.0\.1:(\d+)$", banner.strip())
+    c.expect(m is not None and int(m.group(1)) != inherited.getsockname()[1],
+             "an explicit --listen address is served, not the passed socket", banner)
+    p = hand_activated(inherited, 2, [])
+    out, err = p.communicate(timeout=30)
+    c.expect(p.returncode == 2 and "svedbg serves exactly one" in err, "LISTEN_FDS=2 is refused",
+             f"status {p.returncode}\n{out}{err}")
+with socket.socket() as idle:
+    idle.bind(("127.0.0.1", 0))
+    p = hand_activated(idle, 1, ["--listen", "systemd"])
+    out, err = p.communicate(timeout=30)
+    c.expect(p.returncode == 1 and "not a listening stream socket" in err,
+             "a passed socket that does not listen is refused", f"status {p.returncode}\n{out}{err}")
 c.done()
