@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <system_error>
 
@@ -32,6 +33,7 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include "common/unique_fd.hpp"
 #include "gdbstub/framing.hpp"
 #include "gdbstub/log_limit.hpp"
 #include "gdbstub/peer.hpp"
@@ -310,6 +312,7 @@ struct Server::Impl {
   std::optional<tcp::acceptor> tcp_acceptor;
   std::optional<unix_stream::acceptor> unix_acceptor;
   ListenSpec bound;
+  bool adopted = false;  // adopt(): the socket file is not ours to remove
   bool busy = false;
   bool attached = false;                 // the client being served stopped the guest
   bool handover = false;                 // a client waits for the current one's drop
@@ -551,7 +554,7 @@ Server::Server(ProcessHost& host, MultiOptions multi, SessionOptions options, Se
     : impl_(std::make_unique<Impl>(nullptr, &host, std::move(multi), options, std::move(server_options))) {}
 
 Server::~Server() {
-  if (impl_->unix_acceptor) ::unlink(impl_->bound.path.c_str());
+  if (impl_->unix_acceptor && !impl_->adopted) ::unlink(impl_->bound.path.c_str());
 }
 
 const ListenSpec& Server::bound() const { return impl_->bound; }
@@ -627,5 +630,48 @@ void Server::run() {
 }
 
 void Server::stop() { impl_->io.stop(); }
+
+Status Server::adopt(int fd) {
+  UniqueFd owned(fd);
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  int type = 0, listening = 0;
+  socklen_t ilen = sizeof type;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ilen) != 0)
+    return make_error(errno, "inherited fd {} is not a socket: {}", fd, std::strerror(errno));
+  ilen = sizeof listening;
+  if (type != SOCK_STREAM || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) != 0 || !listening)
+    return make_error(EINVAL, "inherited fd {} is not a listening stream socket (ListenStream=)", fd);
+  auto& im = *impl_;
+  if (!im.signals) {  // as in listen()
+    im.signals.emplace(im.io);
+    for (int sig : im.limits.stop_signals) im.signals->add(sig);
+    im.signals->async_wait([&im](boost::system::error_code ec, int) {
+      if (!ec) im.io.stop();
+    });
+  }
+  boost::system::error_code ec;
+  if (addr.ss_family == AF_UNIX) {
+    auto& acc = im.unix_acceptor.emplace(im.io);
+    acc.assign(unix_stream(), owned.get(), ec);
+    if (!ec) owned.release();  // the acceptor owns it now
+    if (!ec) im.bound = ListenSpec{ListenSpec::Kind::Unix, {}, 0, acc.local_endpoint(ec).path()};
+    if (ec) im.unix_acceptor.reset();
+    im.adopted = true;
+  } else if (addr.ss_family == AF_INET || addr.ss_family == AF_INET6) {
+    auto& acc = im.tcp_acceptor.emplace(im.io);
+    acc.assign(addr.ss_family == AF_INET ? tcp::v4() : tcp::v6(), owned.get(), ec);
+    if (!ec) owned.release();
+    auto ep = ec ? tcp::endpoint() : acc.local_endpoint(ec);
+    if (!ec) im.bound = ListenSpec{ListenSpec::Kind::Tcp, ep.address().to_string(), ep.port(), {}};
+    if (ec) im.tcp_acceptor.reset();
+  } else {
+    return make_error(EAFNOSUPPORT, "inherited fd {}: address family {} is neither unix nor TCP", fd,
+                      static_cast<int>(addr.ss_family));
+  }
+  if (ec) return make_error(ec.value(), "inherited fd {}: {}", fd, ec.message());
+  return {};
+}
 
 }  // namespace svedbg::gdbstub

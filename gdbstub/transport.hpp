@@ -107,6 +107,12 @@ class Server {
   // Binds and listens; the bound address (with the real port when 0 was
   // asked) is in bound().
   Status listen(const ListenSpec& spec);
+  // Serves on a socket that is already bound and listening, e.g. the one a
+  // service manager passed (socket activation, gdbstub/socket_activation.hpp):
+  // a unix or TCP stream socket, told apart with getsockname(). Takes fd
+  // (closed on error too). A unix socket's file belongs to whoever made it
+  // and is not removed when the server ends. Instead of listen().
+  Status adopt(int fd);
   const ListenSpec& bound() const;
   // Serves clients until stop() (thread-safe) or a signal handler calls it.
   void run();

@@ -28,14 +28,14 @@
 // parked. Failures are svedbg::Error (errno code + message).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/result.hpp"
-#include "kvm/inprocess/inprocess_backend.hpp"
-#include "kvm/inprocess/vcpu_gate.hpp"
 
 struct kvm_run;
 

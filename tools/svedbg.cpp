@@ -1,6 +1,6 @@
 // svedbg: the daemon's command line.
 //
-//   svedbg serve (--sim | --core FILE | --pid PID [--mem GPA:SIZE[@HVA] ...]) [--vcpus LIST] [--listen HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
+//   svedbg serve (--sim | --core FILE | --pid PID [--mem GPA:SIZE[@HVA] ...]) [--vcpus LIST] [--listen HOST:PORT|unix:PATH|systemd] [--tdesc-vl max|effective|BITS]
 //                [--sim-vcpus N] [--sim-max-vl BITS] [--sim-vl BITS[,BITS...]] [--sim-mem MIB]
 //   svedbg dump (--sim [sim options] | --core FILE | --pid PID [--mem ...]) --format json|elf [--memory]
 //               [--sve-notes gdb13|uniform|effective] -o FILE
@@ -39,6 +39,7 @@
 #include "kvm/scan/ps_text.hpp"
 #include "kvm/scan/vcpu_inspect.hpp"
 #include "kvm/scan/vmm_find.hpp"
+#include "tools/serve_listen.hpp"
 #if defined(__aarch64__)
 #include "kvm/attach/attach_backend.hpp"
 #endif
@@ -46,7 +47,6 @@
 namespace {
 
 using namespace svedbg;
-
 
 std::vector<unsigned> parse_bits_list(const std::string& text) {
   std::vector<unsigned> out;
@@ -264,6 +264,7 @@ std::string gdb_extension_path() {
 // The options of `serve` besides the guest.
 struct ServeArgs {
   std::string listen = "127.0.0.1:1234";
+  bool listen_given = false;  // --listen on the command line (else an inherited socket wins)
   std::string tdesc_vl = "max";
   bool allow_sysreg_writes = false;
   bool read_only = false;
@@ -330,16 +331,12 @@ int serve_multi(const GuestArgs& g, const ServeArgs& a);
 
 int serve(const GuestArgs& g, const ServeArgs& a) {
   if (a.multi) return serve_multi(g, a);
-  auto spec = gdbstub::parse_listen_spec(a.listen);
-  if (!spec) {
-    std::fprintf(stderr, "svedbg: %s\n", spec.error().message.c_str());
+  // --listen ADDRESS, or the socket a service manager passed (tools/serve_listen.hpp).
+  auto listener = cli::Listener::choose(a.listen, a.listen_given);
+  if (!listener) {
+    std::fprintf(stderr, "svedbg: %s\n", listener.error().message.c_str());
     return 2;
   }
-  if (!spec->is_loopback())
-    std::fprintf(stderr,
-                 "svedbg: warning: listening on %s, which is not a loopback address: anyone who can reach it "
-                 "can read and change the guest\n",
-                 spec->to_string().c_str());
   auto mode = introspect::parse_tdesc_vl(a.tdesc_vl);
   if (!mode) {
     std::fprintf(stderr, "svedbg: %s\n", mode.error().message.c_str());
@@ -365,7 +362,7 @@ int serve(const GuestArgs& g, const ServeArgs& a) {
   // stops it cleanly, removing its unix socket file.
   limits.stop_signals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
   gdbstub::Server server(**target, {}, limits);
-  auto st = server.listen(*spec);
+  auto st = listener->open(server);
   if (!st) {
     std::fprintf(stderr, "svedbg: %s\n", st.error().message.c_str());
     return 1;
@@ -433,16 +430,17 @@ int serve_multi(const GuestArgs& g, const ServeArgs& a) {
                  "do not go with it (--sim serves the simulated guest instead of KVM VMMs)\n");
     return 2;
   }
-  auto spec = gdbstub::parse_listen_spec(a.listen);
+  // --listen ADDRESS, or the socket a service manager passed (svedbg.service).
+  auto listener = cli::Listener::choose(a.listen, a.listen_given, /*warn_not_loopback=*/false);
   auto mode = introspect::parse_tdesc_vl(a.tdesc_vl);
-  for (const auto* err : {spec ? nullptr : &spec.error(), mode ? nullptr : &mode.error()}) {
+  for (const auto* err : {listener ? nullptr : &listener.error(), mode ? nullptr : &mode.error()}) {
     if (!err) continue;
     std::fprintf(stderr, "svedbg: %s\n", err->message.c_str());
     return 2;
   }
   gdbstub::ServerOptions limits;
   if (!server_access(g, a, limits)) return 2;
-  if (spec->kind == gdbstub::ListenSpec::Kind::Tcp && !spec->is_loopback())
+  if (const auto& spec = listener->spec(); spec && spec->kind == gdbstub::ListenSpec::Kind::Tcp && !spec->is_loopback())
     std::fprintf(stderr,
                  "svedbg: warning: listening on %s, which is not a loopback address: peers there have no identity "
                  "and are %s\n",
@@ -467,7 +465,7 @@ int serve_multi(const GuestArgs& g, const ServeArgs& a) {
   gdbstub::MultiOptions multi;
   multi.allow_kill = a.allow_kill;
   gdbstub::Server server(host, multi, {}, limits);
-  if (auto st = server.listen(*spec); !st) {
+  if (auto st = listener->open(server); !st) {
     std::fprintf(stderr, "svedbg: %s\n", st.error().message.c_str());
     return 1;
   }
@@ -577,8 +575,12 @@ int main(int argc, char** argv) {
   GuestArgs serve_guest;
   ServeArgs sa;
   serve_guest.add_to(serve_cmd, "Serve the built-in simulated SVE guest (see below)");
-  serve_cmd->add_option("--listen", sa.listen, "HOST:PORT (TCP) or unix:PATH (socket created 0600)")
-      ->capture_default_str();
+  auto* listen_opt =
+      serve_cmd
+          ->add_option("--listen", sa.listen,
+                       "HOST:PORT (TCP), unix:PATH (socket created 0600) or systemd (the socket a service manager "
+                       "passed: LISTEN_FDS, svedbg.socket; used without --listen too)")
+          ->capture_default_str();
   serve_cmd
       ->add_option("--tdesc-vl", sa.tdesc_vl,
                    "Target-description VL: max (largest enabled VL, default; right for gdb-multiarch 13.1 and "
@@ -657,6 +659,7 @@ int main(int argc, char** argv) {
   try {
     if (*ps_cmd) return ps(pa);
     if (*dump_cmd) return dump(dump_guest, da);
+    sa.listen_given = listen_opt->count() > 0;
     if (*serve_cmd) return serve(serve_guest, sa);
   } catch (const CLI::Error& e) {
     return app.exit(e);
