@@ -8,11 +8,13 @@
 // the guest (all vCPUs, no single-step) if and only if it was running
 // before pause(); a guest that was stopped stays stopped, and a backend
 // without run control (a core file) is never running. Used by dumps, which
-// must read every vCPU at one instant.
+// must read every vCPU at one instant. AttachStop is the same stop for a
+// connecting client, split in two (below).
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "common/result.hpp"
@@ -21,6 +23,27 @@
 namespace svedbg::introspect {
 
 Result<bool> stop_all_vcpus(std::string_view backend_name, kvm::RunControl& run, std::chrono::milliseconds timeout);
+
+// The all-stop of a connecting client, begun at once and completed where
+// it is first needed, so that the client's handshake (qSupported, the
+// target description) is answered while the vCPUs stop instead of after:
+// with many vCPUs the stop can take longer than a client waits for its
+// first reply (gdb's remotetimeout, 2 s by default). begin() interrupts a
+// running guest (RunControl::interrupt() must not wait for the stop) and
+// returns. settle() completes it: stop_all_vcpus() bounded by `timeout`,
+// then collects the stop it caused; a stop nobody collected that says the
+// guest is gone (StopReason::Exited) is returned, because every client
+// must hear that. Only the first settle() after a begin() does anything;
+// the others return nothing at once. No run control: nothing to stop.
+class AttachStop {
+ public:
+  void begin(kvm::RunControl* run);
+  Result<std::optional<kvm::BackendStop>> settle(std::string_view backend_name, std::chrono::milliseconds timeout);
+  bool pending() const { return run_ != nullptr; }
+
+ private:
+  kvm::RunControl* run_ = nullptr;  // set while a begun stop is not settled
+};
 
 class PausedGuest {
  public:

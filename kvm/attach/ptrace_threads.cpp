@@ -79,10 +79,10 @@ bool ThreadTracker::set_regs(pid_t tid, const user_pt_regs& r) {
   return ::ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) == 0;
 }
 
-// The vCPU whose KVM_RUN thread `tid` just left with EINTR when no
-// syscall-entry stop told: the one vCPU not claimed by another thread whose
-// kvm_run says KVM_EXIT_INTR (vCPU threads are stopped one at a time at
-// attach).
+// The vCPU whose KVM_RUN thread `tid` just left with EINTR when neither a
+// syscall-entry stop nor the kernel's record told: the one vCPU not claimed
+// by another thread whose kvm_run says KVM_EXIT_INTR (a last resort: with
+// every thread interrupted at once, several can qualify).
 std::optional<int> ThreadTracker::vcpu_fd_in_eintr(pid_t tid) const {
   std::vector<int> candidates;
   for (unsigned v = 0; v < vcpus_.size(); ++v) {
@@ -98,8 +98,38 @@ std::optional<int> ThreadTracker::vcpu_fd_in_eintr(pid_t tid) const {
   return std::nullopt;
 }
 
+// The fd of the KVM_RUN that stopped thread `tid` has just left (EINTR),
+// from the kernel's own record of the call: arm64 keeps a system call's
+// first argument in pt_regs.orig_x0 (el0_svc_common), and
+// /proc/PID/task/TID/syscall prints it as argument 0 while the thread's
+// syscallno names a call (lib/syscall.c collect_syscall, arm64
+// syscall_get_arguments). At a stop after the call, do_signal() has
+// already set syscallno to NO_SYSCALL (forget_syscall,
+// arch/arm64/kernel/signal.c), so it is set to ioctl for the read
+// (NT_ARM_SYSTEM_CALL) and put back right after. This tells each thread's
+// vCPU on its own, so every thread can be interrupted at once.
+std::optional<int> ThreadTracker::kvm_run_fd_of(pid_t tid) const {
+  int nr = -1;
+  iovec iov{&nr, sizeof nr};
+  if (::ptrace(PTRACE_GETREGSET, tid, NT_ARM_SYSTEM_CALL, &iov) != 0) return std::nullopt;
+  int ioctl_nr = static_cast<int>(kArm64NrIoctl);
+  iovec set{&ioctl_nr, sizeof ioctl_nr};
+  const bool changed = nr != ioctl_nr;
+  if (changed && ::ptrace(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, &set) != 0) return std::nullopt;
+  const auto text = read_text(fmt::format("/proc/{}/task/{}/syscall", pid_, tid));
+  iovec back{&nr, sizeof nr};
+  if (changed) (void)::ptrace(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, &back);
+  auto call = parse_syscall(text);
+  if (!call || !call->is_kvm_run()) return std::nullopt;
+  const int fd = static_cast<int>(call->args[0]);
+  if (!vcpu_of_fd(fd)) return std::nullopt;
+  return fd;
+}
+
 // A thread stopped right after an interrupted KVM_RUN: rewind it so that the
-// VMM re-enters KVM_RUN on resume. `fd`: known from a syscall-entry stop, or -1.
+// VMM re-enters KVM_RUN on resume. `fd`: known from a syscall-entry stop, or
+// -1: then the thread's learned fd, the kernel's record (kvm_run_fd_of), or
+// the one unclaimed vCPU whose kvm_run says KVM_EXIT_INTR, in that order.
 void ThreadTracker::maybe_rewind(pid_t tid, int fd) {
   user_pt_regs r{};
   if (!get_regs(tid, r)) return;
@@ -109,6 +139,7 @@ void ThreadTracker::maybe_rewind(pid_t tid, int fd) {
   if (fd < 0) {
     if (auto it = thread_fd_.find(tid); it != thread_fd_.end()) fd = it->second;
   }
+  if (fd < 0) fd = kvm_run_fd_of(tid).value_or(-1);
   if (fd < 0) {
     auto found = vcpu_fd_in_eintr(tid);
     if (!found) return;
@@ -143,6 +174,7 @@ void ThreadTracker::cont(pid_t tid, Thread& t) {
 
 void ThreadTracker::begin_stop() {
   state_ = State::Stopping;
+  stop_began_ = std::chrono::steady_clock::now();
   for (auto& [tid, t] : threads_)
     if (t.stop == Stop::Running) ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
 }
@@ -162,6 +194,7 @@ void ThreadTracker::run_on_or_stop(pid_t tid, Thread& t, bool run_on, Stop how) 
 void ThreadTracker::complete_if_stopped() {
   if (state_ != State::Stopping || !all_stopped()) return;
   state_ = State::Stopped;
+  last_stop_time_ = std::chrono::steady_clock::now() - stop_began_;
   pending_ = reason_ ? *reason_ : BackendStop{first_vcpu_.value_or(0), StopReason::Interrupted, 0, 0};
   reason_.reset();
   watcher_.arm(false);
@@ -339,6 +372,14 @@ Status ThreadTracker::seize_all() {
 }
 
 Status ThreadTracker::seize_and_stop() {
+  if (auto s = seize_and_begin_stop(); !s) return s;
+  if (!wait_until([&] { return state_ != State::Stopping; }, 5000))
+    return make_error(ETIMEDOUT, "pid {}: not every thread stopped within 5 s", pid_);
+  if (state_ == State::Exited) return make_error(ESRCH, "the VMM (pid {}) exited while svedbg attached", pid_);
+  return {};
+}
+
+Status ThreadTracker::seize_and_begin_stop() {
   state_ = State::Stopping;
   reason_.reset();
   pending_.reset();
@@ -347,21 +388,12 @@ Status ThreadTracker::seize_and_stop() {
   forget_thread_state();
   tracer_ = static_cast<pid_t>(::syscall(SYS_gettid));
   if (auto s = seize_all(); !s) return s;
-  std::vector<pid_t> order;
-  for (const auto& [tid, t] : threads_) order.push_back(tid);
-  for (pid_t tid : order) {
-    if (!threads_.count(tid) || threads_[tid].stop != Stop::Running) continue;
-    ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
-    if (!wait_until(
-            [&] { return state_ == State::Exited || !threads_.count(tid) || threads_[tid].stop != Stop::Running; },
-            5000))
-      log_(fmt::format("thread {} did not stop within 5 s", tid));
-    if (state_ == State::Exited) return make_error(ESRCH, "the VMM (pid {}) exited while svedbg attached", pid_);
-  }
-  // Threads created meanwhile (TRACECLONE) stop by themselves.
-  if (!wait_until([&] { return state_ != State::Stopping; }, 5000))
-    return make_error(ETIMEDOUT, "pid {}: not every thread stopped within 5 s", pid_);
-  if (state_ == State::Exited) return make_error(ESRCH, "the VMM (pid {}) exited while svedbg attached", pid_);
+  // Every thread at once: each stop costs the thread's own way out of the
+  // guest and its turn on a CPU, and with many vCPU threads on few CPUs
+  // those turns overlap only when the interrupts do. Each vCPU thread's
+  // KVM_RUN is told by the kernel (kvm_run_fd_of), not by the order of
+  // the stops. Threads created meanwhile (TRACECLONE) stop by themselves.
+  begin_stop();
   return {};
 }
 
