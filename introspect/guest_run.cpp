@@ -29,7 +29,7 @@ Status GuestTarget::attach() {
   // Like gdbserver after attaching: report SIGTRAP on the first thread.
   last_stop_ = StopEvent{1, Signal::Trap};
   // All-stop: every vCPU stops before the client's first request that
-  // needs them (settle()); the handshake is answered meanwhile.
+  // needs them (settle()); the handshake is answered before, at once.
   attach_stop_.begin(run_);
   return {};
 }

@@ -16,10 +16,10 @@
 // read as zero. Monitor commands: help, vls, plus the backend's own. The
 // guest is never modified unless gdb asks (register/memory writes, resume,
 // step, a state-changing monitor command); attach stops it, detach lets it
-// run as before. attach() only begins the stop (AttachStop): what needs no
-// vCPU (threads, the target description but in --tdesc-vl effective,
-// client features) is answered at once, and the first call that reads or
-// changes the guest waits for the stop.
+// run as before. attach() only records the stop (AttachStop): what needs
+// no vCPU (threads, the target description but in --tdesc-vl effective,
+// client features) is answered at once while the guest runs, and the
+// first call that reads or changes the guest (gdb's `?`) stops it.
 #pragma once
 
 #include <functional>

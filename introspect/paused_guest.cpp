@@ -16,10 +16,7 @@ Result<bool> stop_all_vcpus(std::string_view backend_name, kvm::RunControl& run,
   return true;
 }
 
-void AttachStop::begin(kvm::RunControl* run) {
-  run_ = run;
-  if (run && run->running()) run->interrupt();
-}
+void AttachStop::begin(kvm::RunControl* run) { run_ = run; }
 
 Result<std::optional<kvm::BackendStop>> AttachStop::settle(std::string_view backend_name,
                                                            std::chrono::milliseconds timeout) {

@@ -24,17 +24,21 @@ namespace svedbg::introspect {
 
 Result<bool> stop_all_vcpus(std::string_view backend_name, kvm::RunControl& run, std::chrono::milliseconds timeout);
 
-// The all-stop of a connecting client, begun at once and completed where
-// it is first needed, so that the client's handshake (qSupported, the
-// target description) is answered while the vCPUs stop instead of after:
-// with many vCPUs the stop can take longer than a client waits for its
-// first reply (gdb's remotetimeout, 2 s by default). begin() interrupts a
-// running guest (RunControl::interrupt() must not wait for the stop) and
-// returns. settle() completes it: stop_all_vcpus() bounded by `timeout`,
-// then collects the stop it caused; a stop nobody collected that says the
-// guest is gone (StopReason::Exited) is returned, because every client
-// must hear that. Only the first settle() after a begin() does anything;
-// the others return nothing at once. No run control: nothing to stop.
+// The all-stop of a connecting client, deferred to where it is first
+// needed, so that the client's handshake (qSupported, QStartNoAckMode, the
+// target description) is answered at once while the guest runs. A reply
+// later than gdb's remotetimeout (2 s by default) in acknowledged mode
+// breaks the connection: gdb sends a NAK, the stub's answer to it repeats
+// the late reply, and gdb takes that for the reply to its next packet
+// ("Remote replied unexpectedly to 'vMustReplyEmpty'", gdb 13.1); after
+// QStartNoAckMode gdb waits three remotetimeouts. Stopping 64 spinning
+// vCPUs on a loaded host takes longer than 2 s (tests/nested/cases/
+// attach_64vcpus, docs/scale.md). begin() records the stop; settle()
+// does it: stop_all_vcpus() bounded by `timeout`, then collects the stop
+// it caused; a stop nobody collected that says the guest is gone
+// (StopReason::Exited) is returned, because every client must hear that.
+// Only the first settle() after a begin() does anything; the others
+// return nothing at once. No run control: nothing to stop.
 class AttachStop {
  public:
   void begin(kvm::RunControl* run);

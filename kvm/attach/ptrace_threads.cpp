@@ -27,7 +27,15 @@ namespace svedbg::kvm {
 
 namespace {
 constexpr std::uint32_t kSvc0 = 0xd4000001;
+
+// State R in /proc/PID/task/TID/stat (proc(5): the field after the comm,
+// which ends at the last ')').
+bool thread_running(pid_t pid, pid_t tid) {
+  const std::string stat = read_text(fmt::format("/proc/{}/task/{}/stat", pid, tid));
+  const auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'R';
 }
+}  // namespace
 
 ThreadTracker::ThreadTracker(pid_t pid, const std::vector<VmmVcpu>& vcpus, const VmmMemory& mem, StopWatcher& watcher,
                              LogFn log, std::function<void()> on_exit)
@@ -79,10 +87,12 @@ bool ThreadTracker::set_regs(pid_t tid, const user_pt_regs& r) {
   return ::ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) == 0;
 }
 
-// The vCPU whose KVM_RUN thread `tid` just left with EINTR when neither a
-// syscall-entry stop nor the kernel's record told: the one vCPU not claimed
-// by another thread whose kvm_run says KVM_EXIT_INTR (a last resort: with
-// every thread interrupted at once, several can qualify).
+// The vCPU whose KVM_RUN thread `tid` just left with EINTR when no
+// syscall-entry stop told: the one vCPU not claimed by another thread whose
+// kvm_run says KVM_EXIT_INTR (threads that may be in KVM_RUN on an unknown
+// vCPU are stopped one at a time: seize_and_begin_stop()). Linux 6.1 on
+// arm64 shows no other trace of the fd at that stop: /proc/TID/syscall
+// prints x0 (-EINTR) as the first argument, not orig_x0.
 std::optional<int> ThreadTracker::vcpu_fd_in_eintr(pid_t tid) const {
   std::vector<int> candidates;
   for (unsigned v = 0; v < vcpus_.size(); ++v) {
@@ -98,38 +108,10 @@ std::optional<int> ThreadTracker::vcpu_fd_in_eintr(pid_t tid) const {
   return std::nullopt;
 }
 
-// The fd of the KVM_RUN that stopped thread `tid` has just left (EINTR),
-// from the kernel's own record of the call: arm64 keeps a system call's
-// first argument in pt_regs.orig_x0 (el0_svc_common), and
-// /proc/PID/task/TID/syscall prints it as argument 0 while the thread's
-// syscallno names a call (lib/syscall.c collect_syscall, arm64
-// syscall_get_arguments). At a stop after the call, do_signal() has
-// already set syscallno to NO_SYSCALL (forget_syscall,
-// arch/arm64/kernel/signal.c), so it is set to ioctl for the read
-// (NT_ARM_SYSTEM_CALL) and put back right after. This tells each thread's
-// vCPU on its own, so every thread can be interrupted at once.
-std::optional<int> ThreadTracker::kvm_run_fd_of(pid_t tid) const {
-  int nr = -1;
-  iovec iov{&nr, sizeof nr};
-  if (::ptrace(PTRACE_GETREGSET, tid, NT_ARM_SYSTEM_CALL, &iov) != 0) return std::nullopt;
-  int ioctl_nr = static_cast<int>(kArm64NrIoctl);
-  iovec set{&ioctl_nr, sizeof ioctl_nr};
-  const bool changed = nr != ioctl_nr;
-  if (changed && ::ptrace(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, &set) != 0) return std::nullopt;
-  const auto text = read_text(fmt::format("/proc/{}/task/{}/syscall", pid_, tid));
-  iovec back{&nr, sizeof nr};
-  if (changed) (void)::ptrace(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, &back);
-  auto call = parse_syscall(text);
-  if (!call || !call->is_kvm_run()) return std::nullopt;
-  const int fd = static_cast<int>(call->args[0]);
-  if (!vcpu_of_fd(fd)) return std::nullopt;
-  return fd;
-}
-
 // A thread stopped right after an interrupted KVM_RUN: rewind it so that the
 // VMM re-enters KVM_RUN on resume. `fd`: known from a syscall-entry stop, or
-// -1: then the thread's learned fd, the kernel's record (kvm_run_fd_of), or
-// the one unclaimed vCPU whose kvm_run says KVM_EXIT_INTR, in that order.
+// -1: then the thread's learned fd, else the one unclaimed vCPU whose
+// kvm_run says KVM_EXIT_INTR.
 void ThreadTracker::maybe_rewind(pid_t tid, int fd) {
   user_pt_regs r{};
   if (!get_regs(tid, r)) return;
@@ -139,7 +121,6 @@ void ThreadTracker::maybe_rewind(pid_t tid, int fd) {
   if (fd < 0) {
     if (auto it = thread_fd_.find(tid); it != thread_fd_.end()) fd = it->second;
   }
-  if (fd < 0) fd = kvm_run_fd_of(tid).value_or(-1);
   if (fd < 0) {
     auto found = vcpu_fd_in_eintr(tid);
     if (!found) return;
@@ -176,7 +157,27 @@ void ThreadTracker::begin_stop() {
   state_ = State::Stopping;
   stop_began_ = std::chrono::steady_clock::now();
   for (auto& [tid, t] : threads_)
-    if (t.stop == Stop::Running) ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+    if (t.stop == Stop::Running && !t.serial) ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+  next_serial();
+}
+
+// The threads seize_and_begin_stop() stops one at a time: interrupts the
+// next once the previous one stopped (or is gone).
+void ThreadTracker::next_serial() {
+  while (!serial_.empty()) {
+    const pid_t tid = serial_.front();
+    auto it = threads_.find(tid);
+    if (it == threads_.end() || (it->second.serial_sent && it->second.stop != Stop::Running)) {
+      if (it != threads_.end()) it->second.serial = it->second.serial_sent = false;
+      serial_.pop_front();
+      continue;
+    }
+    if (!it->second.serial_sent) {
+      it->second.serial_sent = true;
+      if (it->second.stop == Stop::Running) ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+    }
+    return;
+  }
 }
 
 void ThreadTracker::mark_stopped(pid_t tid, Thread& t, Stop how) {
@@ -295,6 +296,7 @@ void ThreadTracker::pump() {
     if (tid <= 0) break;
     gone = !dispatch(tid, st);
   }
+  if (state_ == State::Stopping) next_serial();
   complete_if_stopped();
 }
 
@@ -373,8 +375,10 @@ Status ThreadTracker::seize_all() {
 
 Status ThreadTracker::seize_and_stop() {
   if (auto s = seize_and_begin_stop(); !s) return s;
-  if (!wait_until([&] { return state_ != State::Stopping; }, 5000))
-    return make_error(ETIMEDOUT, "pid {}: not every thread stopped within 5 s", pid_);
+  // 5 s for the threads stopped at once, and 5 s for each stopped alone.
+  const int ms = 5000 * static_cast<int>(1 + serial_.size());
+  if (!wait_until([&] { return state_ != State::Stopping; }, ms))
+    return make_error(ETIMEDOUT, "pid {}: not every thread stopped within {} s", pid_, ms / 1000);
   if (state_ == State::Exited) return make_error(ESRCH, "the VMM (pid {}) exited while svedbg attached", pid_);
   return {};
 }
@@ -388,11 +392,32 @@ Status ThreadTracker::seize_and_begin_stop() {
   forget_thread_state();
   tracer_ = static_cast<pid_t>(::syscall(SYS_gettid));
   if (auto s = seize_all(); !s) return s;
-  // Every thread at once: each stop costs the thread's own way out of the
-  // guest and its turn on a CPU, and with many vCPU threads on few CPUs
-  // those turns overlap only when the interrupts do. Each vCPU thread's
-  // KVM_RUN is told by the kernel (kvm_run_fd_of), not by the order of
-  // the stops. Threads created meanwhile (TRACECLONE) stop by themselves.
+  // Every thread whose vCPU is known or that is not inside KVM_RUN at
+  // once: each stop costs the thread's own way out of the guest and its
+  // turn on a CPU, and with many vCPU threads on few CPUs those turns
+  // overlap only when the interrupts do. A thread that runs (possibly in
+  // KVM_RUN on a vCPU not learned yet) is stopped alone, after the others
+  // (pump() interrupts the next once the last stopped), so that the one
+  // unclaimed vCPU whose kvm_run says KVM_EXIT_INTR is its own. Threads
+  // created meanwhile (TRACECLONE) stop by themselves.
+  serial_.clear();
+  for (auto& [tid, t] : threads_) {
+    if (thread_fd_.count(tid)) continue;
+    // A running thread's syscall file costs a wait for it to be off its
+    // CPU (wait_task_inactive) and says only "running": ask stat first.
+    if (thread_running(pid_, tid)) {
+      serial_.push_back(tid);
+      t.serial = true;
+      continue;
+    }
+    auto call = parse_syscall(read_text(fmt::format("/proc/{}/task/{}/syscall", pid_, tid)));
+    if (call && call->is_kvm_run() && vcpu_of_fd(static_cast<int>(call->args[0]))) {
+      thread_fd_[tid] = static_cast<int>(call->args[0]);  // blocked in KVM_RUN: /proc names its fd
+    } else if (!call || call->kind == SyscallState::Kind::Running) {
+      serial_.push_back(tid);
+      t.serial = true;
+    }
+  }
   begin_stop();
   return {};
 }
