@@ -184,7 +184,13 @@ StopEvent GuestTarget::last_stop() {
 }
 
 Detached GuestTarget::detach() {
-  (void)settle();
+  // A client that leaves before any request needed the vCPUs never
+  // stopped them: nothing of its own to undo.
+  if (attach_stop_.pending()) {
+    attach_stop_.cancel();
+    cache_.invalidate();
+    return backend_.detach();
+  }
   // Removing breakpoints needs the vCPUs stopped (their registers translate
   // the addresses and KVM's vCPU ioctls wait for KVM_RUN): a client that
   // drops while the guest runs gets it stopped first; the backend's

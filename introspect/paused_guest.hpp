@@ -38,12 +38,14 @@ Result<bool> stop_all_vcpus(std::string_view backend_name, kvm::RunControl& run,
 // it caused; a stop nobody collected that says the guest is gone
 // (StopReason::Exited) is returned, because every client must hear that.
 // Only the first settle() after a begin() does anything; the others
-// return nothing at once. No run control: nothing to stop.
+// return nothing at once. cancel(): the client left unsettled. No run
+// control: nothing to stop.
 class AttachStop {
  public:
   void begin(kvm::RunControl* run);
   Result<std::optional<kvm::BackendStop>> settle(std::string_view backend_name, std::chrono::milliseconds timeout);
   bool pending() const { return run_ != nullptr; }
+  void cancel() { run_ = nullptr; }  // the client left before settle()
 
  private:
   kvm::RunControl* run_ = nullptr;  // set while a begun stop is not settled
