@@ -68,6 +68,7 @@ Status GuestTarget::access_memory(
 }
 
 Result<Bytes> GuestTarget::read_memory(ThreadId tid, std::uint64_t addr, std::size_t len) {
+  if (auto st = settle(); !st) return st.error();
   Bytes out(len);
   std::size_t done = 0;
   auto st = access_memory(
@@ -82,6 +83,7 @@ Result<Bytes> GuestTarget::read_memory(ThreadId tid, std::uint64_t addr, std::si
 }
 
 Status GuestTarget::write_memory(ThreadId tid, std::uint64_t addr, std::span<const std::byte> data) {
+  if (auto st = settle(); !st) return st;
   if (options_.read_only && !data.empty())
     return make_error(EROFS, "memory at {:#x} not written: svedbg runs --read-only", addr);
   return write_guest(tid, addr, data);

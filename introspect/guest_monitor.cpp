@@ -45,6 +45,7 @@ void GuestTarget::add_monitor_commands() {
 }
 
 Result<std::string> GuestTarget::monitor(std::string_view command) {
+  if (auto st = settle(); !st) return st.error();
   const auto words = split_words(command);
   if (words.empty()) return monitor_.help();
   const auto match = monitor_.find(command);

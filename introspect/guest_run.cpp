@@ -3,6 +3,7 @@
 #include "introspect/guest_target.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -27,14 +28,25 @@ Status GuestTarget::attach() {
   effective_refused_.clear();
   // Like gdbserver after attaching: report SIGTRAP on the first thread.
   last_stop_ = StopEvent{1, Signal::Trap};
-  if (!run_) return {};  // never runs: always stopped
-  // All-stop: every vCPU stops before the client's first request.
-  if (auto r = stop_all_vcpus(backend_.name(), *run_, std::chrono::seconds(5)); !r) return r.error();
-  // A stop nobody collected belongs to the previous client, unless the
-  // guest is gone: then every client hears so (an X reply to `?`).
-  if (auto s = run_->poll_stop(); s && s->reason == kvm::StopReason::Exited) {
-    last_stop_ = to_stop(*s);
+  // All-stop: every vCPU stops before the client's first request that
+  // needs them (settle()); the handshake is answered before, at once.
+  attach_stop_.begin(run_);
+  return {};
+}
+
+Status GuestTarget::settle() {
+  if (!attach_stop_.pending()) return {};
+  auto r = attach_stop_.settle(backend_.name(), std::chrono::seconds(5));
+  if (!r) {
+    const std::string line = fmt::format("attach: {}", r.error().message);
+    if (options_.log)
+      options_.log(line);
+    else
+      std::fprintf(stderr, "svedbg: %s\n", line.c_str());
+    return r.error();
   }
+  // The guest is gone: every client hears so (an X reply to `?`).
+  if (*r) last_stop_ = to_stop(**r);
   return {};
 }
 
@@ -62,6 +74,7 @@ void GuestTarget::client_features(std::span<const std::string> features) {
 }
 
 Status GuestTarget::resume(std::span<const gdbstub::ResumeAction> actions) {
+  if (auto st = settle(); !st) return st;
   if (!run_) return make_error(EPERM, "the {} target cannot run (it offers no run control)", backend_.name());
   std::vector<unsigned> step;
   bool others_run = false;
@@ -113,6 +126,7 @@ Breakpoints::WriteMemory GuestTarget::memory_writer() {
 }
 
 Status GuestTarget::insert_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) {
+  if (auto st = settle(); !st) return st;
   if (!run_ || !run_->debug_caps().guest_debug)
     return make_error(EOPNOTSUPP, "{}: breakpoints need guest debug support, which this backend lacks",
                       backend_.name());
@@ -124,6 +138,7 @@ Status GuestTarget::insert_breakpoint(gdbstub::BreakpointType type, std::uint64_
 }
 
 Status GuestTarget::remove_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) {
+  if (auto st = settle(); !st) return st;
   auto st = breakpoints_.remove(type, addr, kind, memory_writer());
   cache_.invalidate();
   return st;
@@ -149,6 +164,7 @@ void GuestTarget::clear_debug_state() {
 }
 
 std::optional<StopEvent> GuestTarget::poll_stop() {
+  (void)settle();
   if (!run_) return std::nullopt;
   auto s = run_->poll_stop();
   if (!s) return std::nullopt;
@@ -162,9 +178,19 @@ void GuestTarget::set_stop_notifier(std::function<void()> notify) {
   if (run_) run_->set_stop_notifier(std::move(notify));
 }
 
-StopEvent GuestTarget::last_stop() { return last_stop_; }
+StopEvent GuestTarget::last_stop() {
+  (void)settle();
+  return last_stop_;
+}
 
 Detached GuestTarget::detach() {
+  // A client that leaves before any request needed the vCPUs never
+  // stopped them: nothing of its own to undo.
+  if (attach_stop_.pending()) {
+    attach_stop_.cancel();
+    cache_.invalidate();
+    return backend_.detach();
+  }
   // Removing breakpoints needs the vCPUs stopped (their registers translate
   // the addresses and KVM's vCPU ioctls wait for KVM_RUN): a client that
   // drops while the guest runs gets it stopped first; the backend's
@@ -177,6 +203,7 @@ Detached GuestTarget::detach() {
 }
 
 void GuestTarget::kill() {
+  (void)settle();
   clear_debug_state();
   cache_.invalidate();
   if (run_) run_->kill();

@@ -53,6 +53,7 @@ GuestTarget::GuestTarget(kvm::Backend& backend, GuestOptions options)
       cache_(backend),
       breakpoints_(run_ ? run_->debug_caps() : kvm::DebugCaps{}),
       applied_debug_(backend.vcpu_count()) {
+  cache_.set_before_fetch([this] { (void)settle(); });
   add_monitor_commands();
 }
 
@@ -113,6 +114,15 @@ Result<VcpuVl> GuestTarget::vcpu_vl(unsigned vcpu) {
   vl.sve = st.sve;
   if (!st.sve) return vl;
   vl.max_vq = st.vls.max();
+  if (backend_.batches_reads() && !cache_.contains(vcpu, kvm::zcr_el1())) {
+    // Where a batch costs what one read does (an attached VMM: a trip),
+    // read every vCPU's ZCR_EL1 at once: a thread list needs each one's VL
+    // (qXfer:threads), and a 64-vCPU guest would otherwise cost 64 trips.
+    std::vector<StopCache::Key> zcrs;
+    for (unsigned v = 0; v < vcpus_.size(); ++v)
+      if (vcpus_[v].sve) zcrs.emplace_back(v, kvm::zcr_el1());
+    cache_.prefetch(zcrs);
+  }
   auto zcr = cache_.get(vcpu, kvm::zcr_el1());
   if (!zcr) return zcr.error();
   vl.effective_vq = kvm::effective_vq(st.vls, load_u64(**zcr));
@@ -141,6 +151,7 @@ std::vector<ThreadId> GuestTarget::threads() {
 bool GuestTarget::thread_alive(ThreadId tid) { return tid >= 1 && tid <= backend_.vcpu_count(); }
 
 std::string GuestTarget::thread_extra_info(ThreadId tid) {
+  (void)settle();
   auto v = vcpu_of(tid);
   if (!v) return v.error().message;
   const unsigned n = backend_.vmm_index(*v);

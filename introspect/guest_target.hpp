@@ -16,7 +16,10 @@
 // read as zero. Monitor commands: help, vls, plus the backend's own. The
 // guest is never modified unless gdb asks (register/memory writes, resume,
 // step, a state-changing monitor command); attach stops it, detach lets it
-// run as before.
+// run as before. attach() only records the stop (AttachStop): what needs
+// no vCPU (threads, the target description but in --tdesc-vl effective,
+// client features) is answered at once while the guest runs, and the
+// first call that reads or changes the guest (gdb's `?`) stops it.
 #pragma once
 
 #include <functional>
@@ -29,6 +32,7 @@
 #include "kvm/backend.hpp"
 #include "introspect/breakpoints.hpp"
 #include "introspect/page_walk.hpp"
+#include "introspect/paused_guest.hpp"
 #include "introspect/regmap.hpp"
 #include "introspect/stop_cache.hpp"
 #include "kvm/vls.hpp"
@@ -175,6 +179,10 @@ class GuestTarget final : public gdbstub::Target {
   // Adds what reading `spec` may need to a prefetch list (for `sp`: PSTATE
   // and both stack pointers, so the choice costs no extra round trip).
   static void add_prefetch_ids(std::vector<std::uint64_t>& ids, const xml::RegSpec& spec, bool sve);
+  // Completes the all-stop attach() began (AttachStop); every entry point
+  // that touches vCPUs or guest memory calls it first. An error is logged
+  // once and returned.
+  Status settle();
   void clear_debug_state();
 
   kvm::Backend& backend_;
@@ -199,6 +207,7 @@ class GuestTarget final : public gdbstub::Target {
   bool phys_mode_ = false;                      // `monitor phys on`: m/M addresses are guest-physical
   std::vector<kvm::GuestDebug> applied_debug_;  // what each vCPU has now
   MonitorRegistry monitor_;
+  AttachStop attach_stop_;  // a client's stop, begun by attach()
 };
 
 }  // namespace svedbg::introspect

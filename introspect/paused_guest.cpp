@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <thread>
+#include <utility>
 
 namespace svedbg::introspect {
 
@@ -13,6 +14,19 @@ Result<bool> stop_all_vcpus(std::string_view backend_name, kvm::RunControl& run,
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (run.running()) return make_error(ETIMEDOUT, "{}: vCPUs did not stop within {} ms", backend_name, timeout.count());
   return true;
+}
+
+void AttachStop::begin(kvm::RunControl* run) { run_ = run; }
+
+Result<std::optional<kvm::BackendStop>> AttachStop::settle(std::string_view backend_name,
+                                                           std::chrono::milliseconds timeout) {
+  kvm::RunControl* run = std::exchange(run_, nullptr);
+  if (!run) return std::optional<kvm::BackendStop>{};
+  if (auto r = stop_all_vcpus(backend_name, *run, timeout); !r) return r.error();
+  // A stop nobody collected belongs to the previous client (or is ours),
+  // unless the guest is gone.
+  if (auto s = run->poll_stop(); s && s->reason == kvm::StopReason::Exited) return s;
+  return std::optional<kvm::BackendStop>{};
 }
 
 Result<std::unique_ptr<PausedGuest>> PausedGuest::pause(kvm::Backend& backend, std::chrono::milliseconds timeout) {

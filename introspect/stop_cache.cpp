@@ -11,6 +11,7 @@ Result<const Bytes*> StopCache::get(unsigned vcpu, std::uint64_t id) {
   auto key = std::make_pair(vcpu, id);
   if (auto it = values_.find(key); it != values_.end()) return &it->second;
   if (auto it = errors_.find(key); it != errors_.end()) return it->second;
+  if (before_fetch_) before_fetch_();
   Bytes value(kvm::reg_size(id));
   ++fetches_;
   ++batches_;
@@ -25,19 +26,26 @@ Result<const Bytes*> StopCache::get(unsigned vcpu, std::uint64_t id) {
 }
 
 void StopCache::prefetch(unsigned vcpu, std::span<const std::uint64_t> ids) {
-  std::vector<std::uint64_t> wanted;
-  for (std::uint64_t id : ids) {
-    const auto key = std::make_pair(vcpu, id);
+  std::vector<Key> keys;
+  keys.reserve(ids.size());
+  for (std::uint64_t id : ids) keys.emplace_back(vcpu, id);
+  prefetch(keys);
+}
+
+void StopCache::prefetch(std::span<const Key> regs) {
+  std::vector<Key> wanted;
+  for (const Key& key : regs) {
     if (values_.count(key) || errors_.count(key)) continue;
-    if (std::find(wanted.begin(), wanted.end(), id) != wanted.end()) continue;
-    wanted.push_back(id);
+    if (std::find(wanted.begin(), wanted.end(), key) != wanted.end()) continue;
+    wanted.push_back(key);
   }
   if (wanted.empty()) return;
+  if (before_fetch_) before_fetch_();
   std::vector<Bytes> buffers;
   buffers.reserve(wanted.size());
   std::vector<kvm::Backend::RegRead> reads;
   reads.reserve(wanted.size());
-  for (std::uint64_t id : wanted) {
+  for (const auto& [vcpu, id] : wanted) {
     buffers.emplace_back(kvm::reg_size(id));
     reads.push_back(kvm::Backend::RegRead{vcpu, id, buffers.back(), {}});
   }
@@ -47,15 +55,15 @@ void StopCache::prefetch(unsigned vcpu, std::span<const std::uint64_t> ids) {
   backend_.get_regs(reads);
   backend_time_ += std::chrono::steady_clock::now() - t0;
   for (std::size_t i = 0; i < reads.size(); ++i) {
-    const auto key = std::make_pair(vcpu, wanted[i]);
     if (reads[i].status)
-      values_.emplace(key, std::move(buffers[i]));
+      values_.emplace(wanted[i], std::move(buffers[i]));
     else
-      errors_.emplace(key, reads[i].status.error());
+      errors_.emplace(wanted[i], reads[i].status.error());
   }
 }
 
 Status StopCache::set(unsigned vcpu, std::uint64_t id, std::span<const std::byte> value) {
+  if (before_fetch_) before_fetch_();
   auto st = backend_.set_one_reg(vcpu, id, value);
   if (!st) return st;
   const auto key = std::make_pair(vcpu, id);

@@ -5,7 +5,8 @@
 // does not touch the others). A failed read is remembered too: asking again
 // in the same stop returns the same error without another backend call.
 // prefetch() fetches a set the caller is about to read (the registers of a
-// `g` packet, a stop reply's expedited registers) in one Backend::get_regs
+// `g` packet, a stop reply's expedited registers, one register of every
+// vCPU) in one Backend::get_regs
 // call, which the attach backend turns into one trip into the VMM; already
 // cached registers are not fetched again, and each register fetched counts
 // as one fetch, as with get(). Writes go through to the backend first and
@@ -17,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <utility>
@@ -31,11 +33,19 @@ using gdbstub::Bytes;
 class StopCache {
  public:
   explicit StopCache(kvm::Backend& backend) : backend_(backend) {}
+  // Runs before every backend call (GuestTarget completes a client's
+  // pending attach stop there: registers are only read from stopped vCPUs).
+  void set_before_fetch(std::function<void()> hook) { before_fetch_ = std::move(hook); }
 
   // The register's full KVM-sized value (kvm::reg_size(id) bytes).
   Result<const Bytes*> get(unsigned vcpu, std::uint64_t id);
+  using Key = std::pair<unsigned, std::uint64_t>;  // (vCPU, KVM register ID)
   // Fetches those of `ids` not cached yet (values or errors) in one batch.
   void prefetch(unsigned vcpu, std::span<const std::uint64_t> ids);
+  // The same for registers of several vCPUs, in one batch (e.g. ZCR_EL1 of
+  // every vCPU, which a thread list shows: one trip into an attached VMM
+  // instead of one per vCPU).
+  void prefetch(std::span<const Key> regs);
   Status set(unsigned vcpu, std::uint64_t id, std::span<const std::byte> value);
   void invalidate() {
     values_.clear();
@@ -59,8 +69,8 @@ class StopCache {
   }
 
  private:
-  using Key = std::pair<unsigned, std::uint64_t>;
   kvm::Backend& backend_;
+  std::function<void()> before_fetch_;
   std::map<Key, Bytes> values_;
   std::map<Key, Error> errors_;
   std::uint64_t fetches_ = 0;

@@ -79,15 +79,23 @@ Status AttachBackend::find_code_sites(const std::vector<MapEntry>& maps) {
   return {};
 }
 
-// VLS once per vCPU: frozen by finalization, served from this copy.
+// VLS once per vCPU: frozen by finalization, served from this copy. Read
+// for every vCPU in one batch (one trip however many vCPUs), where the
+// batch reader can (else one injected call each).
 Status AttachBackend::read_vls() {
+  std::vector<std::array<std::byte, kVlsBytes>> bufs(vcpus_.size());
+  std::vector<RegRead> reads;
+  std::vector<std::size_t> todo;
   for (unsigned i = 0; i < vcpus_.size(); ++i) {
-    std::array<std::byte, kVlsBytes> buf{};
-    auto s = impl_->injector.one_reg(i, sve_vls(), buf, false);
-    if (s)
-      vcpus_[i].vls = VqSet::from_bytes(buf);
-    else if (s.error().code != ENOENT)
-      return s;
+    reads.push_back(RegRead{i, sve_vls(), bufs[i], {}});
+    todo.push_back(i);
+  }
+  impl_->batches.read_regs(reads, todo);
+  for (unsigned i = 0; i < vcpus_.size(); ++i) {
+    if (reads[i].status)
+      vcpus_[i].vls = VqSet::from_bytes(bufs[i]);
+    else if (reads[i].status.error().code != ENOENT)
+      return reads[i].status;
   }
   return {};
 }
@@ -281,12 +289,14 @@ void AttachBackend::interrupt() {
   auto& im = *impl_;
   im.threads.pump();
   if (im.threads.state() == ThreadTracker::State::Detached) {
-    if (auto s = im.threads.seize_and_stop(); !s) {
+    // Seized anew (a new client); the stop completes in pump(), as one of
+    // a running VMM does, so that interrupt() never waits for it.
+    if (auto s = im.threads.seize_and_begin_stop(); !s) {
       log(s.error().message);
       im.detach_all(vcpu_count());
       return;
     }
-    im.threads.set_pending(BackendStop{im.threads.first_vcpu().value_or(0), StopReason::Interrupted, 0, 0});
+    im.watcher.arm(true);
     return;
   }
   if (im.threads.state() == ThreadTracker::State::Running) {

@@ -27,6 +27,8 @@ AttachReport AttachBackend::report() const {
   r.batching_note = im.batches.note();
   r.colocate = im.colocation.enabled();
   r.pin_cpu = im.colocation.cpu();
+  r.last_all_stop = im.threads.last_stop_time();
+  r.memory = own_memory();
   return r;
 }
 

@@ -1,6 +1,10 @@
 // The attach backend's counters and `monitor attach` text (see attach_stats.hpp).
 #include "kvm/attach/attach_stats.hpp"
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
 #include <fmt/format.h>
 
 namespace svedbg::kvm {
@@ -59,7 +63,46 @@ std::string format_attach_report(const AttachReport& r) {
     out += fmt::format(
         "register reads in the previous stop: {} trips, {} KVM_GET_ONE_REG, {:.0f} us; other trips: {}\n",
         r.last_stop->read_trips, r.last_stop->reg_ioctls, us(r.last_stop->read_time), r.last_stop->other_trips);
-  return out + batching_line(r) + colocation_line(r);
+  out += batching_line(r) + colocation_line(r);
+  if (r.last_all_stop)
+    out += fmt::format("last all-stop: {} threads in {:.1f} ms\n", r.threads_traced,
+                       static_cast<double>(r.last_all_stop->count()) / 1e6);
+  if (r.memory) out += fmt::format("svedbg memory: VmRSS {} kB, VmHWM {} kB\n", r.memory->rss_kb, r.memory->hwm_kb);
+  return out;
+}
+
+std::optional<DaemonMemory> parse_memory(std::string_view status) {
+  const auto field = [&](std::string_view key) -> std::optional<std::uint64_t> {
+    for (std::size_t at = 0; at < status.size();) {
+      const std::size_t end = std::min(status.find('\n', at), status.size());
+      const std::string_view line = status.substr(at, end - at);
+      at = end + 1;
+      if (line.substr(0, key.size()) != key || line.size() <= key.size() || line[key.size()] != ':') continue;
+      std::uint64_t v = 0;
+      bool digits = false;
+      for (char c : line.substr(key.size() + 1)) {
+        if (c >= '0' && c <= '9') {
+          v = v * 10 + static_cast<std::uint64_t>(c - '0');
+          digits = true;
+        } else if (digits) {
+          break;
+        }
+      }
+      if (digits) return v;
+    }
+    return std::nullopt;
+  };
+  const auto rss = field("VmRSS");
+  const auto hwm = field("VmHWM");
+  if (!rss || !hwm) return std::nullopt;
+  return DaemonMemory{*rss, *hwm};
+}
+
+std::optional<DaemonMemory> own_memory() {
+  std::ifstream in("/proc/self/status");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_memory(text.str());
 }
 
 }  // namespace svedbg::kvm

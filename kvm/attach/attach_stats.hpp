@@ -11,7 +11,8 @@
 // new_stop() keeps the finished stop's cost as the previous one.
 // format_attach_report() is the text of `monitor attach` for an
 // AttachReport; its "vCPU I: kvm-vcpu:N fd F thread T|? kvm_run 0x..."
-// lines are stable (scripts read them).
+// lines are stable (scripts read them), and so are "last all-stop: N
+// threads in X ms" and "svedbg memory: VmRSS N kB, VmHWM N kB" (bench/).
 #pragma once
 
 #include <sys/types.h>
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace svedbg::kvm {
@@ -91,6 +93,16 @@ class StopCostMeter {
   bool reading_ = false;
 };
 
+// A process's resident memory (proc(5): VmRSS now, VmHWM its peak), kB.
+struct DaemonMemory {
+  std::uint64_t rss_kb = 0;
+  std::uint64_t hwm_kb = 0;
+};
+// From the text of a /proc/PID/status; nullopt without both fields.
+std::optional<DaemonMemory> parse_memory(std::string_view status);
+// This process's (/proc/self/status).
+std::optional<DaemonMemory> own_memory();
+
 // Everything `monitor attach` shows.
 struct AttachReport {
   std::string description;  // AttachBackend::describe()
@@ -112,6 +124,11 @@ struct AttachReport {
   std::string batching_note;  // why batching is off
   bool colocate = false;
   int pin_cpu = -1;  // the CPU of this stop's trips, -1: none yet
+  // The last all-stop: first PTRACE_INTERRUPT to the last thread's stop.
+  std::optional<std::chrono::nanoseconds> last_all_stop;
+  // svedbg's own memory (/proc/self/status VmRSS and VmHWM, kB); nullopt
+  // when unreadable.
+  std::optional<DaemonMemory> memory;
 };
 
 std::string format_attach_report(const AttachReport& report);

@@ -27,7 +27,15 @@ namespace svedbg::kvm {
 
 namespace {
 constexpr std::uint32_t kSvc0 = 0xd4000001;
+
+// State R in /proc/PID/task/TID/stat (proc(5): the field after the comm,
+// which ends at the last ')').
+bool thread_running(pid_t pid, pid_t tid) {
+  const std::string stat = read_text(fmt::format("/proc/{}/task/{}/stat", pid, tid));
+  const auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'R';
 }
+}  // namespace
 
 ThreadTracker::ThreadTracker(pid_t pid, const std::vector<VmmVcpu>& vcpus, const VmmMemory& mem, StopWatcher& watcher,
                              LogFn log, std::function<void()> on_exit)
@@ -81,8 +89,10 @@ bool ThreadTracker::set_regs(pid_t tid, const user_pt_regs& r) {
 
 // The vCPU whose KVM_RUN thread `tid` just left with EINTR when no
 // syscall-entry stop told: the one vCPU not claimed by another thread whose
-// kvm_run says KVM_EXIT_INTR (vCPU threads are stopped one at a time at
-// attach).
+// kvm_run says KVM_EXIT_INTR (threads that may be in KVM_RUN on an unknown
+// vCPU are stopped one at a time: seize_and_begin_stop()). Linux 6.1 on
+// arm64 shows no other trace of the fd at that stop: /proc/TID/syscall
+// prints x0 (-EINTR) as the first argument, not orig_x0.
 std::optional<int> ThreadTracker::vcpu_fd_in_eintr(pid_t tid) const {
   std::vector<int> candidates;
   for (unsigned v = 0; v < vcpus_.size(); ++v) {
@@ -99,7 +109,9 @@ std::optional<int> ThreadTracker::vcpu_fd_in_eintr(pid_t tid) const {
 }
 
 // A thread stopped right after an interrupted KVM_RUN: rewind it so that the
-// VMM re-enters KVM_RUN on resume. `fd`: known from a syscall-entry stop, or -1.
+// VMM re-enters KVM_RUN on resume. `fd`: known from a syscall-entry stop, or
+// -1: then the thread's learned fd, else the one unclaimed vCPU whose
+// kvm_run says KVM_EXIT_INTR.
 void ThreadTracker::maybe_rewind(pid_t tid, int fd) {
   user_pt_regs r{};
   if (!get_regs(tid, r)) return;
@@ -143,8 +155,29 @@ void ThreadTracker::cont(pid_t tid, Thread& t) {
 
 void ThreadTracker::begin_stop() {
   state_ = State::Stopping;
+  stop_began_ = std::chrono::steady_clock::now();
   for (auto& [tid, t] : threads_)
-    if (t.stop == Stop::Running) ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+    if (t.stop == Stop::Running && !t.serial) ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+  next_serial();
+}
+
+// The threads seize_and_begin_stop() stops one at a time: interrupts the
+// next once the previous one stopped (or is gone).
+void ThreadTracker::next_serial() {
+  while (!serial_.empty()) {
+    const pid_t tid = serial_.front();
+    auto it = threads_.find(tid);
+    if (it == threads_.end() || (it->second.serial_sent && it->second.stop != Stop::Running)) {
+      if (it != threads_.end()) it->second.serial = it->second.serial_sent = false;
+      serial_.pop_front();
+      continue;
+    }
+    if (!it->second.serial_sent) {
+      it->second.serial_sent = true;
+      if (it->second.stop == Stop::Running) ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+    }
+    return;
+  }
 }
 
 void ThreadTracker::mark_stopped(pid_t tid, Thread& t, Stop how) {
@@ -162,6 +195,7 @@ void ThreadTracker::run_on_or_stop(pid_t tid, Thread& t, bool run_on, Stop how) 
 void ThreadTracker::complete_if_stopped() {
   if (state_ != State::Stopping || !all_stopped()) return;
   state_ = State::Stopped;
+  last_stop_time_ = std::chrono::steady_clock::now() - stop_began_;
   pending_ = reason_ ? *reason_ : BackendStop{first_vcpu_.value_or(0), StopReason::Interrupted, 0, 0};
   reason_.reset();
   watcher_.arm(false);
@@ -262,6 +296,7 @@ void ThreadTracker::pump() {
     if (tid <= 0) break;
     gone = !dispatch(tid, st);
   }
+  if (state_ == State::Stopping) next_serial();
   complete_if_stopped();
 }
 
@@ -339,6 +374,16 @@ Status ThreadTracker::seize_all() {
 }
 
 Status ThreadTracker::seize_and_stop() {
+  if (auto s = seize_and_begin_stop(); !s) return s;
+  // 5 s for the threads stopped at once, and 5 s for each stopped alone.
+  const int ms = 5000 * static_cast<int>(1 + serial_.size());
+  if (!wait_until([&] { return state_ != State::Stopping; }, ms))
+    return make_error(ETIMEDOUT, "pid {}: not every thread stopped within {} s", pid_, ms / 1000);
+  if (state_ == State::Exited) return make_error(ESRCH, "the VMM (pid {}) exited while svedbg attached", pid_);
+  return {};
+}
+
+Status ThreadTracker::seize_and_begin_stop() {
   state_ = State::Stopping;
   reason_.reset();
   pending_.reset();
@@ -347,21 +392,33 @@ Status ThreadTracker::seize_and_stop() {
   forget_thread_state();
   tracer_ = static_cast<pid_t>(::syscall(SYS_gettid));
   if (auto s = seize_all(); !s) return s;
-  std::vector<pid_t> order;
-  for (const auto& [tid, t] : threads_) order.push_back(tid);
-  for (pid_t tid : order) {
-    if (!threads_.count(tid) || threads_[tid].stop != Stop::Running) continue;
-    ::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
-    if (!wait_until(
-            [&] { return state_ == State::Exited || !threads_.count(tid) || threads_[tid].stop != Stop::Running; },
-            5000))
-      log_(fmt::format("thread {} did not stop within 5 s", tid));
-    if (state_ == State::Exited) return make_error(ESRCH, "the VMM (pid {}) exited while svedbg attached", pid_);
+  // Every thread whose vCPU is known or that is not inside KVM_RUN at
+  // once: each stop costs the thread's own way out of the guest and its
+  // turn on a CPU, and with many vCPU threads on few CPUs those turns
+  // overlap only when the interrupts do. A thread that runs (possibly in
+  // KVM_RUN on a vCPU not learned yet) is stopped alone, after the others
+  // (pump() interrupts the next once the last stopped), so that the one
+  // unclaimed vCPU whose kvm_run says KVM_EXIT_INTR is its own. Threads
+  // created meanwhile (TRACECLONE) stop by themselves.
+  serial_.clear();
+  for (auto& [tid, t] : threads_) {
+    if (thread_fd_.count(tid)) continue;
+    // A running thread's syscall file costs a wait for it to be off its
+    // CPU (wait_task_inactive) and says only "running": ask stat first.
+    if (thread_running(pid_, tid)) {
+      serial_.push_back(tid);
+      t.serial = true;
+      continue;
+    }
+    auto call = parse_syscall(read_text(fmt::format("/proc/{}/task/{}/syscall", pid_, tid)));
+    if (call && call->is_kvm_run() && vcpu_of_fd(static_cast<int>(call->args[0]))) {
+      thread_fd_[tid] = static_cast<int>(call->args[0]);  // blocked in KVM_RUN: /proc names its fd
+    } else if (!call || call->kind == SyscallState::Kind::Running) {
+      serial_.push_back(tid);
+      t.serial = true;
+    }
   }
-  // Threads created meanwhile (TRACECLONE) stop by themselves.
-  if (!wait_until([&] { return state_ != State::Stopping; }, 5000))
-    return make_error(ETIMEDOUT, "pid {}: not every thread stopped within 5 s", pid_);
-  if (state_ == State::Exited) return make_error(ESRCH, "the VMM (pid {}) exited while svedbg attached", pid_);
+  begin_stop();
   return {};
 }
 

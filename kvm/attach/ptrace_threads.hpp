@@ -5,11 +5,19 @@
 // Contract:
 //  - seize_and_stop() seizes every thread (PTRACE_SEIZE with
 //    PTRACE_O_TRACECLONE, so new threads are traced too, and
-//    PTRACE_O_TRACESYSGOOD) and stops them one at a time (PTRACE_INTERRUPT),
-//    so that a thread leaving an interrupted KVM_RUN (x0 = -EINTR, x1 =
-//    KVM_RUN, x8 = ioctl, `svc #0` before pc) can be matched with its vCPU
-//    and rewound (pc -= 4, x0 = the vCPU fd): the VMM re-enters KVM_RUN on
-//    resume and never sees the EINTR.
+//    PTRACE_O_TRACESYSGOOD) and stops them (PTRACE_INTERRUPT). A thread
+//    leaving an interrupted KVM_RUN (x0 = -EINTR, x1 = KVM_RUN, x8 = ioctl,
+//    `svc #0` before pc) must be matched with its vCPU and rewound (pc -=
+//    4, x0 = the vCPU fd), so that the VMM re-enters KVM_RUN on resume and
+//    never sees the EINTR. So threads whose vCPU fd is known (learned at an
+//    earlier stop: threads keep their vCPU across detach and re-attach, or
+//    /proc shows them blocked in KVM_RUN on it) and threads not inside
+//    KVM_RUN are interrupted all at once; only those that run on an
+//    unknown vCPU are stopped one at a time after them (each is then the
+//    one unclaimed vCPU whose kvm_run says KVM_EXIT_INTR). A gdb client's
+//    stop of a VMM svedbg attached before is therefore one parallel stop.
+//    seize_and_begin_stop() does not wait (pump() completes the stop).
+//    last_stop_time() is how long the last all-stop took.
 //  - pump() takes every waitpid() event and moves the state: Stopping
 //    becomes Stopped once every thread is in a ptrace stop (pending() then
 //    holds the stop: a debug exit seen, else Interrupted on the first vCPU
@@ -42,6 +50,8 @@
 #include <asm/ptrace.h>
 #include <sys/types.h>
 
+#include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -67,6 +77,8 @@ class ThreadTracker {
     int pending_sig = 0;
     bool entry_kvm_run = false;  // last syscall entry was KVM_RUN
     bool held = false;           // kept stopped by resume() (not in `step`)
+    bool serial = false;         // to be stopped alone (seize_and_begin_stop)
+    bool serial_sent = false;    // its PTRACE_INTERRUPT went out
   };
   // A thread's registers at its stop: NT_PRSTATUS and the syscall number
   // (NT_ARM_SYSTEM_CALL, which the kernel's restart logic reads).
@@ -87,6 +99,9 @@ class ThreadTracker {
   std::optional<pid_t> thread_of_fd(int fd) const;  // the thread last seen in KVM_RUN on it
 
   Status seize_and_stop();
+  // The same without waiting: the stop completes in pump() (state
+  // Stopping until every thread stopped).
+  Status seize_and_begin_stop();
   void pump();
   bool wait_trip(pid_t tid, int& st);
   void begin_stop();  // interrupts every running thread
@@ -99,6 +114,9 @@ class ThreadTracker {
   void set_pending(std::optional<BackendStop> s) { pending_ = s; }
   std::optional<unsigned> first_vcpu() const { return first_vcpu_; }
   void new_stop();  // the VMM runs again: per-stop thread state is forgotten
+  // How long the last all-stop took, from the first PTRACE_INTERRUPT to
+  // the last thread's stop (nullopt before the first one completes).
+  std::optional<std::chrono::nanoseconds> last_stop_time() const { return last_stop_time_; }
 
   std::vector<pid_t> injection_threads();
   Result<Saved> saved_of(pid_t tid);
@@ -112,6 +130,7 @@ class ThreadTracker {
   std::optional<unsigned> vcpu_of_thread(pid_t tid) const;
   std::optional<std::uint32_t> exit_reason(unsigned v) const;
   std::optional<int> vcpu_fd_in_eintr(pid_t tid) const;
+  void next_serial();
   void maybe_rewind(pid_t tid, int fd);
   bool all_stopped() const;
   void cont(pid_t tid, Thread& t);
@@ -144,6 +163,10 @@ class ThreadTracker {
   std::optional<BackendStop> pending_;           // completed stop for poll_stop()
   std::optional<unsigned> first_vcpu_;           // first vCPU thread seen stopped
   std::vector<std::pair<pid_t, int>> deferred_;  // events wait_trip() kept for pump()
+  std::deque<pid_t> serial_;                     // threads stopped one at a time, in order
+
+  std::chrono::steady_clock::time_point stop_began_{};
+  std::optional<std::chrono::nanoseconds> last_stop_time_;
 
   std::optional<std::vector<pid_t>> inject_candidates_;
   std::map<pid_t, Saved> saved_regs_;

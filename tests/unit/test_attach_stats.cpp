@@ -188,3 +188,27 @@ TEST_CASE("colocation: an affinity that cannot be given back is logged", "[attac
   REQUIRE(logs.size() == 1);
   CHECK_THAT(logs[0], Catch::StartsWith("thread 9: cannot restore its CPU affinity"));
 }
+
+TEST_CASE("monitor attach text: the last all-stop and svedbg's memory, when known", "[attach]") {
+  auto r = sample_report();
+  CHECK(kvm::format_attach_report(r).find("all-stop") == std::string::npos);
+  r.last_all_stop = std::chrono::microseconds(12345);
+  r.memory = kvm::DaemonMemory{5120, 6144};
+  CHECK_THAT(kvm::format_attach_report(r),
+             Catch::EndsWith("last all-stop: 4 threads in 12.3 ms\nsvedbg memory: VmRSS 5120 kB, VmHWM 6144 kB\n"));
+}
+
+TEST_CASE("daemon memory: VmRSS and VmHWM from a /proc/PID/status text", "[attach]") {
+  const std::string status =
+      "Name:\tsvedbg\nVmPeak:\t  20000 kB\nVmHWM:\t    6144 kB\nVmRSS:\t    5120 kB\nThreads:\t2\n";
+  auto m = kvm::parse_memory(status);
+  REQUIRE(m);
+  CHECK(m->rss_kb == 5120);
+  CHECK(m->hwm_kb == 6144);
+  CHECK_FALSE(kvm::parse_memory("Name:\tx\nVmRSS:\t1 kB\n"));  // no VmHWM
+  CHECK_FALSE(kvm::parse_memory("VmRSSX:\t1 kB\nVmHWM:\t2 kB\n"));
+  auto own = kvm::own_memory();
+  REQUIRE(own);  // this test process has a /proc/self/status
+  CHECK(own->rss_kb > 0);
+  CHECK(own->hwm_kb >= own->rss_kb);
+}

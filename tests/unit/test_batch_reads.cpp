@@ -226,9 +226,10 @@ TEST_CASE("GuestTarget: the first p of a register reads its group of the thread 
   auto z5 = t->read_register(2, kZ0 + 5);
   REQUIRE(z5);
   CHECK(std::to_integer<unsigned>((*z5)[0]) == SimBackend::fixture_z_byte(1, 5, 0));
-  CHECK(b.single == 1);  // ZCR_EL1
-  REQUIRE(b.batches_seen.size() == 1);
-  CHECK(b.batches_seen[0].size() == 32 + 2 + 16 + 1);  // Z0-31, fpsr, fpcr, P0-15, FFR of vCPU 1
+  CHECK(b.single == 0);
+  REQUIRE(b.batches_seen.size() == 2);
+  CHECK(b.batches_seen[0] == std::vector<std::uint64_t>(4, kvm::zcr_el1()));  // every vCPU's VL at once
+  CHECK(b.batches_seen[1].size() == 32 + 2 + 16 + 1);                         // Z0-31, fpsr, fpcr, P0-15, FFR of vCPU 1
   b.reset_counts();
   for (unsigned r = kZ0; r < kP0 + 17; ++r) REQUIRE(t->read_register(2, r));  // Z, fpsr, fpcr, P, FFR
   CHECK(b.single == 0);
@@ -244,7 +245,32 @@ TEST_CASE("GuestTarget: the first p of a register reads its group of the thread 
   REQUIRE(b.batches_seen.size() == 2);
   CHECK(b.batches_seen[1].size() == 12);  // the 14 system registers but ZCR_EL1 and sp_el1, cached
   CHECK(b.single == 0);
-  CHECK(t->cache().fetches_this_stop() == 99);
+  CHECK(t->cache().fetches_this_stop() == 99 + 3);  // and the other vCPUs' ZCR_EL1
+}
+
+TEST_CASE("GuestTarget: a thread list reads every vCPU's VL in one batch where batches are cheap", "[batch]") {
+  SimConfig cfg;
+  cfg.vcpus = 64;
+  CountingBackend b(cfg);
+  b.batches = true;
+  auto t = make(b);
+  b.reset_counts();
+  for (auto tid : t->threads()) CHECK_THAT(t->thread_extra_info(tid), Catch::StartsWith("vCPU "));
+  CHECK(b.single == 0);
+  REQUIRE(b.batches_seen.size() == 1);
+  CHECK(b.batches_seen[0] == std::vector<std::uint64_t>(64, kvm::zcr_el1()));
+  CHECK(t->thread_extra_info(64) == "vCPU 63, VL 256 bits");  // the fixture's VLs cycle 2048, 512, 128, 256
+  // A stop reply's registers of one vCPU are still one batch of their own.
+  b.reset_counts();
+  REQUIRE(t->read_all_registers(64));
+  CHECK(b.batches_seen.size() == 1);
+  // Where every read costs the same, each vCPU's ZCR_EL1 alone, when asked.
+  CountingBackend plain(cfg);
+  auto u = make(plain);
+  plain.reset_counts();
+  CHECK(u->thread_extra_info(5) == "vCPU 4, VL 2048 bits");
+  CHECK(plain.single == 1);
+  CHECK(plain.batches_seen.empty());
 }
 
 TEST_CASE("GuestTarget: where each read costs the same, a p reads just that register", "[batch]") {
