@@ -345,6 +345,13 @@ Result<Request> parse_vCont(const Packet& pkt, std::string_view args) {
   return Request{std::move(r)};
 }
 
+// QNonStop:1 enters non-stop mode, QNonStop:0 leaves it (Packets, 'QNonStop').
+Result<Request> parse_QNonStop(const Packet& pkt, std::string_view args) {
+  if (args == ":1") return Request{req::NonStop{true}};
+  if (args == ":0") return Request{req::NonStop{false}};
+  return malformed(pkt, "expected QNonStop:0 or QNonStop:1");
+}
+
 using FieldParser = Result<Request> (*)(const Packet&, std::string_view args);
 
 struct Entry {
@@ -392,6 +399,9 @@ constexpr Entry kNamedPackets[] = {
     {"qRcmd", parse_qRcmd},
     {"vCont?", no_arguments<req::VContQuery>},
     {"vCont", parse_vCont},
+    {"QNonStop", parse_QNonStop},
+    {"vStopped", no_arguments<req::StopAck>},
+    {"vCtrlC", no_arguments<req::CtrlC>},
 };
 
 // Packets whose arguments follow the name without a separator.

@@ -111,6 +111,11 @@ struct Kill {};         // k
 struct Monitor {        // qRcmd,HEX
   std::string command;  // decoded text
 };
+struct NonStop {  // QNonStop:1 / QNonStop:0 ("Remote Non-Stop")
+  bool on = false;
+};
+struct StopAck {};  // vStopped: acknowledges a %Stop notification
+struct CtrlC {};    // vCtrlC: non-stop mode's 0x03
 struct Unknown {  // anything else: the session replies with an empty packet
   std::string payload;
 };
@@ -122,7 +127,8 @@ using Request =
                  req::WriteAllRegisters, req::ReadRegister, req::WriteRegister, req::ReadMemory, req::WriteMemory,
                  req::SetThread, req::ThreadAlive, req::ThreadInfoFirst, req::ThreadInfoNext, req::CurrentThread,
                  req::Attached, req::ThreadExtraInfo, req::ThreadStopInfo, req::VContQuery, req::VCont, req::Continue,
-                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown>;
+                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown,
+                 req::NonStop, req::StopAck, req::CtrlC>;
 
 // Parse "0", "-1", hex, "p<pid>.<tid>" or "p<pid>"; nullopt if malformed.
 std::optional<ThreadSel> parse_thread_sel(std::string_view text);

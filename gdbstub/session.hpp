@@ -65,7 +65,9 @@ class Session {
   std::string poll_stop();
 
   bool closed() const { return closed_; }
-  bool running() const { return running_; }
+  // True while the client may be waiting for a stop: all-stop and running,
+  // or non-stop mode, where threads run while the client talks.
+  bool running() const { return running_ || non_stop_; }
   bool no_ack() const { return no_ack_; }
 
   // The table's handlers (public so the dispatch table can name them).
@@ -97,6 +99,10 @@ class Session {
   Reply handle(const req::Kill&);
   Reply handle(const req::Monitor&);
   Reply handle(const req::Unknown&);
+  // Non-stop mode (session_nonstop.cpp).
+  Reply handle(const req::NonStop&);
+  Reply handle(const req::StopAck&);
+  Reply handle(const req::CtrlC&);
 
  private:
   void on_event(FrameEvent& ev, std::string& out);
@@ -109,6 +115,12 @@ class Session {
   Reply resume(std::span<const ResumeAction> actions, std::optional<std::uint64_t> addr);
   Reply xfer_chunk(const std::string& document, std::uint64_t offset, std::uint64_t length);
   std::string threads_xml();
+  // Non-stop mode (session_nonstop.cpp).
+  std::string poll_stop_nonstop();
+  Reply halt_reason_nonstop();
+  Reply vcont_nonstop(std::span<const ResumeAction> actions);
+  Status interrupt_nonstop();
+  void drop_queued_stops(ThreadId tid);
 
   Target& target_;
   SessionOptions options_;
@@ -125,6 +137,11 @@ class Session {
   ThreadId c_thread_ = 0;                    // Hc selection (0 = any)
   bool client_swbreak_ = false;              // qSupported: the client understands swbreak/hwbreak
   bool client_hwbreak_ = false;
+  // Non-stop mode ("Remote Non-Stop"): QNonStop:1 is in force. The queue
+  // holds stop replies for the client; its head is the one reported last
+  // (by a %Stop notification, `?` or vStopped) and not yet acknowledged.
+  bool non_stop_ = false;
+  std::deque<StopEvent> stop_queue_;
 };
 
 }  // namespace svedbg::gdbstub
