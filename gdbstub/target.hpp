@@ -66,8 +66,10 @@ struct ResumeAction {
 class NonStopTarget {
  public:
   virtual ~NonStopTarget() = default;
-  // QNonStop:1 (every thread must be stopped, as after attach) or QNonStop:0
-  // (threads still running are stopped, stops not yet polled are dropped).
+  // QNonStop:1 (every thread must be stopped, as after attach; the target
+  // may then let threads run again: `?` tells the client which are
+  // stopped) or QNonStop:0 (threads still running are stopped, stops not
+  // yet polled are dropped).
   virtual Status set_non_stop(bool on) = 0;
   // Resumes one stopped thread (Continue or Step); EBUSY if it runs.
   virtual Status resume_thread(ThreadId tid, ResumeKind kind) = 0;

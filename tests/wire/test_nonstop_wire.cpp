@@ -81,12 +81,22 @@ TEST_CASE("wire non-stop: QNonStop is advertised, switched and checked", "[wire]
 TEST_CASE("wire non-stop: ? lists every stopped thread, vStopped drains the list", "[wire][nonstop]") {
   Rig r;
   CHECK(r.ask("QNonStop:1") == "+" + frame("OK"));
-  // Attach stopped every vCPU; thread 1 carries the attach's SIGTRAP.
+  // Entering non-stop mode, the guest runs on but for thread 1 (the
+  // attach's SIGTRAP): gdb 13.1 takes one stopped thread at connect.
+  CHECK(r.target->thread_running(2));
+  CHECK(r.target->thread_running(3));
+  CHECK(r.target->thread_running(4));
   CHECK(r.ask("?") == "+" + frame(stop_reply(5, 1, 0x40000000)));
-  CHECK(r.ask("vStopped") == "+" + frame(stop_reply(0, 2, 0x40000000)));
-  CHECK(r.ask("vStopped") == "+" + frame(stop_reply(0, 3, 0x40000000)));
-  CHECK(r.ask("vStopped") == "+" + frame(stop_reply(0, 4, 0x40000000)));
   CHECK(r.ask("vStopped") == "+" + frame("OK"));
+  CHECK(r.ask("vStopped") == "+" + frame("OK"));
+  // Threads 2 and 4 stopped too: `?` reports 1, 2 and 4, one at a time.
+  CHECK(r.ask("vCont;t:2;t:4").rfind("+" + frame("OK") + "%Stop:T00thread:2;", 0) == 0);
+  CHECK(r.ask("vStopped").rfind("+$T00thread:4;", 0) == 0);
+  CHECK(r.ask("vStopped") == "+" + frame("OK"));
+  // Thread 1's reason is no longer the last stop's: signal 0.
+  CHECK(r.ask("?") == "+" + frame(stop_reply(0, 1, 0x40000000)));
+  CHECK(r.ask("vStopped").rfind("+$T00thread:2;", 0) == 0);
+  CHECK(r.ask("vStopped").rfind("+$T00thread:4;", 0) == 0);
   CHECK(r.ask("vStopped") == "+" + frame("OK"));
 }
 
@@ -94,15 +104,16 @@ TEST_CASE("wire non-stop: a step answers OK, then a %Stop notification; a second
           "[wire][nonstop]") {
   Rig r;
   CHECK(r.ask("QNonStop:1") == "+" + frame("OK"));
-  CHECK(r.ask("vCont;s:3") == "+" + frame("OK") + notification("Stop:" + stop_reply(5, 3, 0x40000004)));
-  // Thread 3's stop is not acknowledged yet: thread 1's is queued, unsent.
+  CHECK(r.ask("vCont;s:1") == "+" + frame("OK") + notification("Stop:" + stop_reply(5, 1, 0x40000004)));
+  // That stop is not acknowledged yet: the next is queued, not notified.
   CHECK(r.ask("vCont;s:1") == "+" + frame("OK"));
-  CHECK(r.ask("vStopped") == "+" + frame(stop_reply(5, 1, 0x40000004)));
+  CHECK(r.ask("vStopped") == "+" + frame(stop_reply(5, 1, 0x40000008)));
   CHECK(r.ask("vStopped") == "+" + frame("OK"));
   // Queue empty: the next stop is notified again.
-  CHECK(r.ask("vCont;s:1") == "+" + frame("OK") + notification("Stop:" + stop_reply(5, 1, 0x40000008)));
+  CHECK(r.ask("vCont;s:1") == "+" + frame("OK") + notification("Stop:" + stop_reply(5, 1, 0x4000000c)));
   CHECK(r.ask("vStopped") == "+" + frame("OK"));
-  // Non-stop mode resumes with vCont only.
+  // A step of a running thread is ignored; non-stop resumes with vCont only.
+  CHECK(r.ask("vCont;s:3") == "+" + frame("OK"));
   CHECK(r.ask("s") == "+" + frame("E.in non-stop mode, resume threads with vCont"));
 }
 
@@ -134,12 +145,19 @@ TEST_CASE("wire non-stop: one thread runs while another is read; vCont;t stops i
 TEST_CASE("wire non-stop: vCtrlC stops the current running thread with SIGINT", "[wire][nonstop]") {
   Rig r;
   CHECK(r.ask("QNonStop:1") == "+" + frame("OK"));
-  CHECK(r.ask("vCtrlC") == "+" + frame("OK"));  // nothing runs: nothing to stop
   CHECK(r.ask("vCont;c") == "+" + frame("OK"));
   CHECK(r.ask("Hg3") == "+" + frame("OK"));
   CHECK(r.ask("vCtrlC").rfind("+" + frame("OK") + "%Stop:T02thread:3;", 0) == 0);
+  CHECK(r.ask("vStopped") == "+" + frame("OK"));
   CHECK(r.target->thread_running(1));
   CHECK_FALSE(r.target->thread_running(3));
+  // The current thread stopped: the first running one takes it.
+  CHECK(r.ask("vCtrlC").rfind("+" + frame("OK") + "%Stop:T02thread:1;", 0) == 0);
+  CHECK(r.ask("vStopped") == "+" + frame("OK"));
+  CHECK(r.ask("vCont;t").rfind("+" + frame("OK") + "%Stop:T00thread:2;", 0) == 0);
+  CHECK(r.ask("vStopped").rfind("+$T00thread:4;", 0) == 0);
+  CHECK(r.ask("vStopped") == "+" + frame("OK"));
+  CHECK(r.ask("vCtrlC") == "+" + frame("OK"));  // nothing runs: nothing to stop, nothing notified
   // Detach leaves non-stop mode and lets the whole guest run.
   CHECK(r.ask("D") == "+" + frame("OK"));
   CHECK(r.sim.running());
