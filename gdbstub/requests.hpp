@@ -127,8 +127,8 @@ using Request =
                  req::WriteAllRegisters, req::ReadRegister, req::WriteRegister, req::ReadMemory, req::WriteMemory,
                  req::SetThread, req::ThreadAlive, req::ThreadInfoFirst, req::ThreadInfoNext, req::CurrentThread,
                  req::Attached, req::ThreadExtraInfo, req::ThreadStopInfo, req::VContQuery, req::VCont, req::Continue,
-                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown,
-                 req::NonStop, req::StopAck, req::CtrlC>;
+                 req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown, req::NonStop,
+                 req::StopAck, req::CtrlC>;
 
 // Parse "0", "-1", hex, "p<pid>.<tid>" or "p<pid>"; nullopt if malformed.
 std::optional<ThreadSel> parse_thread_sel(std::string_view text);

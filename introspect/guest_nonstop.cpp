@@ -15,7 +15,8 @@ gdbstub::NonStopTarget* GuestTarget::non_stop() { return vcpu_control() ? this :
 
 Status GuestTarget::set_non_stop(bool on) {
   kvm::VcpuRunControl* vc = vcpu_control();
-  if (!vc) return make_error(ENOTSUP, "the {} backend cannot run one vCPU at a time (no non-stop mode)", backend_.name());
+  if (!vc)
+    return make_error(ENOTSUP, "the {} backend cannot run one vCPU at a time (no non-stop mode)", backend_.name());
   if (on == non_stop_) return {};
   if (auto st = vc->set_non_stop(on); !st) return st;
   non_stop_ = on;

@@ -108,9 +108,8 @@ Breakpoints::WriteMemory GuestTarget::memory_writer() {
   // Breakpoint bytes bypass --read-only's memory check: inserting was
   // already refused in read-only mode, and restoring original bytes must
   // always be possible.
-  return [this](std::uint64_t addr, std::span<const std::byte> data) {
-    return write_guest(memory_thread(), addr, data);
-  };
+  return
+      [this](std::uint64_t addr, std::span<const std::byte> data) { return write_guest(memory_thread(), addr, data); };
 }
 
 Status GuestTarget::insert_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) {

@@ -260,8 +260,9 @@ std::optional<BackendStop> VcpuGate::poll_stop() {
 bool VcpuGate::running() const {
   std::lock_guard lock(mu_);
   if (non_stop_)
-    return std::any_of(vcpus_.begin(), vcpus_.end(),
-                       [](const Vcpu& v) { return !(v.hold && (v.state == State::Parked || v.state == State::Exited)); });
+    return std::any_of(vcpus_.begin(), vcpus_.end(), [](const Vcpu& v) {
+      return !(v.hold && (v.state == State::Parked || v.state == State::Exited));
+    });
   return running_;
 }
 

@@ -127,7 +127,7 @@ class VcpuGate {
     GuestDebug debug;               // breakpoints/watchpoints (set_guest_debug)
     bool debug_applied = false;     // KVM has a non-zero guest debug control
     bool needs_completion = false;  // last exit left an operation for KVM_RUN to finish
-    bool ns_report = false;                // non-stop: report this vCPU's stop when it parks
+    bool ns_report = false;         // non-stop: report this vCPU's stop when it parks
     std::optional<BackendStop> ns_reason;  // non-stop: the debug exit it took
   };
   // Non-stop: vCPU i parked; queues its stop if one was asked for and

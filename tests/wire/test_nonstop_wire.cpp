@@ -37,8 +37,10 @@ std::string stop_reply(unsigned sig, unsigned t, std::uint64_t pc) {
 }
 
 struct Rig {
-  Rig() : sim(introspect::SimConfig{}), target(std::move(*introspect::GuestTarget::create(sim, {}))),
-          session(*target, gdbstub::SessionOptions{false}) {
+  Rig()
+      : sim(introspect::SimConfig{}),
+        target(std::move(*introspect::GuestTarget::create(sim, {}))),
+        session(*target, gdbstub::SessionOptions{false}) {
     REQUIRE(target->attach());
   }
   std::string ask(std::string_view payload) { return session.feed(frame(payload)); }
@@ -117,8 +119,7 @@ TEST_CASE("wire non-stop: a step answers OK, then a %Stop notification; a second
   CHECK(r.ask("s") == "+" + frame("E.in non-stop mode, resume threads with vCont"));
 }
 
-TEST_CASE("wire non-stop: one thread runs while another is read; vCont;t stops it with signal 0",
-          "[wire][nonstop]") {
+TEST_CASE("wire non-stop: one thread runs while another is read; vCont;t stops it with signal 0", "[wire][nonstop]") {
   Rig r;
   CHECK(r.ask("QNonStop:1") == "+" + frame("OK"));
   CHECK(r.ask("vCont;c:2") == "+" + frame("OK"));
