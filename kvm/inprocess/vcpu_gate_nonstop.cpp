@@ -55,12 +55,19 @@ Status VcpuGate::set_non_stop(bool on) {
 }
 
 Status VcpuGate::stop_vcpu(unsigned i) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (i >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", i, vcpus_.size());
   if (!non_stop_) return make_error(EINVAL, "vCPU {}: per-vCPU stop needs non-stop mode", i);
   Vcpu& v = vcpus_[i];
   if (v.hold || v.state == State::Exited) return {};  // stopped, or its stop is on the way
   v.hold = true;
+  if (v.state == State::Parked) {
+    // Released by resume_vcpu() but its thread has not left before_run()
+    // yet: it now stays parked there, so its stop is complete at once.
+    ns_stops_.push_back(BackendStop{i, StopReason::Interrupted});
+    run_notifier(lock, notify_ ? notify_ : std::function<void()>{});
+    return {};
+  }
   v.ns_report = true;
   kick_locked(v);
   return {};

@@ -148,6 +148,8 @@ TEST_CASE("VcpuGate non-stop: one vCPU thread stops and resumes while the others
   // Release vCPUs 0 and 2; 1 stays parked.
   REQUIRE(vm.gate->resume_vcpu(0, false));
   REQUIRE(vm.gate->resume_vcpu(2, false));
+  // Their threads leave before_run() and enter KVM_RUN again.
+  REQUIRE(eventually([&] { return !vm.gate->parked(0) && !vm.gate->parked(2); }));
   CHECK(vm.gate->resume_vcpu(0, false).error().code == EBUSY);
   CHECK(vm.gate->vcpu_running(0));
   CHECK_FALSE(vm.gate->vcpu_running(1));
