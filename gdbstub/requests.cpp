@@ -367,6 +367,13 @@ Result<Request> parse_vRun(const Packet& pkt, std::string_view) {
   return Request{req::RunProcess{std::string(pkt.payload)}};
 }
 
+// QNonStop:1 enters non-stop mode, QNonStop:0 leaves it (Packets, 'QNonStop').
+Result<Request> parse_QNonStop(const Packet& pkt, std::string_view args) {
+  if (args == ":1") return Request{req::NonStop{true}};
+  if (args == ":0") return Request{req::NonStop{false}};
+  return malformed(pkt, "expected QNonStop:0 or QNonStop:1");
+}
+
 using FieldParser = Result<Request> (*)(const Packet&, std::string_view args);
 
 struct Entry {
@@ -419,6 +426,9 @@ constexpr Entry kNamedPackets[] = {
     {"vAttach", parse_pid_packet<req::AttachProcess>},
     {"vKill", parse_pid_packet<req::KillProcess>},
     {"vRun", parse_vRun},
+    {"QNonStop", parse_QNonStop},
+    {"vStopped", no_arguments<req::StopAck>},
+    {"vCtrlC", no_arguments<req::CtrlC>},
 };
 
 // Packets whose arguments follow the name without a separator.

@@ -126,6 +126,11 @@ struct RunProcess {  // vRun;filename[;argument]...
 struct KillProcess {  // vKill;pid
   long pid = 0;
 };
+struct NonStop {  // QNonStop:1 / QNonStop:0 ("Remote Non-Stop")
+  bool on = false;
+};
+struct StopAck {};  // vStopped: acknowledges a %Stop notification
+struct CtrlC {};    // vCtrlC: non-stop mode's 0x03
 struct Unknown {  // anything else: the session replies with an empty packet
   std::string payload;
 };
@@ -138,7 +143,7 @@ using Request =
                  req::SetThread, req::ThreadAlive, req::ThreadInfoFirst, req::ThreadInfoNext, req::CurrentThread,
                  req::Attached, req::ThreadExtraInfo, req::ThreadStopInfo, req::VContQuery, req::VCont, req::Continue,
                  req::Step, req::Breakpoint, req::Detach, req::Kill, req::Monitor, req::Unknown,
-                 req::ExtendedMode, req::AttachProcess, req::RunProcess, req::KillProcess, req::ReadMemoryBinary>;
+                 req::ExtendedMode, req::AttachProcess, req::RunProcess, req::KillProcess, req::ReadMemoryBinary, req::NonStop, req::StopAck, req::CtrlC>;
 
 // Parse "0", "-1", hex, "p<pid>.<tid>" or "p<pid>"; nullopt if malformed.
 std::optional<ThreadSel> parse_thread_sel(std::string_view text);

@@ -47,7 +47,7 @@ std::string Session::feed(std::string_view bytes) {
     on_event(ev, out);
   }
   if (closed_) backlog_.clear();
-  if (running_ && !closed_) out += poll_stop();
+  if ((running_ || non_stop_) && !closed_) out += poll_stop();
   return out;
 }
 
@@ -67,6 +67,7 @@ void Session::on_event(FrameEvent& ev, std::string& out) {
     // 0x03 outside a packet: "Interrupts". Only meaningful while running;
     // the stop reply comes through poll_stop().
     if (running_) target_.interrupt();
+    if (non_stop_) (void)interrupt_nonstop();  // as vCtrlC, without a reply
   } else if (auto* fe = std::get_if<FramingError>(&ev)) {
     if (fe->kind == FramingErrorKind::BadChecksum) {
       if (!no_ack_) out += '-';
@@ -82,6 +83,7 @@ void Session::on_event(FrameEvent& ev, std::string& out) {
 }
 
 std::string Session::poll_stop() {
+  if (non_stop_) return poll_stop_nonstop();
   if (!running_) return {};
   auto stop = target_.poll_stop();
   if (!stop) return {};
@@ -186,8 +188,8 @@ Session::Reply Session::handle(const req::QSupported& r) {
   target_.client_features(r.features);
   return fmt::format(
       "PacketSize={:x};qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+;vContSupported+;"
-      "swbreak+;hwbreak+{}{}",
-      kPacketSize, binary_upload_feature(), multi_ ? ";qXfer:osdata:read+" : "");
+      "swbreak+;hwbreak+{}{}{}",
+      kPacketSize, binary_upload_feature(), multi_ ? ";qXfer:osdata:read+" : "", target_.non_stop() ? ";QNonStop+" : "");
 }
 
 Session::Reply Session::handle(const req::StartNoAckMode&) {
@@ -241,6 +243,7 @@ std::string Session::threads_xml() {
 
 Session::Reply Session::handle(const req::HaltReason&) {
   if (multi_ && target_.threads().empty()) return std::string("W00");  // no process yet, as gdbserver --multi
+  if (non_stop_) return halt_reason_nonstop();
   return stop_reply(target_.last_stop());
 }
 
@@ -365,6 +368,7 @@ Session::Reply Session::handle(const req::VCont& r) {
     actions.push_back(ra);
   }
   if (actions.empty()) return error_reply(ProtocolError::Malformed);
+  if (non_stop_) return vcont_nonstop(actions);
   // "vCont packet": each thread takes the leftmost action that matches it
   // (an action without a thread-id matches every thread). `t` stops a
   // thread, so a thread it applies to is never resumed: its step or
@@ -417,6 +421,8 @@ Session::Reply Session::handle(const req::Step& r) {
 }
 
 Session::Reply Session::resume(std::span<const ResumeAction> actions, std::optional<std::uint64_t> addr) {
+  // Non-stop mode resumes threads with vCont only ("Remote Non-Stop").
+  if (non_stop_) return error_reply_text(Error{EINVAL, "in non-stop mode, resume threads with vCont"});
   if (addr) {
     // "c addr": resume at addr. pc is register 32 in the AArch64 core feature.
     ThreadId t = c_thread_ != 0 ? c_thread_ : current_g();

@@ -72,7 +72,9 @@ class Session {
   std::string poll_stop();
 
   bool closed() const { return closed_; }
-  bool running() const { return running_; }
+  // True while the client may be waiting for a stop: all-stop and running,
+  // or non-stop mode, where threads run while the client talks.
+  bool running() const { return running_ || non_stop_; }
   bool no_ack() const { return no_ack_; }
 
   // The table's handlers (public so the dispatch table can name them).
@@ -109,6 +111,10 @@ class Session {
   Reply handle(const req::AttachProcess&);
   Reply handle(const req::RunProcess&);
   Reply handle(const req::KillProcess&);
+  // Non-stop mode (session_nonstop.cpp).
+  Reply handle(const req::NonStop&);
+  Reply handle(const req::StopAck&);
+  Reply handle(const req::CtrlC&);
 
  private:
   void on_event(FrameEvent& ev, std::string& out);
@@ -130,6 +136,12 @@ class Session {
   Reply detach_extended();
   Reply kill_multi();
   Reply osdata(const req::XferRead& r);
+  // Non-stop mode (session_nonstop.cpp).
+  std::string poll_stop_nonstop();
+  Reply halt_reason_nonstop();
+  Reply vcont_nonstop(std::span<const ResumeAction> actions);
+  Status interrupt_nonstop();
+  void drop_queued_stops(ThreadId tid);
 
   Target& target_;
   SessionOptions options_;
@@ -151,6 +163,11 @@ class Session {
   ProcessSlot* multi_ = nullptr;  // serve --multi
   bool extended_ = false;         // `!` received
   std::string osdata_document_;   // the qXfer:osdata document being read (made at offset 0)
+  // Non-stop mode ("Remote Non-Stop"): QNonStop:1 is in force. The queue
+  // holds stop replies for the client; its head is the one reported last
+  // (by a %Stop notification, `?` or vStopped) and not yet acknowledged.
+  bool non_stop_ = false;
+  std::deque<StopEvent> stop_queue_;
 };
 
 }  // namespace svedbg::gdbstub

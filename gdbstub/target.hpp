@@ -57,6 +57,29 @@ struct ResumeAction {
   std::optional<ThreadId> thread;
 };
 
+// Non-stop run control ("Remote Non-Stop"), an optional capability of a
+// Target (Target::non_stop()): threads stop and resume one at a time while
+// the others run. While on, Target::poll_stop() returns each thread's stop
+// as it happens (the notifier fires for each), and resume()/interrupt() are
+// not used. Registers of a running thread are refused (EBUSY), never read
+// stale; memory stays readable through a stopped thread.
+class NonStopTarget {
+ public:
+  virtual ~NonStopTarget() = default;
+  // QNonStop:1 (every thread must be stopped, as after attach; the target
+  // may then let threads run again: `?` tells the client which are
+  // stopped) or QNonStop:0 (threads still running are stopped, stops not
+  // yet polled are dropped).
+  virtual Status set_non_stop(bool on) = 0;
+  // Resumes one stopped thread (Continue or Step); EBUSY if it runs.
+  virtual Status resume_thread(ThreadId tid, ResumeKind kind) = 0;
+  // Asks one running thread to stop; its stop arrives through poll_stop()
+  // with `signal` (vCont;t: Signal::None, vCtrlC: Signal::Int) unless it
+  // stopped for another reason first. No effect on a stopped thread.
+  virtual Status stop_thread(ThreadId tid, Signal signal) = 0;
+  virtual bool thread_running(ThreadId tid) = 0;
+};
+
 class Target {
  public:
   virtual ~Target() = default;
@@ -112,6 +135,10 @@ class Target {
   virtual void set_stop_notifier(std::function<void()> notify) = 0;
   // The reason for the current (last) stop, for `?`.
   virtual StopEvent last_stop() = 0;
+
+  // Non-stop run control, or nullptr when the target offers none (a core
+  // file, a backend without per-vCPU run control).
+  virtual NonStopTarget* non_stop() { return nullptr; }
 
   // `monitor ...` text; output is printed by gdb as is.
   virtual Result<std::string> monitor(std::string_view command) = 0;

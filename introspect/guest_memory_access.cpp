@@ -21,6 +21,7 @@ using gdbstub::ThreadId;
 using xml::RegClass;
 
 Result<TranslationRegs> GuestTarget::translation_regs(unsigned vcpu) {
+  if (auto stopped = check_stopped(vcpu); !stopped) return stopped.error();
   TranslationRegs regs{};
   const std::pair<std::uint64_t, std::uint64_t*> wanted[] = {{kvm::sctlr_el1(), &regs.sctlr_el1},
                                                              {kvm::tcr_el1(), &regs.tcr_el1},

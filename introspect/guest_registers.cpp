@@ -285,7 +285,7 @@ void GuestTarget::prefetch_stop_registers(unsigned vcpu) {
 
 std::vector<unsigned> GuestTarget::expedited_registers(ThreadId tid) {
   // Called to build a stop reply, which reads these next.
-  if (auto v = vcpu_of(tid)) prefetch_stop_registers(*v);
+  if (auto v = vcpu_of(tid); v && check_stopped(*v)) prefetch_stop_registers(*v);
   std::vector<unsigned> regs{kX29, kSp, kPc};
   for (const auto& spec : table())
     if (spec.cls == RegClass::Vg) regs.push_back(spec.regnum);

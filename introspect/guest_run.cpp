@@ -28,6 +28,7 @@ Status GuestTarget::attach() {
   effective_refused_.clear();
   // Like gdbserver after attaching: report SIGTRAP on the first thread.
   last_stop_ = StopEvent{1, Signal::Trap};
+  leave_non_stop();  // a previous client's mode does not carry over
   // All-stop: every vCPU stops before the client's first request that
   // needs them (settle()); the handshake is answered before, at once.
   attach_stop_.begin(run_);
@@ -113,16 +114,15 @@ StopEvent GuestTarget::to_stop(const kvm::BackendStop& s) {
 }
 
 Breakpoints::ReadMemory GuestTarget::memory_reader() {
-  return [this](std::uint64_t addr, std::size_t len) { return read_memory(last_stop_.thread, addr, len); };
+  return [this](std::uint64_t addr, std::size_t len) { return read_memory(memory_thread(), addr, len); };
 }
 
 Breakpoints::WriteMemory GuestTarget::memory_writer() {
   // Breakpoint bytes bypass --read-only's memory check: inserting was
   // already refused in read-only mode, and restoring original bytes must
   // always be possible.
-  return [this](std::uint64_t addr, std::span<const std::byte> data) {
-    return write_guest(last_stop_.thread, addr, data);
-  };
+  return
+      [this](std::uint64_t addr, std::span<const std::byte> data) { return write_guest(memory_thread(), addr, data); };
 }
 
 Status GuestTarget::insert_breakpoint(gdbstub::BreakpointType type, std::uint64_t addr, std::uint64_t kind) {
@@ -147,9 +147,10 @@ Status GuestTarget::remove_breakpoint(gdbstub::BreakpointType type, std::uint64_
 Status GuestTarget::apply_guest_debug() {
   // KVM_SET_GUEST_DEBUG only where it changes, and only while stopped.
   if (!run_) return {};
-  const kvm::GuestDebug want = breakpoints_.guest_debug();
+  const kvm::GuestDebug want = wanted_debug();
   for (unsigned v = 0; v < applied_debug_.size(); ++v) {
     if (applied_debug_[v] == want) continue;
+    if (non_stop_ && !check_stopped(v)) continue;  // it gets it when resumed
     auto st = run_->set_guest_debug(v, want);
     if (!st) return st;
     applied_debug_[v] = want;
@@ -171,6 +172,11 @@ std::optional<StopEvent> GuestTarget::poll_stop() {
   cache_.invalidate();
   if (s->reason != kvm::StopReason::Exited && s->vcpu < backend_.vcpu_count()) prefetch_stop_registers(s->vcpu);
   last_stop_ = to_stop(*s);
+  if (non_stop_ && s->reason == kvm::StopReason::Interrupted && s->vcpu < stop_signal_.size()) {
+    // vCont;t reports signal 0, vCtrlC SIGINT ("vCont packet", "vCtrlC").
+    last_stop_.signal = stop_signal_[s->vcpu];
+    stop_signal_[s->vcpu] = Signal::Int;
+  }
   return last_stop_;
 }
 
@@ -195,6 +201,7 @@ Detached GuestTarget::detach() {
   // the addresses and KVM's vCPU ioctls wait for KVM_RUN): a client that
   // drops while the guest runs gets it stopped first; the backend's
   // detach() lets it run on.
+  leave_non_stop();
   if (run_ && run_->running() && stop_all_vcpus(backend_.name(), *run_, std::chrono::seconds(5)))
     (void)run_->poll_stop();
   clear_debug_state();
@@ -204,6 +211,7 @@ Detached GuestTarget::detach() {
 
 void GuestTarget::kill() {
   (void)settle();
+  leave_non_stop();
   clear_debug_state();
   cache_.invalidate();
   if (run_) run_->kill();

@@ -109,6 +109,7 @@ Result<std::unique_ptr<GuestTarget>> GuestTarget::create(kvm::Backend& backend, 
 }
 
 Result<VcpuVl> GuestTarget::vcpu_vl(unsigned vcpu) {
+  if (auto stopped = check_stopped(vcpu); !stopped) return stopped.error();
   const auto& st = vcpus_.at(vcpu);
   VcpuVl vl;
   vl.sve = st.sve;
@@ -155,6 +156,7 @@ std::string GuestTarget::thread_extra_info(ThreadId tid) {
   auto v = vcpu_of(tid);
   if (!v) return v.error().message;
   const unsigned n = backend_.vmm_index(*v);
+  if (non_stop_ && thread_running(tid)) return fmt::format("vCPU {}, running", n);
   auto vl = vcpu_vl(*v);
   if (!vl) return fmt::format("vCPU {}, VL unknown ({})", n, vl.error().message);
   if (!vl->sve) return fmt::format("vCPU {}, no SVE", n);

@@ -73,7 +73,7 @@ struct GuestOptions {
   std::function<void(const std::string&)> log = nullptr;
 };
 
-class GuestTarget final : public gdbstub::Target {
+class GuestTarget final : public gdbstub::Target, public gdbstub::NonStopTarget {
  public:
   // Probes every vCPU's SVE configuration (VLS) and validates the options.
   static Result<std::unique_ptr<GuestTarget>> create(kvm::Backend& backend, GuestOptions options);
@@ -102,6 +102,17 @@ class GuestTarget final : public gdbstub::Target {
   Result<std::string> monitor(std::string_view command) override;
   Detached detach() override;
   void kill() override;
+  // Non-stop (guest_nonstop.cpp): offered when the backend has per-vCPU
+  // run control. While on, every vCPU has KVM_GUESTDBG_USE_SW_BP set, so a
+  // software breakpoint gdb inserts while vCPUs run traps to the debugger;
+  // debug registers (hardware breakpoints, watchpoints) reach a vCPU when
+  // it is next resumed. Registers of a running vCPU are refused (EBUSY)
+  // before the backend is asked.
+  gdbstub::NonStopTarget* non_stop() override;
+  Status set_non_stop(bool on) override;
+  Status resume_thread(gdbstub::ThreadId tid, gdbstub::ResumeKind kind) override;
+  Status stop_thread(gdbstub::ThreadId tid, gdbstub::Signal signal) override;
+  bool thread_running(gdbstub::ThreadId tid) override;
 
   // For tests and dumps.
   Result<VcpuVl> vcpu_vl(unsigned vcpu);
@@ -184,6 +195,16 @@ class GuestTarget final : public gdbstub::Target {
   // once and returned.
   Status settle();
   void clear_debug_state();
+  // Non-stop (guest_nonstop.cpp).
+  kvm::VcpuRunControl* vcpu_control() const { return run_ ? run_->vcpu_control() : nullptr; }
+  // EBUSY when `vcpu` runs (non-stop mode): its registers cannot be read.
+  Status check_stopped(unsigned vcpu);
+  // The debug state every vCPU should have now.
+  kvm::GuestDebug wanted_debug() const;
+  // A thread whose translation registers can be read for breakpoint bytes:
+  // the last stop's thread, or in non-stop mode any stopped one.
+  gdbstub::ThreadId memory_thread();
+  void leave_non_stop();
 
   kvm::Backend& backend_;
   kvm::RunControl* run_;  // backend_.run_control(): nullptr when the guest never runs
@@ -208,6 +229,8 @@ class GuestTarget final : public gdbstub::Target {
   std::vector<kvm::GuestDebug> applied_debug_;  // what each vCPU has now
   MonitorRegistry monitor_;
   AttachStop attach_stop_;  // a client's stop, begun by attach()
+  bool non_stop_ = false;
+  std::vector<gdbstub::Signal> stop_signal_;  // per vCPU: what its requested stop reports
 };
 
 }  // namespace svedbg::introspect

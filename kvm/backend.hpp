@@ -66,6 +66,29 @@ struct DebugCaps {
   unsigned hw_watchpoints = 0;
 };
 
+// Per-vCPU run control, an optional capability of a RunControl
+// (RunControl::vcpu_control()), for gdb's non-stop mode: one vCPU stops
+// while the others run. set_non_stop(true) needs every vCPU stopped (EBUSY
+// otherwise); from then on RunControl::resume()/interrupt() are not used,
+// poll_stop() returns each vCPU's stop as it happens (the notifier fires
+// for each), running() is true while any vCPU runs, and only a running
+// vCPU's registers are refused (EBUSY): the stopped ones are read and
+// written as in all-stop, while the others run. set_non_stop(false) stops
+// every vCPU still running and drops stops not yet polled.
+class VcpuRunControl {
+ public:
+  virtual ~VcpuRunControl() = default;
+  virtual Status set_non_stop(bool on) = 0;
+  // Resumes one stopped vCPU; `step` executes one instruction, reported as
+  // Stepped (or the breakpoint it hit). EBUSY if it runs, ESRCH if no such
+  // vCPU.
+  virtual Status resume_vcpu(unsigned vcpu, bool step) = 0;
+  // Asks one running vCPU to stop; poll_stop() then reports it
+  // (Interrupted, unless a debug exit came first). Nothing for a stopped one.
+  virtual Status stop_vcpu(unsigned vcpu) = 0;
+  virtual bool vcpu_running(unsigned vcpu) const = 0;
+};
+
 // A backend's run control (all-stop). resume() restarts every vCPU; vCPUs
 // listed in `step` execute one instruction and stop, the others run (or
 // stay stopped when `others_run` is false). interrupt() asks all vCPUs to
@@ -92,6 +115,9 @@ class RunControl {
 
   // gdb's `kill`: the backend decides what that means for its guest.
   virtual void kill() = 0;
+
+  // Per-vCPU run control (non-stop), or nullptr when the backend has none.
+  virtual VcpuRunControl* vcpu_control() { return nullptr; }
 };
 
 class Backend {

@@ -134,6 +134,9 @@ void SimBackend::reset_locked() {
   running_ = false;
   pending_.reset();
   last_stop_vcpu_ = 0;
+  non_stop_ = false;
+  vcpu_run_.assign(cfg_.vcpus, 0);
+  vcpu_stops_.clear();
 }
 
 // What a VMM does (the seed's sequence), then the fixture, all through the
@@ -198,13 +201,13 @@ void SimBackend::setup_locked() {
 // A running vCPU is busy in KVM_RUN: its registers cannot be accessed.
 Status SimBackend::get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std::byte> out) {
   std::lock_guard lock(mu_);
-  if (running_) return make_error(EBUSY, "vCPU {} is running ({})", vcpu, kvm::reg_name(id));
+  if (busy_locked(vcpu)) return make_error(EBUSY, "vCPU {} is running ({})", vcpu, kvm::reg_name(id));
   return get_locked(vcpu, id, out);
 }
 
 Status SimBackend::set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) {
   std::lock_guard lock(mu_);
-  if (running_) return make_error(EBUSY, "vCPU {} is running ({})", vcpu, kvm::reg_name(id));
+  if (busy_locked(vcpu)) return make_error(EBUSY, "vCPU {} is running ({})", vcpu, kvm::reg_name(id));
   return set_locked(vcpu, id, in);
 }
 

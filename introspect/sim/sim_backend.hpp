@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <functional>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <optional>
@@ -72,7 +73,7 @@ struct SimConfig {
   std::size_t ram_size = 1 << 20;
 };
 
-class SimBackend final : public kvm::Backend, public kvm::RunControl {
+class SimBackend final : public kvm::Backend, public kvm::RunControl, public kvm::VcpuRunControl {
  public:
   // Arm Neoverse V2 r0p0 (implementer 0x41 'A', architecture 0xf, part
   // 0xd4f), an SVE2 core; real V2 parts implement only 128-bit vectors, the
@@ -151,6 +152,15 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl {
   kvm::DebugCaps debug_caps() const override { return kDebugCaps; }
   void set_stop_notifier(std::function<void()> notify) override;
   kvm::RunControl* run_control() override { return this; }
+  // Non-stop (kvm::VcpuRunControl): each vCPU runs or is stopped on its
+  // own; the running ones execute in turn on the sim's thread as in
+  // all-stop, and a debug event stops only its vCPU. A step executes one
+  // instruction of that vCPU at once.
+  kvm::VcpuRunControl* vcpu_control() override { return this; }
+  Status set_non_stop(bool on) override;
+  Status resume_vcpu(unsigned vcpu, bool step) override;
+  Status stop_vcpu(unsigned vcpu) override;
+  bool vcpu_running(unsigned vcpu) const override;
   // "sim set-vl VCPU BITS": VCPU 0-based, BITS a multiple of 128 in
   // 128..2048. Writes ZCR_EL1.LEN = BITS/128 - 1 through set_one_reg as the
   // guest kernel would, then zeroes Z/P/FFR at and above the new effective
@@ -199,6 +209,12 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl {
   // Offset of `gpa` in ram_, or EFAULT naming the RAM range.
   Result<std::size_t> ram_offset_locked(std::uint64_t gpa) const;
   void run_loop();
+  // Non-stop: runs one slice of the vCPUs that run; a debug event stops
+  // its vCPU only and is queued for poll_stop().
+  void run_slice_nonstop(std::unique_lock<std::mutex>& lock);
+  // vCPU `vcpu` is in KVM_RUN: all-stop running, or running in non-stop.
+  bool busy_locked(unsigned vcpu) const { return running_ || (vcpu < vcpu_run_.size() && vcpu_run_[vcpu]); }
+  bool any_vcpu_runs_locked() const;
   void notify_stop(std::unique_lock<std::mutex>& lock);
 
   const SimConfig cfg_;
@@ -215,6 +231,10 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl {
   std::condition_variable wake_;
   bool shutdown_ = false;
   bool vmm_gone_ = false;  // `sim vmm-exit`
+  // Non-stop mode: which vCPUs run, and their stops not yet polled.
+  bool non_stop_ = false;
+  std::vector<char> vcpu_run_;
+  std::deque<kvm::BackendStop> vcpu_stops_;
   std::thread runner_;     // last: started once everything above exists
 };
 

@@ -90,7 +90,7 @@ std::optional<kvm::BackendStop> SimBackend::execute_locked(unsigned vcpu, bool s
 Status SimBackend::set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) {
   std::lock_guard lock(mu_);
   if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {}", vcpu);
-  if (running_) return make_error(EBUSY, "vCPU {} is running", vcpu);
+  if (busy_locked(vcpu)) return make_error(EBUSY, "vCPU {} is running", vcpu);
   debug_[vcpu] = debug;
   return {};
 }
@@ -102,7 +102,12 @@ void SimBackend::run_loop() {
   constexpr unsigned kSliceRounds = 4096;
   std::unique_lock lock(mu_);
   while (!shutdown_) {
-    wake_.wait(lock, [this] { return shutdown_ || running_; });
+    wake_.wait(lock, [this] { return shutdown_ || running_ || any_vcpu_runs_locked(); });
+    if (non_stop_) {
+      run_slice_nonstop(lock);
+      wake_.wait_for(lock, std::chrono::milliseconds(1), [this] { return shutdown_ || !any_vcpu_runs_locked(); });
+      continue;
+    }
     while (running_ && !shutdown_) {
       std::optional<kvm::BackendStop> stop;
       for (unsigned round = 0; round < kSliceRounds && !stop; ++round)
@@ -119,6 +124,78 @@ void SimBackend::run_loop() {
   }
 }
 
+void SimBackend::run_slice_nonstop(std::unique_lock<std::mutex>& lock) {
+  // As the all-stop loop, over the vCPUs that run; a debug event stops its
+  // own vCPU only.
+  constexpr unsigned kSliceRounds = 4096;
+  bool stopped = false;
+  for (unsigned round = 0; round < kSliceRounds; ++round) {
+    for (unsigned v = 0; v < vcpus_.size(); ++v) {
+      if (!vcpu_run_[v]) continue;
+      if (auto stop = execute_locked(v, false)) {
+        vcpu_run_[v] = 0;
+        vcpu_stops_.push_back(*stop);
+        stopped = true;
+      }
+    }
+  }
+  if (stopped) {
+    notify_stop(lock);
+    lock.lock();
+  }
+}
+
+bool SimBackend::any_vcpu_runs_locked() const {
+  return std::any_of(vcpu_run_.begin(), vcpu_run_.end(), [](char r) { return r != 0; });
+}
+
+Status SimBackend::set_non_stop(bool on) {
+  std::lock_guard lock(mu_);
+  if (on && running_) return make_error(EBUSY, "the guest runs: stop it before entering non-stop mode");
+  non_stop_ = on;
+  vcpu_run_.assign(vcpus_.size(), 0);  // entering: all stopped already; leaving: every vCPU stops
+  vcpu_stops_.clear();
+  pending_.reset();
+  return {};
+}
+
+Status SimBackend::resume_vcpu(unsigned vcpu, bool step) {
+  std::unique_lock lock(mu_);
+  if (!non_stop_) return make_error(EINVAL, "vCPU {}: per-vCPU resume needs non-stop mode", vcpu);
+  if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
+  if (vcpu_run_[vcpu]) return make_error(EBUSY, "vCPU {} is running", vcpu);
+  if (vmm_gone_) {
+    vcpu_stops_.push_back(kvm::BackendStop{vcpu, kvm::StopReason::Exited, 0, 0});
+    notify_stop(lock);
+    return {};
+  }
+  if (step) {
+    // KVM_GUESTDBG_SINGLESTEP on this vCPU alone: one instruction, now.
+    if (auto stop = execute_locked(vcpu, /*single_step=*/true)) vcpu_stops_.push_back(*stop);
+    notify_stop(lock);
+    return {};
+  }
+  vcpu_run_[vcpu] = 1;
+  lock.unlock();
+  wake_.notify_all();
+  return {};
+}
+
+Status SimBackend::stop_vcpu(unsigned vcpu) {
+  std::unique_lock lock(mu_);
+  if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
+  if (!non_stop_ || !vcpu_run_[vcpu]) return {};
+  vcpu_run_[vcpu] = 0;
+  vcpu_stops_.push_back(kvm::BackendStop{vcpu, kvm::StopReason::Interrupted, 0, 0});
+  notify_stop(lock);
+  return {};
+}
+
+bool SimBackend::vcpu_running(unsigned vcpu) const {
+  std::lock_guard lock(mu_);
+  return busy_locked(vcpu);
+}
+
 void SimBackend::notify_stop(std::unique_lock<std::mutex>& lock) {
   auto notify = notify_;
   lock.unlock();
@@ -127,6 +204,7 @@ void SimBackend::notify_stop(std::unique_lock<std::mutex>& lock) {
 
 Status SimBackend::resume(std::span<const unsigned> step, bool /*others_run*/) {
   std::unique_lock lock(mu_);
+  if (non_stop_) return make_error(EINVAL, "the guest is in non-stop mode: resume vCPUs one by one");
   for (unsigned v : step)
     if (v >= vcpus_.size()) return make_error(ESRCH, "cannot step vCPU {}: the guest has {}", v, vcpus_.size());
   pending_.reset();
@@ -170,11 +248,18 @@ void SimBackend::interrupt() {
 
 bool SimBackend::running() const {
   std::lock_guard lock(mu_);
-  return running_;
+  return running_ || any_vcpu_runs_locked();
 }
 
 std::optional<kvm::BackendStop> SimBackend::poll_stop() {
   std::lock_guard lock(mu_);
+  if (non_stop_) {
+    if (vcpu_stops_.empty()) return std::nullopt;
+    auto stop = vcpu_stops_.front();
+    vcpu_stops_.pop_front();
+    last_stop_vcpu_ = stop.vcpu;
+    return stop;
+  }
   auto stop = pending_;
   pending_.reset();
   if (stop) last_stop_vcpu_ = stop->vcpu;
@@ -190,6 +275,9 @@ Detached SimBackend::detach() {
   {
     std::lock_guard lock(mu_);
     pending_.reset();
+    non_stop_ = false;  // the next client starts in all-stop mode
+    vcpu_run_.assign(vcpus_.size(), 0);
+    vcpu_stops_.clear();
     if (vmm_gone_) return Detached::GuestGone;
     running_ = true;
   }

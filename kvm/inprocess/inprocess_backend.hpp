@@ -56,7 +56,7 @@ struct InProcessOptions {
   std::function<void(const std::string&)> log;  // empty: stderr
 };
 
-class InProcessBackend final : public Backend, public RunControl {
+class InProcessBackend final : public Backend, public RunControl, public VcpuRunControl {
  public:
   // Reads every vCPU's SVE_VLS (the vCPUs must be finalized and not inside
   // KVM_RUN: call before the vCPU threads start). Errors other than ENOENT
@@ -81,6 +81,12 @@ class InProcessBackend final : public Backend, public RunControl {
   bool running() const override;
   void set_stop_notifier(std::function<void()> notify) override;
   RunControl* run_control() override { return this; }
+  // Non-stop: the gate holds and kicks one vCPU thread at a time.
+  VcpuRunControl* vcpu_control() override { return this; }
+  Status set_non_stop(bool on) override { return gate_.set_non_stop(on); }
+  Status resume_vcpu(unsigned vcpu, bool step) override { return gate_.resume_vcpu(vcpu, step); }
+  Status stop_vcpu(unsigned vcpu) override { return gate_.stop_vcpu(vcpu); }
+  bool vcpu_running(unsigned vcpu) const override { return gate_.vcpu_running(vcpu); }
   Detached detach() override;
   void kill() override;
 

@@ -85,6 +85,7 @@ void VcpuGate::before_run(unsigned i) {
     v.state = State::Parked;
     if (!first_parked_) first_parked_ = i;
     run_notifier(lock, complete_locked());
+    if (non_stop_) run_notifier(lock, parked_nonstop_locked(i));
     cv_.wait(lock, [&] { return !v.hold; });
   }
   set_immediate_exit(v.run, false);
@@ -101,6 +102,12 @@ bool VcpuGate::on_exit(unsigned i, int run_errno) {
   }
   if (run_errno == 0 && v.run->exit_reason == KVM_EXIT_DEBUG) {
     v.needs_completion = false;
+    if (non_stop_) {
+      // Non-stop: this vCPU alone stops, and reports why when it parks.
+      v.ns_reason = debug_stop(i, v.run, v.step_armed);
+      v.hold = true;
+      return true;
+    }
     // A single-step we armed or a breakpoint/watchpoint KVM routed to us:
     // either way the whole guest stops here.
     if (!stopping_ && running_) {
@@ -208,6 +215,7 @@ Status VcpuGate::resume(std::span<const unsigned> step, bool others_run) {
   for (unsigned s : step)
     if (s >= vcpus_.size()) return make_error(ESRCH, "cannot step vCPU {}: the guest has {}", s, vcpus_.size());
   if (running_ || stopping_) return make_error(EBUSY, "the guest is running; stop it first");
+  if (non_stop_) return make_error(EINVAL, "the guest is in non-stop mode: resume vCPUs one by one");
   for (unsigned i = 0; i < vcpus_.size(); ++i) {
     const bool want = std::find(step.begin(), step.end(), i) != step.end();
     if (vcpus_[i].state == State::Exited) continue;
@@ -236,6 +244,13 @@ void VcpuGate::interrupt() {
 
 std::optional<BackendStop> VcpuGate::poll_stop() {
   std::lock_guard lock(mu_);
+  if (non_stop_) {
+    if (ns_stops_.empty()) return std::nullopt;
+    BackendStop s = ns_stops_.front();
+    ns_stops_.pop_front();
+    last_stop_vcpu_ = s.vcpu;
+    return s;
+  }
   auto stop = pending_;
   pending_.reset();
   if (stop) last_stop_vcpu_ = stop->vcpu;
@@ -244,6 +259,10 @@ std::optional<BackendStop> VcpuGate::poll_stop() {
 
 bool VcpuGate::running() const {
   std::lock_guard lock(mu_);
+  if (non_stop_)
+    return std::any_of(vcpus_.begin(), vcpus_.end(), [](const Vcpu& v) {
+      return !(v.hold && (v.state == State::Parked || v.state == State::Exited));
+    });
   return running_;
 }
 
@@ -265,6 +284,8 @@ Status VcpuGate::release_all() {
   first_parked_.reset();
   stopping_ = false;
   running_ = true;
+  non_stop_ = false;
+  ns_stops_.clear();
   for (auto& v : vcpus_) v.hold = false;
   cv_.notify_all();
   return result;

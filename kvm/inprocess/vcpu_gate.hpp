@@ -47,6 +47,7 @@
 #include <pthread.h>
 
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -101,6 +102,19 @@ class VcpuGate {
   // guest debug are returned after everything was released.
   Status release_all();
 
+  // --- non-stop (vcpu_gate_nonstop.cpp): one vCPU at a time ----------------
+  // set_non_stop(true) needs the guest stopped (EBUSY otherwise); then
+  // stop_vcpu(i) holds and kicks vCPU i only, and its stop ({i,
+  // Interrupted}, or the KVM_EXIT_DEBUG it took) is queued for poll_stop()
+  // once its thread parks; resume_vcpu(i, step) releases it alone; a debug
+  // exit holds only its own vCPU. set_non_stop(false) holds every vCPU and
+  // waits (5 s at most) until all are parked: the guest is then stopped as
+  // after interrupt(), with no stop pending. release_all() leaves non-stop.
+  Status set_non_stop(bool on);
+  Status stop_vcpu(unsigned i);
+  Status resume_vcpu(unsigned i, bool step);
+  bool vcpu_running(unsigned i) const;
+
  private:
   enum class State { NotStarted, InRun, Outside, Parked, Exited };
   struct Vcpu {
@@ -113,7 +127,12 @@ class VcpuGate {
     GuestDebug debug;               // breakpoints/watchpoints (set_guest_debug)
     bool debug_applied = false;     // KVM has a non-zero guest debug control
     bool needs_completion = false;  // last exit left an operation for KVM_RUN to finish
+    bool ns_report = false;         // non-stop: report this vCPU's stop when it parks
+    std::optional<BackendStop> ns_reason;  // non-stop: the debug exit it took
   };
+  // Non-stop: vCPU i parked; queues its stop if one was asked for and
+  // returns the notifier to run.
+  std::function<void()> parked_nonstop_locked(unsigned i);
 
   void hold_all_locked();
   void kick_locked(Vcpu& v);
@@ -135,6 +154,8 @@ class VcpuGate {
   std::optional<BackendStop> pending_;
   unsigned last_stop_vcpu_ = 0;
   std::function<void()> notify_;
+  bool non_stop_ = false;
+  std::deque<BackendStop> ns_stops_;
 };
 
 }  // namespace svedbg::kvm

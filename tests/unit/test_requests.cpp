@@ -74,7 +74,18 @@ TEST_CASE("qSupported", "[requests]") {
 TEST_CASE("QStartNoAckMode", "[requests]") {
   parse_as<req::StartNoAckMode>("QStartNoAckMode");
   check_malformed("QStartNoAckMode:1", "QStartNoAckMode");
-  check_unknown("QNonStop:1");
+  check_unknown("QAgent:1");
+}
+
+TEST_CASE("non-stop packets: QNonStop, vStopped, vCtrlC", "[requests][nonstop]") {
+  CHECK(parse_as<req::NonStop>("QNonStop:1").on);
+  CHECK_FALSE(parse_as<req::NonStop>("QNonStop:0").on);
+  check_malformed("QNonStop:2", "QNonStop");
+  check_malformed("QNonStop", "QNonStop");
+  parse_as<req::StopAck>("vStopped");
+  check_malformed("vStopped:1", "vStopped");
+  parse_as<req::CtrlC>("vCtrlC");
+  check_unknown("vStoppedX");
 }
 
 TEST_CASE("qXfer read", "[requests]") {
@@ -327,9 +338,8 @@ TEST_CASE("Z and z", "[requests]") {
 }
 
 TEST_CASE("unknown packets are passed through", "[requests]") {
-  for (const char* p :
-       {"qTStatus", "vMustReplyEmpty", "qSymbol::", "qTfV", "qOffsets", "QThreadEvents:1", "vFile:open:", "R00", "A",
-        "i", "qL1200000000000000000", "qGetTLSAddr:1,2,3", "QPassSignals:e", "vStopped"}) {
+  for (const char* p : {"qTStatus", "vMustReplyEmpty", "qSymbol::", "qTfV", "qOffsets", "QThreadEvents:1", "vFile:open:",
+                        "R00", "A", "i", "qL1200000000000000000", "qGetTLSAddr:1,2,3", "QPassSignals:e", "vFlashDone"}) {
     check_unknown(p);
   }
   CHECK(parse_as<req::Unknown>("").payload.empty());

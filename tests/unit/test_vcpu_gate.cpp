@@ -132,3 +132,49 @@ TEST_CASE("VcpuGate counts exited vCPU threads as stopped", "[vcpu_gate]") {
   vm.gate->interrupt();  // nothing left to stop: completes at once
   CHECK_FALSE(vm.gate->running());
 }
+
+TEST_CASE("VcpuGate non-stop: one vCPU thread stops and resumes while the others run", "[vcpu_gate][nonstop]") {
+  FakeVm vm;
+  std::atomic<int> notified{0};
+  vm.gate->set_stop_notifier([&] { ++notified; });
+  REQUIRE(eventually([&] { return vm.entries >= FakeVm::kVcpus; }));
+  // Entering needs the guest stopped.
+  CHECK(vm.gate->set_non_stop(true).error().code == EBUSY);
+  vm.gate->interrupt();
+  REQUIRE(eventually([&] { return !vm.gate->running(); }));
+  REQUIRE(vm.gate->poll_stop());
+  REQUIRE(vm.gate->set_non_stop(true));
+  const int base = notified;
+  // Release vCPUs 0 and 2; 1 stays parked.
+  REQUIRE(vm.gate->resume_vcpu(0, false));
+  REQUIRE(vm.gate->resume_vcpu(2, false));
+  // Their threads leave before_run() and enter KVM_RUN again.
+  REQUIRE(eventually([&] { return !vm.gate->parked(0) && !vm.gate->parked(2); }));
+  CHECK(vm.gate->resume_vcpu(0, false).error().code == EBUSY);
+  CHECK(vm.gate->vcpu_running(0));
+  CHECK_FALSE(vm.gate->vcpu_running(1));
+  CHECK(vm.gate->parked(1));
+  CHECK(vm.gate->running());
+  // Stop vCPU 0 alone: its stop is reported, vCPU 2 keeps entering KVM_RUN.
+  REQUIRE(vm.gate->stop_vcpu(0));
+  REQUIRE(eventually([&] { return notified == base + 1; }));
+  auto stop = vm.gate->poll_stop();
+  REQUIRE(stop);
+  CHECK(stop->vcpu == 0);
+  CHECK(stop->reason == StopReason::Interrupted);
+  CHECK_FALSE(vm.gate->poll_stop());
+  CHECK(vm.gate->parked(0));
+  CHECK_FALSE(vm.gate->vcpu_running(0));
+  CHECK(vm.gate->vcpu_running(2));
+  CHECK_FALSE(vm.gate->parked(2));
+  // A stop asked of a stopped vCPU reports nothing; all-stop resume is refused.
+  REQUIRE(vm.gate->stop_vcpu(1));
+  CHECK(vm.gate->resume({}, true).error().code == EINVAL);
+  CHECK(vm.gate->stop_vcpu(9).error().code == ESRCH);
+  // Leaving non-stop stops every vCPU and reports nothing.
+  REQUIRE(vm.gate->set_non_stop(false));
+  for (unsigned i = 0; i < FakeVm::kVcpus; ++i) CHECK(vm.gate->parked(i));
+  CHECK_FALSE(vm.gate->running());
+  CHECK_FALSE(vm.gate->poll_stop());
+  REQUIRE(vm.gate->resume({}, true));
+}

@@ -40,7 +40,7 @@ TEST_CASE("wire: handshake and capabilities", "[wire]") {
   Rig r;
   CHECK(r.ask("qSupported:multiprocess+;swbreak+;xmlRegisters=i386") ==
         "+" + frame("PacketSize=20000;qXfer:features:read+;qXfer:threads:read+;QStartNoAckMode+;vContSupported+;"
-                    "swbreak+;hwbreak+"));
+                    "swbreak+;hwbreak+;QNonStop+"));
   CHECK(r.ask("vMustReplyEmpty") == "+" + frame(""));
   CHECK(r.ask("qAttached") == "+" + frame("1"));
   CHECK(r.ask("qfThreadInfo") == "+" + frame("m1,2,3,4"));
