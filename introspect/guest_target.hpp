@@ -31,6 +31,7 @@
 #include "introspect/page_walk.hpp"
 #include "introspect/regmap.hpp"
 #include "introspect/stop_cache.hpp"
+#include "introspect/step_irq.hpp"
 #include "kvm/vls.hpp"
 
 namespace svedbg::introspect {
@@ -186,6 +187,7 @@ class GuestTarget final : public gdbstub::Target {
   std::string effective_refused_;
   gdbstub::StopEvent last_stop_{1, gdbstub::Signal::Trap};
   Breakpoints breakpoints_;
+  StepIrq step_irq_;  // single-steps with IRQ/FIQ masked (`monitor step-irq`)
   bool phys_mode_ = false;                      // `monitor phys on`: m/M addresses are guest-physical
   std::vector<kvm::GuestDebug> applied_debug_;  // what each vCPU has now
   MonitorRegistry monitor_;
