@@ -105,8 +105,10 @@ void StepIrq::finish_one(StopCache& cache, const Armed& a) {
     // Without one of these the step is taken as not executed: the guest's
     // own I/F are restored, which is right unless an exception was taken.
     auto v = cached_u64(cache, a.vcpu, out_ids[i]);
-    if (v) *outs[i] = *v;
-    else ++errors_;
+    if (v)
+      *outs[i] = *v;
+    else
+      ++errors_;
   }
   if (has_rt) {
     auto xt = cached_u64(cache, a.vcpu, kvm::core_x(d.rt));
@@ -136,12 +138,14 @@ void StepIrq::add_monitor_commands(MonitorRegistry& registry) {
                 "Without an argument: the mode and what it did",
                 false, [this](std::string_view args) -> Result<std::string> {
                   if (args.empty()) return report();
-                  if (args == "mask") mode_ = Mode::Mask;
-                  else if (args == "off") mode_ = Mode::Off;
-                  else return make_error(EINVAL, "usage: monitor step-irq mask|off");
-                  return std::string(mode_ == Mode::Mask
-                                         ? "step-irq mask: single-steps run with IRQ/FIQ masked\n"
-                                         : "step-irq off: single-steps take pending interrupts\n");
+                  if (args == "mask")
+                    mode_ = Mode::Mask;
+                  else if (args == "off")
+                    mode_ = Mode::Off;
+                  else
+                    return make_error(EINVAL, "usage: monitor step-irq mask|off");
+                  return std::string(mode_ == Mode::Mask ? "step-irq mask: single-steps run with IRQ/FIQ masked\n"
+                                                         : "step-irq off: single-steps take pending interrupts\n");
                 }});
 }
 

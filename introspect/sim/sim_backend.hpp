@@ -240,6 +240,7 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl {
   bool shutdown_ = false;
   bool vmm_gone_ = false;  // `sim vmm-exit`
   unsigned irq_period_ = cfg_.irq_period;  // `sim irq every N`
+  bool irq_at_resume_ = true;              // false: `sim irq count N`
   std::thread runner_;     // last: started once everything above exists
 };
 

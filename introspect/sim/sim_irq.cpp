@@ -66,7 +66,7 @@ void SimBackend::irq_tick_locked(unsigned vcpu) {
 }
 
 void SimBackend::irq_on_resume_locked() {
-  if (!irq_period_) return;
+  if (!irq_period_ || !irq_at_resume_) return;
   for (auto& v : vcpus_) v.irq_pending = true;
 }
 
@@ -101,28 +101,30 @@ bool SimBackend::execute_system_locked(unsigned vcpu, std::uint32_t insn, std::u
 }
 
 void SimBackend::add_irq_monitor_command(MonitorRegistry& registry) {
-  registry.add({"sim irq", "every N|off",
+  registry.add({"sim irq", "every N|count N|off",
                 "a simulated timer interrupt: pending on every vCPU each N instructions it executes and whenever "
                 "the guest resumes (a stop outlasts a real timer's period), taken while PSTATE.I is clear to "
-                "VBAR_EL1 + 0x80/0x280/0x480 (from EL1t/EL1h/EL0); off (the default): none. Without an "
-                "argument: the setting",
+                "VBAR_EL1 + 0x80/0x280/0x480 (from EL1t/EL1h/EL0); count N: only every N instructions; off "
+                "(the default): none. Without an argument: the setting",
                 true, [this](std::string_view args) -> Result<std::string> {
                   const auto words = split_words(args);
                   std::lock_guard lock(mu_);
-                  if (words.size() == 2 && words[0] == "every") {
+                  if (words.size() == 2 && (words[0] == "every" || words[0] == "count")) {
                     const auto n = parse_unsigned(words[1]);
-                    if (!n || *n == 0) return make_error(EINVAL, "sim irq every N: N must be >= 1, got '{}'", words[1]);
+                    if (!n || *n == 0)
+                      return make_error(EINVAL, "sim irq {} N: N must be >= 1, got '{}'", words[0], words[1]);
                     irq_period_ = *n;
+                    irq_at_resume_ = words[0] == "every";
                   } else if (words.size() == 1 && words[0] == "off") {
                     irq_period_ = 0;
                     for (auto& v : vcpus_) v.irq_pending = false;
                   } else if (!words.empty()) {
-                    return make_error(EINVAL, "usage: monitor sim irq every N|off");
+                    return make_error(EINVAL, "usage: monitor sim irq every N|count N|off");
                   }
                   if (!irq_period_) return std::string("sim irq off: no timer interrupt\n");
-                  return fmt::format("sim irq every {}: a timer IRQ is pending every {} instructions and at each "
-                                     "resume\n",
-                                     irq_period_, irq_period_);
+                  return fmt::format("sim irq {} {}: a timer IRQ is pending every {} instructions{}\n",
+                                     irq_at_resume_ ? "every" : "count", irq_period_, irq_period_,
+                                     irq_at_resume_ ? " and at each resume" : "");
                 }});
 }
 

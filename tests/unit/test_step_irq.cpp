@@ -38,7 +38,7 @@ TEST_CASE("decode_daif_insn: the instructions that read or write DAIF", "[step-i
   CHECK(decode_daif_insn(0xd50343df) == DaifInsn{DaifOp::Set, 3, 0});    // msr daifset, #3 (local_irq_disable)
   CHECK(decode_daif_insn(0xd50342ff) == DaifInsn{DaifOp::Clear, 2, 0});  // msr daifclr, #2
   CHECK(decode_daif_insn(msr_daifset(0xf)) == DaifInsn{DaifOp::Set, 0xf, 0});
-  CHECK(decode_daif_insn(0xd51b4220) == DaifInsn{DaifOp::WriteReg, 0, 0});  // msr daif, x0
+  CHECK(decode_daif_insn(0xd51b4220) == DaifInsn{DaifOp::WriteReg, 0, 0});   // msr daif, x0
   CHECK(decode_daif_insn(0xd51b423f) == DaifInsn{DaifOp::WriteReg, 0, 31});  // msr daif, xzr
   CHECK(decode_daif_insn(0xd53b4233) == DaifInsn{DaifOp::ReadReg, 0, 19});   // mrs x19, daif
   CHECK(decode_daif_insn(kEret).op == DaifOp::Eret);
@@ -96,8 +96,8 @@ TEST_CASE("plan_step_fix: what is written back after a masked step", "[step-irq]
     CHECK_FALSE(fix.pstate);
   }
   SECTION("msr daifclr #1 from a guest with I set, F set: F cleared, I kept") {
-    const auto fix = plan_step_fix(before(msr_daifclr(1), kEl1h | kPstateIF),
-                                   {pc + 4, kEl1h | kPstateI, 0, 0, vbar, 0});
+    const auto fix =
+        plan_step_fix(before(msr_daifclr(1), kEl1h | kPstateIF), {pc + 4, kEl1h | kPstateI, 0, 0, vbar, 0});
     CHECK_FALSE(fix.pstate);  // the CPU did what the guest asked
   }
   SECTION("msr daif, x3: whatever the guest wrote stays") {
@@ -132,7 +132,8 @@ TEST_CASE("plan_step_fix: what is written back after a masked step", "[step-irq]
     CHECK_FALSE(fix.pstate);
   }
   SECTION("a synchronous exception from EL0 (ELR = pc): SPSR_EL1 gets the guest's I/F") {
-    const auto fix = plan_step_fix(before(0xf9400000, kEl0), {vbar + 0x400, kEl1h | 0x3c0, kEl0 | kPstateIF, pc, vbar, 0});
+    const auto fix =
+        plan_step_fix(before(0xf9400000, kEl0), {vbar + 0x400, kEl1h | 0x3c0, kEl0 | kPstateIF, pc, vbar, 0});
     CHECK(fix.kind == StepCase::Exception);
     CHECK(fix.spsr == kEl0);
   }
@@ -141,8 +142,8 @@ TEST_CASE("plan_step_fix: what is written back after a masked step", "[step-irq]
                                    {vbar + 0x280, kEl1h | 0x3c0, kEl1h | kPstateF, pc + 4, vbar, 0});
     CHECK(fix.kind == StepCase::Exception);
     CHECK_FALSE(fix.spsr);  // the CPU saved exactly the guest's view
-    const auto fix2 = plan_step_fix(before(msr_daifclr(3), kEl1h | kPstateF),
-                                    {vbar + 0x280, kEl1h | 0x3c0, kEl1h, pc + 4, vbar, 0});
+    const auto fix2 =
+        plan_step_fix(before(msr_daifclr(3), kEl1h | kPstateF), {vbar + 0x280, kEl1h | 0x3c0, kEl1h, pc + 4, vbar, 0});
     CHECK_FALSE(fix2.spsr);
   }
   SECTION("a branch to a vector address is not an exception") {
@@ -222,7 +223,7 @@ TEST_CASE("sim irq: a pending timer IRQ is taken to the vector of the current st
     CHECK(get_u64(*sim, 0, kvm::core_spsr(0)) == (kEl1h | 0x300));
     CHECK(get_u64(*sim, 0, kvm::core_pstate()) == 0x3c5);
     CHECK(get_u64(*sim, 0, kvm::esr_el1()) == 0x1234);  // not written for interrupts
-    step(*sim);  // eret
+    step(*sim);                                         // eret
     CHECK(get_u64(*sim, 0, kvm::core_pc()) == kRam);
     CHECK(get_u64(*sim, 0, kvm::core_pstate()) == (kEl1h | 0x300));
   }
@@ -276,8 +277,8 @@ TEST_CASE("step-irq: the guest never observes the mask (DAIF instructions, SVC, 
   set_u64(*sim, 0, kvm::core_pstate(), kEl1h | 0x3c0);
   auto t_ref = target(*ref);
   auto t = target(*sim);
-  const std::uint64_t ids[] = {kvm::core_pc(),     kvm::core_pstate(), kvm::core_spsr(0), kvm::core_elr_el1(),
-                               kvm::core_x(1),     kvm::core_x(2),     kvm::core_x(4)};
+  const std::uint64_t ids[] = {kvm::core_pc(), kvm::core_pstate(), kvm::core_spsr(0), kvm::core_elr_el1(),
+                               kvm::core_x(1), kvm::core_x(2),     kvm::core_x(4)};
   for (unsigned i = 0; i < 11; ++i) {  // the SVC's eret makes it 11
     step(*t_ref);
     step(*t);
@@ -290,11 +291,28 @@ TEST_CASE("step-irq: the guest never observes the mask (DAIF instructions, SVC, 
   CHECK(get_u64(*sim, 0, kvm::core_x(1)) == 0x300);  // D, A as the guest left them; I, F clear
   CHECK(get_u64(*sim, 0, kvm::core_x(2)) == 0x380);
   const auto report = t->monitor("step-irq").value();
-  CHECK(report.find("(1 took an exception, 0 returned from one, 6 executed an instruction that reads or writes DAIF)") != std::string::npos);
+  CHECK(
+      report.find("(1 took an exception, 0 returned from one, 6 executed an instruction that reads or writes DAIF)") !=
+      std::string::npos);
   // With the mask off, the first step with I clear lands on the vector.
   auto off = program(prog, 1);
   auto t_off = target(*off);
   REQUIRE(t_off->monitor("step-irq off"));
   step(*t_off);
   CHECK(get_u64(*off, 0, kvm::core_pc()) == kVbar + 0x280);
+}
+
+TEST_CASE("sim irq count N: pending every N instructions only, not at resume", "[step-irq][sim]") {
+  auto sim = program(std::vector<std::uint32_t>(8, kNop), 0);
+  CHECK(test::run_monitor(*sim, "sim irq count 3").value().value() ==
+        "sim irq count 3: a timer IRQ is pending every 3 instructions\n");
+  step(*sim);
+  step(*sim);
+  CHECK(get_u64(*sim, 0, kvm::core_pc()) == kRam + 8);  // nothing pending at the resumes
+  step(*sim);                                           // the third instruction makes it pending
+  CHECK(get_u64(*sim, 0, kvm::core_pc()) == kRam + 12);
+  step(*sim);
+  CHECK(get_u64(*sim, 0, kvm::core_pc()) == kVbar + 0x280);
+  CHECK(test::run_monitor(*sim, "sim irq every 5").value().value() ==
+        "sim irq every 5: a timer IRQ is pending every 5 instructions and at each resume\n");
 }
