@@ -27,7 +27,8 @@
 // stored as e - 1.
 //
 // Run control: the simulated CPU executes NOP (pc += 4, x0 += 1), B and
-// BRK, and MSR DAIFSet/DAIFClr, MSR/MRS DAIF, SVC and ERET; anything else
+// BRK, STR (64-bit, unsigned offset), and MSR DAIFSet/DAIFClr, MSR/MRS
+// DAIF, SVC and ERET; anything else
 // takes a synchronous exception to VBAR_EL1 + 0x200. An optional timer
 // interrupt (SimConfig::irq_period, `monitor sim irq`) is taken to the IRQ
 // vector while PSTATE.I is clear.
@@ -152,8 +153,8 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl {
   // The pending stop, once; nullopt when none is pending.
   std::optional<kvm::BackendStop> poll_stop() override;
   // KVM_SET_GUEST_DEBUG: ENABLE, USE_SW_BP, USE_HW (DBGBCR/DBGBVR address
-  // match; watchpoints are accepted but never fire: the guest program does
-  // no loads or stores).
+  // match; DBGWCR/DBGWVR watchpoints fire on the one store the simulated
+  // CPU executes, STR Xt, [Xn, #imm]; the fixture's program does none).
   Status set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) override;
   kvm::DebugCaps debug_caps() const override { return kDebugCaps; }
   void set_stop_notifier(std::function<void()> notify) override;
@@ -219,6 +220,10 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl {
   void irq_on_resume_locked();
   // MSR DAIFSet/DAIFClr, MSR/MRS DAIF, ERET, SVC; false for others.
   bool execute_system_locked(unsigned vcpu, std::uint32_t insn, std::uint64_t pc);
+  // STR Xt, [Xn, #imm] (sim_store.cpp): false for other instructions; a
+  // watchpoint hit leaves its stop in `stop`.
+  bool execute_store_locked(unsigned vcpu, std::uint32_t insn, std::uint64_t pc,
+                            std::optional<kvm::BackendStop>& stop);
   void add_irq_monitor_command(MonitorRegistry& registry);
   // Offset of `gpa` in ram_, or EFAULT naming the RAM range.
   Result<std::size_t> ram_offset_locked(std::uint64_t gpa) const;

@@ -86,6 +86,8 @@ std::optional<kvm::BackendStop> SimBackend::execute_locked(unsigned vcpu, bool s
     if (debugging && (dbg.control & kvm::GuestDebug::kUseSwBp))
       return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcBrk64, imm16), 0};
     take_exception_locked(vcpu, esr(kEcBrk64, imm16));
+  } else if (std::optional<kvm::BackendStop> watch; execute_store_locked(vcpu, *insn, pc, watch)) {
+    if (watch) return watch;  // before the access: pc and memory unchanged (sim_store.cpp)
   } else if (!execute_system_locked(vcpu, *insn, pc)) {  // DAIF, SVC, ERET (sim_irq.cpp)
     take_exception_locked(vcpu, esr(kEcUnknown));
   }

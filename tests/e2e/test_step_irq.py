@@ -5,7 +5,8 @@ as a real Linux guest's is: `stepi` executes the stopped program's next
 instruction, never the IRQ vector; `continue` from a software or hardware
 breakpoint on a loop advances the loop's counter; `monitor step-irq off`
 gives back the old behaviour (the step lands on VBAR_EL1 + 0x280 and the
-loop never advances), so that these checks can fail.
+loop never advances), so that these checks can fail. A hardware watchpoint
+on a store in the loop is hit once per round.
 
 The guest (one vCPU): NOPs from 0x40000000 (each: x0 += 1), with a
 `b 0x40000000` written at 0x40000100 (a loop of 64 NOPs); VBAR_EL1 =
@@ -71,4 +72,19 @@ for bp in ("break", "hbreak"):
     x0 = [value_of(out, f"x0_{i}") for i in range(3)]
     c.expect(x0 == ["0x20", "0x20", "0x20"], f"off, {bp}: continue never gets past the breakpoint (the old "
              "behaviour)", out)
+# A watchpoint: a `str x0, [x1]` in the loop (x0 counts the NOPs before it:
+# 62 in the first round, 63 more each round). gdb stops before the store,
+# steps over it with the watchpoint removed, then reports the new value.
+WATCH = ["set {int}0x400000f8 = 0xf9000020", "set $x1 = 0x40003000", "monitor step-irq mask",
+         "watch *(long *)0x40003000"]
+cmds = SETUP + WATCH
+for i in range(3):
+    cmds += ["continue", f"echo pc{i}:\\n", "p/x $pc", f"echo val{i}:\\n", "p *(long *)0x40003000"]
+with stub() as s:
+    out = run_gdb(s, cmds + ["kill"])
+c.expect([value_of(out, f"val{i}") for i in range(3)] == ["62", "125", "188"],
+         "mask, watch: each continue reports the next store of the loop", out)
+c.expect([value_of(out, f"pc{i}") for i in range(3)] == ["0x400000fc"] * 3,
+         "mask, watch: gdb stepped over the store, not into the IRQ vector", out)
+c.expect_in("New value = 188", out, "gdb reported the watchpoint's new value")
 c.done()

@@ -316,3 +316,29 @@ TEST_CASE("sim irq count N: pending every N instructions only, not at resume", "
   CHECK(test::run_monitor(*sim, "sim irq every 5").value().value() ==
         "sim irq every 5: a timer IRQ is pending every 5 instructions and at each resume\n");
 }
+
+TEST_CASE("sim: STR Xt, [Xn, #imm] stores; a hardware watchpoint stops before it", "[sim]") {
+  auto sim = program({0xf9000420, kNop}, 0);  // str x0, [x1, #8]
+  set_u64(*sim, 0, kvm::core_x(0), 0x1122334455667788);
+  set_u64(*sim, 0, kvm::core_x(1), kRam + 0x3000);
+  kvm::GuestDebug dbg;
+  dbg.control = kvm::GuestDebug::kEnable | kvm::GuestDebug::kUseHw;
+  dbg.wcr[0] = 0x1 | (0x3u << 1) | (0x2u << 3) | (0x0fu << 5);  // E, EL0+EL1, stores, bytes 0..3
+  dbg.wvr[0] = kRam + 0x3008;
+  REQUIRE(sim->set_guest_debug(0, dbg));
+  const unsigned v = 0;
+  REQUIRE(sim->resume(std::span(&v, 1), false));
+  auto s = sim->poll_stop();
+  REQUIRE(s);
+  CHECK(s->reason == kvm::StopReason::Watchpoint);
+  CHECK(s->far == kRam + 0x3008);
+  CHECK(get_u64(*sim, 0, kvm::core_pc()) == kRam);  // not executed
+  REQUIRE(sim->set_guest_debug(0, kvm::GuestDebug{}));
+  step(*sim);
+  CHECK(get_u64(*sim, 0, kvm::core_pc()) == kRam + 4);
+  std::array<std::byte, 8> buf{};
+  REQUIRE(sim->read_phys(kRam + 0x3008, buf).value() == 8);
+  std::uint64_t stored = 0;
+  std::memcpy(&stored, buf.data(), 8);
+  CHECK(stored == 0x1122334455667788);
+}
