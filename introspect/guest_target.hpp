@@ -187,7 +187,8 @@ class GuestTarget final : public gdbstub::Target {
   std::string effective_refused_;
   gdbstub::StopEvent last_stop_{1, gdbstub::Signal::Trap};
   Breakpoints breakpoints_;
-  StepIrq step_irq_;  // single-steps with IRQ/FIQ masked (`monitor step-irq`)
+  // Single-steps with IRQ/FIQ masked (`monitor step-irq`).
+  StepIrq step_irq_;
   bool phys_mode_ = false;                      // `monitor phys on`: m/M addresses are guest-physical
   std::vector<kvm::GuestDebug> applied_debug_;  // what each vCPU has now
   MonitorRegistry monitor_;

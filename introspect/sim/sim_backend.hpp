@@ -28,8 +28,8 @@
 //
 // Run control: the simulated CPU executes NOP (pc += 4, x0 += 1), B and
 // BRK, STR (64-bit, unsigned offset), and MSR DAIFSet/DAIFClr, MSR/MRS
-// DAIF, SVC and ERET; anything else
-// takes a synchronous exception to VBAR_EL1 + 0x200. An optional timer
+// DAIF, SVC and ERET; anything else takes a synchronous exception to
+// VBAR_EL1 + 0x200. An optional timer
 // interrupt (SimConfig::irq_period, `monitor sim irq`) is taken to the IRQ
 // vector while PSTATE.I is clear.
 // Single-stepping vCPU v executes one instruction of v only. A running
@@ -222,8 +222,7 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl {
   bool execute_system_locked(unsigned vcpu, std::uint32_t insn, std::uint64_t pc);
   // STR Xt, [Xn, #imm] (sim_store.cpp): false for other instructions; a
   // watchpoint hit leaves its stop in `stop`.
-  bool execute_store_locked(unsigned vcpu, std::uint32_t insn, std::uint64_t pc,
-                            std::optional<kvm::BackendStop>& stop);
+  bool execute_store_locked(unsigned vcpu, std::uint32_t insn, std::uint64_t pc, std::optional<kvm::BackendStop>& stop);
   void add_irq_monitor_command(MonitorRegistry& registry);
   // Offset of `gpa` in ram_, or EFAULT naming the RAM range.
   Result<std::size_t> ram_offset_locked(std::uint64_t gpa) const;
@@ -242,10 +241,11 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl {
   std::function<void()> notify_;
   std::vector<kvm::GuestDebug> debug_;
   std::condition_variable wake_;
+  // `sim irq every N` (at_resume) or `sim irq count N`.
+  unsigned irq_period_ = cfg_.irq_period;
+  bool irq_at_resume_ = true;
   bool shutdown_ = false;
   bool vmm_gone_ = false;  // `sim vmm-exit`
-  unsigned irq_period_ = cfg_.irq_period;  // `sim irq every N`
-  bool irq_at_resume_ = true;              // false: `sim irq count N`
   std::thread runner_;     // last: started once everything above exists
 };
 

@@ -42,7 +42,8 @@ void SimBackend::take_exception_locked(unsigned vcpu, std::uint64_t syndrome) {
   store_core_u64(v.core, layout::kSpsr, load_core_u64(v.core, layout::kPstate));
   store_core_u64(v.core, layout::kPstate, kPstateReset);
   set_sysreg(v.sysregs, kvm::esr_el1(), syndrome);
-  store_core_u64(v.core, layout::kPc, sysreg_of(v.sysregs, kvm::vbar_el1()) + vector_base(load_core_u64(v.core, layout::kSpsr)));
+  store_core_u64(v.core, layout::kPc,
+                 sysreg_of(v.sysregs, kvm::vbar_el1()) + vector_base(load_core_u64(v.core, layout::kSpsr)));
 }
 
 std::optional<kvm::BackendStop> SimBackend::execute_locked(unsigned vcpu, bool single_step) {
@@ -87,7 +88,8 @@ std::optional<kvm::BackendStop> SimBackend::execute_locked(unsigned vcpu, bool s
       return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcBrk64, imm16), 0};
     take_exception_locked(vcpu, esr(kEcBrk64, imm16));
   } else if (std::optional<kvm::BackendStop> watch; execute_store_locked(vcpu, *insn, pc, watch)) {
-    if (watch) return watch;  // before the access: pc and memory unchanged (sim_store.cpp)
+    // A watchpoint stops before the access: pc and memory unchanged (sim_store.cpp).
+    if (watch) return watch;
   } else if (!execute_system_locked(vcpu, *insn, pc)) {  // DAIF, SVC, ERET (sim_irq.cpp)
     take_exception_locked(vcpu, esr(kEcUnknown));
   }
