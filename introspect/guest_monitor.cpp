@@ -41,6 +41,7 @@ void GuestTarget::add_monitor_commands() {
                 }});
   monitor_.add({"translate", "ADDR", "the stage-1 walk of ADDR on the thread that last stopped", false,
                 [this](std::string_view args) { return translate_report(args); }});
+  step_irq_.add_monitor_commands(monitor_);
   backend_.add_monitor_commands(monitor_);
 }
 

@@ -98,9 +98,12 @@ Status GuestTarget::resume(std::span<const gdbstub::ResumeAction> actions) {
       others_run = true;  // a per-thread continue in all-stop resumes the guest
     }
   }
+  step_irq_.arm(cache_, backend_, step);  // steps that step: IRQ/FIQ masked (step_irq.hpp)
   cache_.invalidate();
-  if (auto st = apply_guest_debug(); !st) return st;
-  return run_->resume(step, others_run);
+  auto st = apply_guest_debug();
+  if (st) st = run_->resume(step, others_run);
+  if (!st) step_irq_.finish(cache_);  // nothing ran: the guest's own I/F back
+  return st;
 }
 
 void GuestTarget::interrupt() {
@@ -170,6 +173,7 @@ std::optional<StopEvent> GuestTarget::poll_stop() {
   auto s = run_->poll_stop();
   if (!s) return std::nullopt;
   cache_.invalidate();
+  if (s->reason != kvm::StopReason::Exited) step_irq_.finish(cache_);
   if (s->reason != kvm::StopReason::Exited && s->vcpu < backend_.vcpu_count()) prefetch_stop_registers(s->vcpu);
   last_stop_ = to_stop(*s);
   if (non_stop_ && s->reason == kvm::StopReason::Interrupted && s->vcpu < stop_signal_.size()) {
@@ -204,6 +208,8 @@ Detached GuestTarget::detach() {
   leave_non_stop();
   if (run_ && run_->running() && stop_all_vcpus(backend_.name(), *run_, std::chrono::seconds(5)))
     (void)run_->poll_stop();
+  cache_.invalidate();
+  if (step_irq_.armed() && !run_->running()) step_irq_.finish(cache_);  // a step nobody collected
   clear_debug_state();
   cache_.invalidate();
   return backend_.detach();
@@ -212,6 +218,7 @@ Detached GuestTarget::detach() {
 void GuestTarget::kill() {
   (void)settle();
   leave_non_stop();
+  step_irq_.forget();
   clear_debug_state();
   cache_.invalidate();
   if (run_) run_->kill();

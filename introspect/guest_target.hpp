@@ -35,6 +35,7 @@
 #include "introspect/paused_guest.hpp"
 #include "introspect/regmap.hpp"
 #include "introspect/stop_cache.hpp"
+#include "introspect/step_irq.hpp"
 #include "kvm/vls.hpp"
 
 namespace svedbg::introspect {
@@ -225,6 +226,8 @@ class GuestTarget final : public gdbstub::Target, public gdbstub::NonStopTarget 
   std::string effective_refused_;
   gdbstub::StopEvent last_stop_{1, gdbstub::Signal::Trap};
   Breakpoints breakpoints_;
+  // Single-steps with IRQ/FIQ masked (`monitor step-irq`).
+  StepIrq step_irq_;
   bool phys_mode_ = false;                      // `monitor phys on`: m/M addresses are guest-physical
   std::vector<kvm::GuestDebug> applied_debug_;  // what each vCPU has now
   MonitorRegistry monitor_;

@@ -109,6 +109,8 @@ unsigned SimBackend::fixture_vq(unsigned vcpu) const {
 void SimBackend::reset_locked() {
   vcpus_.assign(cfg_.vcpus, Vcpu{});
   debug_.assign(cfg_.vcpus, kvm::GuestDebug{});
+  irq_period_ = cfg_.irq_period;  // the timer as configured, nothing pending
+  irq_at_resume_ = true;
   for (unsigned c = 0; c < cfg_.vcpus; ++c) {
     Vcpu& v = vcpus_[c];
     v.has_sve = cfg_.sve.empty() ? true : bool(cfg_.sve[c % cfg_.sve.size()]);

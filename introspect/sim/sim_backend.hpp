@@ -27,7 +27,11 @@
 // stored as e - 1.
 //
 // Run control: the simulated CPU executes NOP (pc += 4, x0 += 1), B and
-// BRK; anything else takes a synchronous exception to VBAR_EL1 + 0x200.
+// BRK, STR (64-bit, unsigned offset), and MSR DAIFSet/DAIFClr, MSR/MRS
+// DAIF, SVC and ERET; anything else takes a synchronous exception to
+// VBAR_EL1 + 0x200. An optional timer
+// interrupt (SimConfig::irq_period, `monitor sim irq`) is taken to the IRQ
+// vector while PSTATE.I is clear.
 // Single-stepping vCPU v executes one instruction of v only. A running
 // guest executes on the sim's own thread, the vCPUs one instruction each in
 // turn, until a debug event (KVM_SET_GUEST_DEBUG: BRK with USE_SW_BP,
@@ -71,6 +75,10 @@ struct SimConfig {
   kvm::VqSet vls = {};
   std::uint64_t ram_base = 0x40000000;
   std::size_t ram_size = 1 << 20;
+  // The simulated timer interrupt (sim_irq.cpp): 0 = off (the default);
+  // N: an IRQ becomes pending on a vCPU every N instructions it executes
+  // and whenever the guest resumes (`monitor sim irq every N`).
+  unsigned irq_period = 0;
 };
 
 class SimBackend final : public kvm::Backend, public kvm::RunControl, public kvm::VcpuRunControl {
@@ -146,8 +154,8 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl, public kvm
   // The pending stop, once; nullopt when none is pending.
   std::optional<kvm::BackendStop> poll_stop() override;
   // KVM_SET_GUEST_DEBUG: ENABLE, USE_SW_BP, USE_HW (DBGBCR/DBGBVR address
-  // match; watchpoints are accepted but never fire: the guest program does
-  // no loads or stores).
+  // match; DBGWCR/DBGWVR watchpoints fire on the one store the simulated
+  // CPU executes, STR Xt, [Xn, #imm]; the fixture's program does none).
   Status set_guest_debug(unsigned vcpu, const kvm::GuestDebug& debug) override;
   kvm::DebugCaps debug_caps() const override { return kDebugCaps; }
   void set_stop_notifier(std::function<void()> notify) override;
@@ -188,6 +196,10 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl, public kvm
     std::array<std::array<std::byte, kvm::kPregBytes>, kvm::kSveNumPregs> p{};
     std::array<std::byte, kvm::kPregBytes> ffr{};
     std::vector<std::pair<std::uint64_t, std::uint64_t>> sysregs;  // ID -> value
+    // The timer interrupt (sim_irq.cpp): instructions executed, and
+    // whether its IRQ is pending (until taken).
+    std::uint64_t irq_count = 0;
+    bool irq_pending = false;
   };
 
   void reset_locked();
@@ -206,6 +218,22 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl, public kvm
   // Returns the debug stop it caused, if any.
   std::optional<kvm::BackendStop> execute_locked(unsigned vcpu, bool single_step);
   void take_exception_locked(unsigned vcpu, std::uint64_t esr);
+  // The interrupt model and the system instructions around it (sim_irq.cpp).
+  // The vector table's base offset for an exception taken to EL1 from
+  // `pstate` (Arm ARM D1.10.2): 0x000 from EL1t, 0x200 EL1h, 0x400 EL0.
+  static std::uint64_t vector_base(std::uint64_t pstate);
+  // Takes the pending IRQ if PSTATE.I is clear; true when it did.
+  bool take_pending_irq_locked(unsigned vcpu);
+  // One instruction executed: the timer counts it.
+  void irq_tick_locked(unsigned vcpu);
+  // The guest resumes after a stop: the timer fired meanwhile.
+  void irq_on_resume_locked();
+  // MSR DAIFSet/DAIFClr, MSR/MRS DAIF, ERET, SVC; false for others.
+  bool execute_system_locked(unsigned vcpu, std::uint32_t insn, std::uint64_t pc);
+  // STR Xt, [Xn, #imm] (sim_store.cpp): false for other instructions; a
+  // watchpoint hit leaves its stop in `stop`.
+  bool execute_store_locked(unsigned vcpu, std::uint32_t insn, std::uint64_t pc, std::optional<kvm::BackendStop>& stop);
+  void add_irq_monitor_command(MonitorRegistry& registry);
   // Offset of `gpa` in ram_, or EFAULT naming the RAM range.
   Result<std::size_t> ram_offset_locked(std::uint64_t gpa) const;
   void run_loop();
@@ -229,6 +257,9 @@ class SimBackend final : public kvm::Backend, public kvm::RunControl, public kvm
   std::function<void()> notify_;
   std::vector<kvm::GuestDebug> debug_;
   std::condition_variable wake_;
+  // `sim irq every N` (at_resume) or `sim irq count N`.
+  unsigned irq_period_ = cfg_.irq_period;
+  bool irq_at_resume_ = true;
   bool shutdown_ = false;
   bool vmm_gone_ = false;  // `sim vmm-exit`
   // Non-stop mode: which vCPUs run, and their stops not yet polled.

@@ -25,9 +25,15 @@ effective VL from ZCR_EL1. The default fixture:
   single-step executes one instruction of that vCPU only. `continue` runs
   every vCPU, one instruction each in turn, until a breakpoint (software
   `break`, hardware `hbreak`) or Ctrl-C; after a `detach` the guest runs
-  on. Other instructions (or a BRK without the debugger) take an exception
-  to VBAR_EL1 + 0x200 as the architecture says. `kill` resets the guest to
+  on. The CPU also executes STR Xt, [Xn, #imm] (which hardware `watch`
+  points catch), MSR DAIFSet/DAIFClr, MSR/MRS DAIF, SVC and ERET; other
+  instructions (or a BRK without the debugger) take an exception to
+  VBAR_EL1 + 0x200 as the architecture says. `kill` resets the guest to
   this fixture.
+- `monitor sim irq every N` adds a timer interrupt (off by default): an
+  IRQ pending on each vCPU every N instructions it executes and at every
+  resume, taken while PSTATE.I is clear to VBAR_EL1 + 0x280 (EL1h), + 0x480
+  (EL0) or + 0x080 (EL1t), with ELR_EL1 and SPSR_EL1 set.
 - `monitor sim set-vl VCPU BITS` (VCPU 0-based = gdb thread VCPU+1) writes
   ZCR_EL1 as the guest would; Z/P/FFR bytes above the new VL become zero.
 - `--sim-vcpus`, `--sim-max-vl`, `--sim-vl` (a list of effective VLs,

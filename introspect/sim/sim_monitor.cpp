@@ -31,6 +31,7 @@ void SimBackend::add_monitor_commands(MonitorRegistry& registry) {
                   vmm_gone_ = true;
                   return std::string("the simulated VMM exited; the next resume reports it\n");
                 }});
+  add_irq_monitor_command(registry);  // sim irq (sim_irq.cpp)
 }
 
 Result<std::string> SimBackend::set_vl_locked(std::string_view vcpu_arg, std::string_view bits_arg) {

@@ -34,20 +34,27 @@ void set_sysreg(std::vector<std::pair<std::uint64_t, std::uint64_t>>& regs, std:
 }  // namespace
 
 void SimBackend::take_exception_locked(unsigned vcpu, std::uint64_t syndrome) {
-  // A synchronous exception taken to EL1 from EL1 with SP_EL1 (Arm ARM
-  // D1.10): ELR_EL1 = the faulting pc, SPSR_EL1 = PSTATE, ESR_EL1 = the
-  // syndrome, PSTATE = EL1h with DAIF masked, pc = VBAR_EL1 + 0x200.
+  // A synchronous exception taken to EL1 (Arm ARM D1.10): ELR_EL1 = the
+  // faulting pc, SPSR_EL1 = PSTATE, ESR_EL1 = the syndrome, PSTATE = EL1h
+  // with DAIF masked, pc = VBAR_EL1 + 0x200 from EL1h (vector_base).
   Vcpu& v = vcpus_[vcpu];
   store_core_u64(v.core, layout::kElrEl1, load_core_u64(v.core, layout::kPc));
   store_core_u64(v.core, layout::kSpsr, load_core_u64(v.core, layout::kPstate));
   store_core_u64(v.core, layout::kPstate, kPstateReset);
   set_sysreg(v.sysregs, kvm::esr_el1(), syndrome);
-  store_core_u64(v.core, layout::kPc, sysreg_of(v.sysregs, kvm::vbar_el1()) + 0x200);
+  store_core_u64(v.core, layout::kPc,
+                 sysreg_of(v.sysregs, kvm::vbar_el1()) + vector_base(load_core_u64(v.core, layout::kSpsr)));
 }
 
 std::optional<kvm::BackendStop> SimBackend::execute_locked(unsigned vcpu, bool single_step) {
   Vcpu& v = vcpus_[vcpu];
   const kvm::GuestDebug& dbg = debug_[vcpu];
+  // A pending interrupt is taken before the next instruction (sim_irq.cpp);
+  // a single-step then ends on the vector, as on KVM.
+  if (take_pending_irq_locked(vcpu)) {
+    if (single_step) return kvm::BackendStop{vcpu, kvm::StopReason::Stepped, esr(kEcStepLower), 0};
+    return std::nullopt;
+  }
   const std::uint64_t pc = load_core_u64(v.core, layout::kPc);
   const bool debugging = dbg.control & kvm::GuestDebug::kEnable;
   // A hardware breakpoint fires before the instruction executes.
@@ -80,9 +87,13 @@ std::optional<kvm::BackendStop> SimBackend::execute_locked(unsigned vcpu, bool s
     if (debugging && (dbg.control & kvm::GuestDebug::kUseSwBp))
       return kvm::BackendStop{vcpu, kvm::StopReason::Breakpoint, esr(kEcBrk64, imm16), 0};
     take_exception_locked(vcpu, esr(kEcBrk64, imm16));
-  } else {
+  } else if (std::optional<kvm::BackendStop> watch; execute_store_locked(vcpu, *insn, pc, watch)) {
+    // A watchpoint stops before the access: pc and memory unchanged (sim_store.cpp).
+    if (watch) return watch;
+  } else if (!execute_system_locked(vcpu, *insn, pc)) {  // DAIF, SVC, ERET (sim_irq.cpp)
     take_exception_locked(vcpu, esr(kEcUnknown));
   }
+  irq_tick_locked(vcpu);
   if (single_step) return kvm::BackendStop{vcpu, kvm::StopReason::Stepped, esr(kEcStepLower), 0};
   return std::nullopt;
 }
@@ -214,6 +225,7 @@ Status SimBackend::resume(std::span<const unsigned> step, bool /*others_run*/) {
     notify_stop(lock);
     return {};
   }
+  irq_on_resume_locked();  // the timer ran on while the guest was stopped
   if (step.empty()) {
     running_ = true;
     lock.unlock();

@@ -205,12 +205,15 @@ TEST_CASE("GuestTarget: a g packet is one batch, a stop's expedited registers an
   REQUIRE(stop);
   REQUIRE(stop->thread == 2);
   CHECK(b.single == 0);
-  REQUIRE(b.batches_seen.size() == 1);
-  CHECK(b.batches_seen[0] ==
+  // Before the step, step-irq reads the stepped vCPU's pc and PSTATE (its
+  // IRQ/FIQ masks; both set in the fixture, so nothing more), one batch.
+  REQUIRE(b.batches_seen.size() == 2);
+  CHECK(b.batches_seen[0] == std::vector<std::uint64_t>{kvm::core_pc(), kvm::core_pstate()});
+  CHECK(b.batches_seen[1] ==
         std::vector<std::uint64_t>{kvm::core_x(29), kvm::core_pc(), kvm::core_pstate(), kvm::zcr_el1()});
   for (unsigned r : t->expedited_registers(2)) REQUIRE(t->read_register(2, r));
   CHECK(b.single == 1);  // sp_el1
-  CHECK(b.batches_seen.size() == 1);
+  CHECK(b.batches_seen.size() == 2);
   CHECK(t->cache().fetches_this_stop() == 5);
   auto stats = t->monitor("stats");
   REQUIRE(stats);
@@ -411,16 +414,19 @@ TEST_CASE("GuestTarget: translating gdb's addresses reads the four translation r
   gdbstub::ResumeAction step{gdbstub::ResumeKind::Step, 1};
   REQUIRE(t->resume(std::span(&step, 1)));
   REQUIRE(t->poll_stop());
-  REQUIRE(b.batches_seen.size() == 2);
-  CHECK(b.batches_seen[1].size() == 10);  // x29, pc, PSTATE, SP_EL0, SP_EL1, ZCR_EL1 and the four
+  // (batch 1: step-irq's pc and PSTATE before the step)
+  REQUIRE(b.batches_seen.size() == 3);
+  CHECK(b.batches_seen[1] == std::vector<std::uint64_t>{kvm::core_pc(), kvm::core_pstate()});
+  CHECK(b.batches_seen[2].size() == 10);  // x29, pc, PSTATE, SP_EL0, SP_EL1, ZCR_EL1 and the four
   REQUIRE(t->read_memory(1, 0x40000000, 4));
   for (unsigned r : t->expedited_registers(1)) REQUIRE(t->read_register(1, r));
-  CHECK(b.batches_seen.size() == 2);
+  CHECK(b.batches_seen.size() == 3);
   CHECK(b.single == 0);
   // Not in `monitor phys on` mode, which needs no translation.
   REQUIRE(t->monitor("phys on"));
   REQUIRE(t->resume(std::span(&step, 1)));
   REQUIRE(t->poll_stop());
-  REQUIRE(b.batches_seen.size() == 3);
-  CHECK(b.batches_seen[2].size() == 6);  // x29, pc, PSTATE, SP_EL0, SP_EL1, ZCR_EL1
+  // (step-irq's pc and PSTATE came with the previous stop: no batch of its own)
+  REQUIRE(b.batches_seen.size() == 4);
+  CHECK(b.batches_seen[3].size() == 6);  // x29, pc, PSTATE, SP_EL0, SP_EL1, ZCR_EL1
 }
