@@ -49,7 +49,9 @@ Result<std::unique_ptr<DebugServer>> DebugServer::create(std::vector<Vcpu> vcpus
   auto target = introspect::GuestTarget::create(*impl->backend, introspect::GuestOptions{*tdesc});
   if (!target) return target.error();
   impl->target = std::move(*target);
-  impl->server = std::make_unique<gdbstub::Server>(*impl->target);
+  gdbstub::ServerOptions server_options;
+  server_options.access.allow_unauthenticated = options.allow_remote_unauthenticated;
+  impl->server = std::make_unique<gdbstub::Server>(*impl->target, gdbstub::SessionOptions{}, server_options);
   if (options.log) impl->server->set_logger(options.log);
   impl->options = std::move(options);
   return std::unique_ptr<DebugServer>(new DebugServer(std::move(impl)));

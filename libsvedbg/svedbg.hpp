@@ -59,6 +59,10 @@ struct Options {
   int kick_signal = 0;                          // 0: SIGRTMIN + 6
   std::function<void()> on_kill;                // gdb `kill`; empty: resume like detach
   std::function<void(const std::string&)> log;  // connection events, errors; empty: stderr
+  // A peer of a non-loopback listen address has no identity (the kernel
+  // names the owner of unix-socket and loopback TCP peers only): refused
+  // unless this is set, and then served as the VMM's own user.
+  bool allow_remote_unauthenticated = false;
 };
 
 class DebugServer {

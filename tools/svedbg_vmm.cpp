@@ -67,6 +67,7 @@ struct Config {
   std::string gdb;
   std::string tdesc_vl = "max";
   bool wait_gdb = false;
+  bool gdb_allow_remote = false;
   std::string image;
 };
 
@@ -289,6 +290,7 @@ int run_vmm(const Config& cfg) {
     opts.listen = cfg.gdb;
     opts.tdesc_vl = cfg.tdesc_vl;
     opts.wait_for_gdb = cfg.wait_gdb;
+    opts.allow_remote_unauthenticated = cfg.gdb_allow_remote;
     opts.on_kill = [] { vmm_exit(kKilledStatus, "killed by gdb"); };
     auto created = lib::DebugServer::create(std::move(vcpus),
                                             {lib::MemoryRegion{cfg.mem_base, vm.ram.get(), vm.ram.size()}}, opts);
@@ -327,6 +329,8 @@ int main(int argc, char** argv) {
   app.add_option("--gdb", cfg.gdb, "Serve gdb on HOST:PORT or unix:PATH (libsvedbg)");
   app.add_option("--tdesc-vl", cfg.tdesc_vl, "Target-description VL: max, effective or BITS")->capture_default_str();
   app.add_flag("--wait-gdb", cfg.wait_gdb, "With --gdb: vCPUs wait at their first instruction until gdb resumes them");
+  app.add_flag("--gdb-allow-remote-unauthenticated", cfg.gdb_allow_remote,
+               "With --gdb on a non-loopback address: serve its peers, which have no identity (refused otherwise)");
   app.add_option("IMAGE", cfg.image, "Raw guest image (flat binary)")->required();
   app.footer(
       "Guest machine: RAM at --mem-base (default 0x40000000, 16 MiB), image copied to --load-addr,\n"

@@ -61,4 +61,4 @@ for sig in TERM INT KILL; do
   x0=$(x20 /tmp/before.json) x1=$(x20 /tmp/after.json)
   if [ $((x1)) -gt $((x0)) ]; then echo "$sig: the guest ran on (x20 $x0 -> $x1)"; else echo "$sig: the guest did NOT run on (x20 $x0 -> $x1)"; fi
 done
-exec "$svedbg" serve --pid "$VMM_PID" --listen 0.0.0.0:1234
+exec "$svedbg" serve --pid "$VMM_PID" --listen 0.0.0.0:1234 --allow-remote-unauthenticated

@@ -17,4 +17,4 @@ else
   echo "elf dump failed:"; cat /tmp/elf.err
 fi
 echo "VMM state after the dumps: $(grep '^State:' /proc/$VMM_PID/status | cut -f2), TracerPid $(sed -n 's/^TracerPid:[[:space:]]*//p' /proc/$VMM_PID/status)"
-exec /bin/svedbg serve --pid "$VMM_PID" --listen 0.0.0.0:1234
+exec /bin/svedbg serve --pid "$VMM_PID" --listen 0.0.0.0:1234 --allow-remote-unauthenticated

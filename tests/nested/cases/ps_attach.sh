@@ -87,4 +87,4 @@ verdict "$(rows /tmp/fake.out | sed 's/kvm_run$/debugfs/' | tr '\n' ' ')" \
   echo "== ps --vl while gdb is attached (TracerPid $(tracer))"
   "$svedbg" ps --vl 2>&1; echo "status $?"
 ) &
-exec "$svedbg" serve --pid "$VMM_PID" --listen 0.0.0.0:1234
+exec "$svedbg" serve --pid "$VMM_PID" --listen 0.0.0.0:1234 --allow-remote-unauthenticated

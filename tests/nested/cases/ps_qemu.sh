@@ -41,4 +41,4 @@ done
 line=$(grep -m1 '/memfd:memory-backend-memfd' /proc/$QEMU_PID/maps)
 range=${line%% *}
 start=$((0x${range%-*})) end=$((0x${range#*-}))
-exec /bin/svedbg serve --pid "$QEMU_PID" --listen 0.0.0.0:1234 --mem "$(printf '0x40000000:0x%x:0x%x' "$start" $((end - start)))"
+exec /bin/svedbg serve --pid "$QEMU_PID" --listen 0.0.0.0:1234 --allow-remote-unauthenticated --mem "$(printf '0x40000000:0x%x:0x%x' "$start" $((end - start)))"

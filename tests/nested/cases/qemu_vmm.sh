@@ -19,4 +19,4 @@ echo "qemu: vCPU fds: $(ls -l /proc/$QEMU_PID/fd | grep -c 'anon_inode:kvm-vcpu'
 [ -s /tmp/qemu.err ] && sed 's/^/qemu: stderr: /' /tmp/qemu.err
 mem="0x40000000:${mib}M"
 echo "qemu: guest RAM given as --mem $mem"
-exec /bin/svedbg serve --pid "$QEMU_PID" --listen 0.0.0.0:1234 --mem "$mem"
+exec /bin/svedbg serve --pid "$QEMU_PID" --listen 0.0.0.0:1234 --allow-remote-unauthenticated --mem "$mem"

@@ -57,6 +57,6 @@ serve_linux_l2() {
   _line=$(grep -m1 '/memfd:memory-backend-memfd' "/proc/$L2_QEMU_PID/maps")
   _range=${_line%% *}
   _start=$((0x${_range%-*})) _end=$((0x${_range#*-}))
-  exec /bin/svedbg serve --pid "$L2_QEMU_PID" --listen 0.0.0.0:1234 \
+  exec /bin/svedbg serve --pid "$L2_QEMU_PID" --listen 0.0.0.0:1234 --allow-remote-unauthenticated \
     --mem "$(printf '0x40000000:0x%x:0x%x' "$_start" $((_end - _start)))" "$@"
 }
