@@ -60,8 +60,8 @@ with LiveSvedbg("--write-stall-timeout", "3") as stub:
     c.expect(value_of(out, "vg") == "32", "the next gdb is served", out)
 
 # README quotes the pending-output cap that the code enforces.
-readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
-c.expect("4 MiB" in readme, "README states the 4 MiB cap")
+readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "reliability.md")).read()
+c.expect("4 MiB" in readme, "docs/reliability.md states the 4 MiB cap")
 session_hpp = open(os.path.join(os.path.dirname(__file__), "..", "..", "gdbstub", "session.hpp")).read()
 c.expect("kMaxPendingOutput = 4 << 20" in session_hpp, "the code's cap is 4 MiB")
 c.done()
