@@ -1,5 +1,6 @@
-# The connection's first batch read the stop reply's registers; the second,
-# for the Z/P/FFR group (gdb asks with `g`), is where the VMM dies.
+# svedbg's first batch read every vCPU's VLS when it attached; the
+# connection's first batch read the stop reply's registers; the next, for
+# the Z/P/FFR group (gdb asks with `g`), is where the VMM dies (batch 3).
 p $pc
 python
 try:

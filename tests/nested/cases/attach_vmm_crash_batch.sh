@@ -17,7 +17,7 @@ spid_file=/tmp/svedbg.pid
   echo "watcher: the VMM is gone"
   ask_after_vmm_exit "$spid"
 ) &
-SVEDBG_FAULT_INJECT=kill-vmm-in-batch:2 "$svedbg" serve --pid "$VMM_PID" --listen 0.0.0.0:1234 --allow-remote-unauthenticated &
+SVEDBG_FAULT_INJECT=kill-vmm-in-batch:3 "$svedbg" serve --pid "$VMM_PID" --listen 0.0.0.0:1234 --allow-remote-unauthenticated &
 echo $! >"$spid_file"
 wait $!
 echo "svedbg exited with status $?"
