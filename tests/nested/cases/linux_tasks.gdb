@@ -93,6 +93,8 @@ for rnd in range(16):
                     f"differ: {[k for k in want if saved_regs[pid].get(k) != want[k]]}")
     for pid, vcpu in live.items():
         if pid in saved_regs and pid not in saved:
+            # The registers of that vCPU's thread, not of the last one on_vcpus() selected.
+            next(t for t in l2gdb.threads() if t.num - 1 == vcpu).switch()
             now = regs_now(progs[pid]["vl"])
             l2gdb.check(f"round {rnd}: saved z/p/ffr of pid {pid} equal its registers on vCPU {vcpu}",
                         now == saved_regs[pid], f"differ: {[k for k in now if saved_regs[pid].get(k) != now[k]]}")
