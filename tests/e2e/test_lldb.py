@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 
 from harness import *
+from lldb_client import read_packets
 
 LLDB = os.environ.get("LLDB", "lldb")
 
@@ -44,20 +45,6 @@ def reg(block, name):
 
 def lldb_bytes(values):
     return "{" + " ".join(f"0x{v:02x}" for v in values) + "}"
-
-
-def read_packets(log):
-    """(sent, received) payload pairs from an lldb `gdb-remote packets` log."""
-    text = open(log, encoding="latin-1").read()
-    pkts = re.findall(r"(send|read) packet: \$(.*?)#[0-9a-f]{2}$", text, re.M | re.S)
-    pairs, last = [], None
-    for kind, raw in pkts:
-        if kind == "send":
-            last = decode_payload(raw)
-        elif last is not None:
-            pairs.append((last, decode_payload(raw)))
-            last = None
-    return pairs
 
 
 c = Checker("e2e lldb")
