@@ -22,19 +22,7 @@ using xml::RegClass;
 
 Result<TranslationRegs> GuestTarget::translation_regs(unsigned vcpu) {
   if (auto stopped = check_stopped(vcpu); !stopped) return stopped.error();
-  TranslationRegs regs{};
-  const std::pair<std::uint64_t, std::uint64_t*> wanted[] = {{kvm::sctlr_el1(), &regs.sctlr_el1},
-                                                             {kvm::tcr_el1(), &regs.tcr_el1},
-                                                             {kvm::ttbr0_el1(), &regs.ttbr0_el1},
-                                                             {kvm::ttbr1_el1(), &regs.ttbr1_el1}};
-  const std::uint64_t ids[] = {wanted[0].first, wanted[1].first, wanted[2].first, wanted[3].first};
-  cache_.prefetch(vcpu, ids);
-  for (const auto& [id, out] : wanted) {
-    auto raw = cache_.get(vcpu, id);
-    if (!raw) return raw.error();
-    *out = load_u64(**raw);
-  }
-  return regs;
+  return read_translation_regs(cache_, vcpu);
 }
 
 Status GuestTarget::access_memory(

@@ -30,19 +30,9 @@ Status cached_set(StopCache& cache, unsigned vcpu, std::uint64_t id, std::uint64
 // The 32-bit instruction at virtual address `pc` of `vcpu`, translated as
 // the vCPU's MMU would (identity while SCTLR_EL1.M is clear).
 Result<std::uint32_t> read_insn(StopCache& cache, kvm::Backend& backend, unsigned vcpu, std::uint64_t pc) {
-  TranslationRegs regs{};
-  const std::pair<std::uint64_t, std::uint64_t*> wanted[] = {{kvm::sctlr_el1(), &regs.sctlr_el1},
-                                                             {kvm::tcr_el1(), &regs.tcr_el1},
-                                                             {kvm::ttbr0_el1(), &regs.ttbr0_el1},
-                                                             {kvm::ttbr1_el1(), &regs.ttbr1_el1}};
-  const std::uint64_t ids[] = {wanted[0].first, wanted[1].first, wanted[2].first, wanted[3].first};
-  cache.prefetch(vcpu, ids);
-  for (const auto& [id, out] : wanted) {
-    auto v = cached_u64(cache, vcpu, id);
-    if (!v) return v.error();
-    *out = *v;
-  }
-  auto t = translate(regs, pc, backend_phys_reader(backend));
+  auto regs = read_translation_regs(cache, vcpu);
+  if (!regs) return regs.error();
+  auto t = translate(*regs, pc, backend_phys_reader(backend));
   if (!t) return t.error();
   std::array<std::byte, 4> buf{};
   auto n = backend.read_phys(t->pa, buf);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/le_bytes.hpp"
 #include "kvm/reg_id.hpp"
 
 namespace svedbg::introspect {
@@ -70,6 +71,22 @@ Status StopCache::set(unsigned vcpu, std::uint64_t id, std::span<const std::byte
   errors_.erase(key);
   values_[key] = Bytes(value.begin(), value.end());
   return {};
+}
+
+Result<TranslationRegs> read_translation_regs(StopCache& cache, unsigned vcpu) {
+  TranslationRegs regs{};
+  const std::pair<std::uint64_t, std::uint64_t*> wanted[] = {{kvm::sctlr_el1(), &regs.sctlr_el1},
+                                                             {kvm::tcr_el1(), &regs.tcr_el1},
+                                                             {kvm::ttbr0_el1(), &regs.ttbr0_el1},
+                                                             {kvm::ttbr1_el1(), &regs.ttbr1_el1}};
+  const std::uint64_t ids[] = {wanted[0].first, wanted[1].first, wanted[2].first, wanted[3].first};
+  cache.prefetch(vcpu, ids);
+  for (const auto& [id, out] : wanted) {
+    auto raw = cache.get(vcpu, id);
+    if (!raw) return raw.error();
+    *out = load_le<std::uint64_t>(**raw, 0);
+  }
+  return regs;
 }
 
 }  // namespace svedbg::introspect

@@ -26,6 +26,8 @@
 #include "gdbstub/target.hpp"
 #include "kvm/backend.hpp"
 
+#include "introspect/page_walk.hpp"
+
 namespace svedbg::introspect {
 
 using gdbstub::Bytes;
@@ -80,5 +82,9 @@ class StopCache {
   std::chrono::nanoseconds backend_time_{0};
   std::chrono::nanoseconds backend_time_at_invalidate_{0};
 };
+
+// The four registers a page-table walk needs (SCTLR_EL1, TCR_EL1,
+// TTBR0/1_EL1) of `vcpu`, in one prefetch through `cache`.
+Result<TranslationRegs> read_translation_regs(StopCache& cache, unsigned vcpu);
 
 }  // namespace svedbg::introspect
