@@ -197,18 +197,60 @@ Result<DumpFormat> parse_dump_format(const std::string& text) {
   return make_error(EINVAL, "--format must be json or elf, not '{}'", text);
 }
 
+std::string format_dump_times(const DumpTimes& t) {
+  const auto ms = [](std::chrono::nanoseconds d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  const double per_vcpu = t.vcpus ? ms(t.read) / t.vcpus : 0.0;
+  return fmt::format(
+      "svedbg dump: times (ms): open {:.3f}, stop {:.3f}, read {:.3f} ({:.3f} per vCPU), write {:.3f}, close {:.3f}; "
+      "total {:.3f}",
+      ms(t.open), ms(t.stop), ms(t.read), per_vcpu, ms(t.write), ms(t.close),
+      ms(t.open + t.stop + t.read + t.write + t.close));
+}
+
+namespace {
+
+// Adds the time since the last lap (or construction) to a phase.
+class Lap {
+ public:
+  explicit Lap(DumpTimes* times) : times_(times) {}
+  void to(std::chrono::nanoseconds DumpTimes::*phase) {
+    const auto now = std::chrono::steady_clock::now();
+    if (times_) times_->*phase += now - last_;
+    last_ = now;
+  }
+
+ private:
+  DumpTimes* times_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+Status write_dump(kvm::Backend& backend, const DumpRequest& request, const std::vector<VcpuSnapshot>& vcpus);
+
+}  // namespace
+
 Status dump_guest(kvm::Backend& backend, const DumpRequest& request) {
   if (request.output.empty()) return make_error(EINVAL, "no output file (-o FILE, or -o - for JSON on stdout)");
   if (request.format == DumpFormat::Elf && request.output == "-")
     return make_error(EINVAL, "an ELF core cannot go to stdout (it is written with seeks): give -o FILE");
 
+  Lap lap(request.times);
   auto paused = PausedGuest::pause(backend);
+  lap.to(&DumpTimes::stop);
   if (!paused) return paused.error();
   auto vcpus = take_snapshots(backend);
+  lap.to(&DumpTimes::read);
   if (!vcpus) return vcpus.error();
+  if (request.times) request.times->vcpus = static_cast<unsigned>(vcpus->size());
+  Status written = write_dump(backend, request, *vcpus);
+  lap.to(&DumpTimes::write);
+  return written;
+}
 
+namespace {
+
+Status write_dump(kvm::Backend& backend, const DumpRequest& request, const std::vector<VcpuSnapshot>& vcpus) {
   if (request.format == DumpFormat::Json && request.output == "-")
-    return write_json_dump(stdout, request.source, *vcpus, request.memory ? &backend : nullptr);
+    return write_json_dump(stdout, request.source, vcpus, request.memory ? &backend : nullptr);
 
   auto out = TempOutput::create(request.output);
   if (!out) return out.error();
@@ -217,7 +259,7 @@ Status dump_guest(kvm::Backend& backend, const DumpRequest& request) {
   if (request.format == DumpFormat::Json) {
     std::unique_ptr<std::FILE, FileCloser> f(out->release_to_stdio());
     if (!f) return make_error(errno, "{}: {}", request.output, std::strerror(errno));
-    if (auto s = write_json_dump(f.get(), request.source, *vcpus, request.memory ? &backend : nullptr); !s) return s;
+    if (auto s = write_json_dump(f.get(), request.source, vcpus, request.memory ? &backend : nullptr); !s) return s;
     if (std::fclose(f.release()) != 0) return make_error(errno, "writing {}: {}", request.output, std::strerror(errno));
     return out->commit();
   }
@@ -227,9 +269,11 @@ Status dump_guest(kvm::Backend& backend, const DumpRequest& request) {
   opts.memory = request.memory;
   Progress progress(request.memory && ::isatty(STDERR_FILENO) && total_size(backend.memory_map()) >= kProgressMinBytes);
   opts.progress = [&progress](std::uint64_t done, std::uint64_t total) { progress(done, total); };
-  if (auto s = write_core(out->fd(), *vcpus, backend, opts); !s)
+  if (auto s = write_core(out->fd(), vcpus, backend, opts); !s)
     return make_error(s.error().code, "writing {}: {}", request.output, s.error().message);
   return out->commit();
 }
+
+}  // namespace
 
 }  // namespace svedbg::introspect

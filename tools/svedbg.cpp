@@ -222,6 +222,7 @@ struct DumpArgs {
   std::string output;
   bool memory = false;
   std::string sve_notes = "gdb13";
+  bool times = false;  // --times: each phase's duration on stderr (docs/scale.md)
 };
 
 int dump(const GuestArgs& g, const DumpArgs& a) {
@@ -233,15 +234,23 @@ int dump(const GuestArgs& g, const DumpArgs& a) {
     return 2;
   }
   int failure = 0;
+  introspect::DumpTimes times;
+  auto t0 = std::chrono::steady_clock::now();
   auto guest = open_guest(g, "dump", failure);
   if (!guest) return failure;
+  times.open = std::chrono::steady_clock::now() - t0;
   // "sim", "core", "kvm" (in-process) or "attach" (--pid), as `monitor dump json` says.
   introspect::DumpSource source{guest->backend->name(), guest->description};
   introspect::DumpRequest req{*format, a.output, a.memory, *notes, source};
+  if (a.times) req.times = &times;
   if (auto st = introspect::dump_guest(*guest->backend, req); !st) {
     std::fprintf(stderr, "svedbg dump: %s\n", st.error().message.c_str());
     return 1;
   }
+  t0 = std::chrono::steady_clock::now();
+  guest.reset();  // --pid: detaches; the VMM runs again
+  times.close = std::chrono::steady_clock::now() - t0;
+  if (a.times) std::fprintf(stderr, "%s\n", introspect::format_dump_times(times).c_str());
   return 0;
 }
 
@@ -639,6 +648,9 @@ int main(int argc, char** argv) {
                    "ELF NT_ARM_SVE shape when vCPUs' VLs differ: gdb13 (default: gdb 13 shows what the live "
                    "stub shows), uniform (all at the largest VL), effective (each at its own VL, as Linux)")
       ->capture_default_str();
+  dump_cmd->add_flag("--times", da.times,
+                     "Print how long each phase took (open: --pid seizes and stops the VMM; read; write; close: "
+                     "--pid detaches) on stderr");
 
   auto* ps_cmd = app.add_subcommand(
       "ps",
