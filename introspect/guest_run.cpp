@@ -14,13 +14,6 @@
 
 namespace svedbg::introspect {
 
-using namespace guest_detail;
-using gdbstub::ResumeKind;
-using gdbstub::Signal;
-using gdbstub::StopEvent;
-using gdbstub::ThreadId;
-using xml::RegClass;
-
 Status GuestTarget::attach() {
   cache_.invalidate();
   // Each client gets the mode asked for until its qSupported says otherwise.
