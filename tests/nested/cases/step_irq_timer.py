@@ -1,0 +1,84 @@
+# The checks of cases step_irq_timer_inprocess and step_irq_timer_attach
+# (their .gdb files import this): a bare-metal guest whose EL1 virtual timer
+# ticks every 1 ms through svedbg-vmm's vGICv3 (--gic), so the tick is
+# pending whenever the debugger resumes the vCPU. Addresses from
+# tests/nested/guests/timer_irq.S (--load-addr 0x40080000).
+import gdb
+
+LOOP = 0x40080400          # add x19, x19, #1; str x19, [x20]; b loop
+COUNTS = 0x40081000        # counts[0] = x19 (stored by the loop)
+TICKS = 0x40081080         # ticks[0]: timer interrupts handled by vCPU 0
+ORDER = [LOOP, LOOP + 4, LOOP + 8]
+IRQ_EL1H = 0x280           # VBAR_EL1 offset: IRQ, current EL with SP_ELx
+
+
+def check(what, ok, detail=""):
+    print(f"check: {what}: {'ok' if ok else 'FAILED'}{(' ' + detail) if detail and not ok else ''}")
+    return ok
+
+
+def reg(name):
+    return int(gdb.parse_and_eval(f"${name}")) & 0xFFFFFFFFFFFFFFFF
+
+
+def u64(addr):
+    return int(gdb.parse_and_eval(f"*(unsigned long long *){addr:#x}"))
+
+
+def run_to_loop():
+    gdb.execute(f"tbreak *{LOOP:#x}", to_string=True)
+    gdb.execute("continue", to_string=True)
+    cpsr = reg("cpsr")
+    check("stopped at the loop, EL1h with IRQ/FIQ unmasked",
+          reg("pc") == LOOP and cpsr & 0xF == 5 and cpsr & 0xC0 == 0, f"pc {reg('pc'):#x} cpsr {cpsr:#x}")
+    ticks = u64(TICKS)
+    check("the timer ticked before the first stop", ticks > 0, f"ticks {ticks}")
+    return ticks
+
+
+def steps(n):
+    """N stepi execute exactly the loop's next N instructions."""
+    ok = 0
+    for i in range(n):
+        before_pc, before_x19 = reg("pc"), reg("x19")
+        gdb.execute("stepi", to_string=True)
+        pc, x19, cpsr = reg("pc"), reg("x19"), reg("cpsr")
+        want_pc = ORDER[(ORDER.index(before_pc) + 1) % 3]
+        want_x19 = before_x19 + (1 if before_pc == LOOP else 0)
+        stored = u64(COUNTS) == x19 if before_pc == LOOP + 4 else True
+        if check(f"stepi {i}: {before_pc:#x} -> {want_pc:#x}, x19 {want_x19}, I/F clear",
+                 pc == want_pc and x19 == want_x19 and cpsr & 0xC0 == 0 and stored,
+                 f"pc {pc:#x} x19 {x19} cpsr {cpsr:#x} counts[0] {u64(COUNTS)}"):
+            ok += 1
+    check(f"{n} stepi executed {n} instructions of the loop", ok == n, f"{ok}")
+
+
+def continues(kind):
+    """Continue from a breakpoint on the loop: one iteration each."""
+    gdb.execute(f"{kind} *{LOOP:#x}", to_string=True)
+    counters = []
+    for i in range(3):
+        gdb.execute("continue", to_string=True)
+        counters.append(reg("x19"))
+        check(f"{kind}: stop {i} at the loop", reg("pc") == LOOP, f"pc {reg('pc'):#x}")
+    check(f"{kind}: each continue advanced the counter by one iteration",
+          all(b == a + 1 for a, b in zip(counters, counters[1:])), f"{counters}")
+    gdb.execute("delete", to_string=True)
+
+
+def run():
+    ticks0 = run_to_loop()
+    steps(12)
+    continues("break")
+    continues("hbreak")
+    ticks1 = u64(TICKS)
+    check("timer interrupts were delivered meanwhile", ticks1 > ticks0, f"ticks {ticks0} -> {ticks1}")
+    gdb.execute("monitor step-irq")
+    # Without the mask the tick, pending at the resume, is taken first.
+    gdb.execute("monitor step-irq off", to_string=True)
+    pc0, vbar = reg("pc"), reg("vbar_el1")
+    gdb.execute("stepi", to_string=True)
+    check("step-irq off: the step lands on VBAR_EL1 + 0x280 (IRQ, EL1h), ELR_EL1 = the unexecuted pc",
+          reg("pc") == vbar + IRQ_EL1H and reg("elr_el1") == pc0,
+          f"pc {reg('pc'):#x} VBAR_EL1 {vbar:#x} ELR_EL1 {reg('elr_el1'):#x} (was at {pc0:#x})")
+    gdb.execute("monitor step-irq mask", to_string=True)
