@@ -26,9 +26,7 @@ static_assert(kGrpAddr == KVM_DEV_ARM_VGIC_GRP_ADDR && kGrpNrIrqs == KVM_DEV_ARM
 static_assert(kAddrDist == KVM_VGIC_V3_ADDR_TYPE_DIST && kAddrRedist == KVM_VGIC_V3_ADDR_TYPE_REDIST);
 #endif
 
-bool overlap(std::uint64_t a, std::uint64_t an, std::uint64_t b, std::uint64_t bn) {
-  return a < b + bn && b < a + an;
-}
+bool overlap(std::uint64_t a, std::uint64_t an, std::uint64_t b, std::uint64_t bn) { return a < b + bn && b < a + an; }
 
 Error ioctl_error(int err, const std::string& what) {
   std::string hint;
@@ -84,8 +82,7 @@ Result<UniqueFd> create_vgic_v3(int vm_fd, unsigned vcpus, const VgicV3Layout& l
   const std::uint64_t dist = layout.dist;
   const std::uint64_t redist = layout.redist;
   const std::uint32_t nr_irqs = layout.nr_irqs;
-  if (auto s = set_attr(dev.get(), kGrpAddr, kAddrDist, &dist,
-                        fmt::format("KVM_VGIC_V3_ADDR_TYPE_DIST = {:#x}", dist));
+  if (auto s = set_attr(dev.get(), kGrpAddr, kAddrDist, &dist, fmt::format("KVM_VGIC_V3_ADDR_TYPE_DIST = {:#x}", dist));
       !s)
     return s.error();
   if (auto s = set_attr(dev.get(), kGrpAddr, kAddrRedist, &redist,

@@ -25,9 +25,9 @@
 
 namespace svedbg::kvm {
 
-inline constexpr std::uint64_t kGicdSize = 0x10000;       // KVM_VGIC_V3_DIST_SIZE (SZ_64K)
-inline constexpr std::uint64_t kGicrPerVcpu = 0x20000;    // KVM_VGIC_V3_REDIST_SIZE (2 * SZ_64K: RD + SGI frames)
-inline constexpr std::uint64_t kGicAlign = 0x10000;       // both bases 64 KiB aligned
+inline constexpr std::uint64_t kGicdSize = 0x10000;     // KVM_VGIC_V3_DIST_SIZE (SZ_64K)
+inline constexpr std::uint64_t kGicrPerVcpu = 0x20000;  // KVM_VGIC_V3_REDIST_SIZE (2 * SZ_64K: RD + SGI frames)
+inline constexpr std::uint64_t kGicAlign = 0x10000;     // both bases 64 KiB aligned
 
 struct VgicV3Layout {
   std::uint64_t dist = 0x08000000;    // GICD (QEMU virt's address)

@@ -28,8 +28,7 @@ TEST_CASE("vgic layout: svedbg-vmm's default fits up to 123 vCPUs below the cons
   auto s = kvm::check_vgic_layout({}, 124, kTaken);
   REQUIRE_FALSE(s);
   CHECK(s.error().code == EINVAL);
-  CHECK(s.error().message ==
-        "vGICv3: redistributors 0x80a0000+0xf80000 (124 vCPUs) overlap console 0x9000000+0x1000");
+  CHECK(s.error().message == "vGICv3: redistributors 0x80a0000+0xf80000 (124 vCPUs) overlap console 0x9000000+0x1000");
 }
 
 TEST_CASE("vgic layout: refuses overlaps, misalignment and bad IRQ counts", "[vgic]") {
@@ -49,8 +48,7 @@ TEST_CASE("vgic layout: refuses overlaps, misalignment and bad IRQ counts", "[vg
   l.redist = 0x07ff0000;  // vCPU 0's frames cover the distributor
   s = kvm::check_vgic_layout(l, 1, kTaken);
   REQUIRE_FALSE(s);
-  CHECK(s.error().message ==
-        "vGICv3: distributor 0x8000000+0x10000 overlaps the redistributors 0x7ff0000+0x20000");
+  CHECK(s.error().message == "vGICv3: distributor 0x8000000+0x10000 overlaps the redistributors 0x7ff0000+0x20000");
   for (unsigned n : {0u, 32u, 65u, 1056u}) {
     l = {};
     l.nr_irqs = n;
