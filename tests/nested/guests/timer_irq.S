@@ -24,6 +24,7 @@
 //   0x40080408        b    loop
 //   0x40080800 vectors (VBAR_EL1); 0x40080a80 the IRQ handler
 //   0x40081000 counts[16] (u64), 0x40081080 ticks[16] (u64), 0x40081100 period
+// vCPUs other than 0 wait until vCPU 0 has enabled the distributor.
 // Every other exception vector is `b .` (a hang a debugger sees at once).
 #include "guest.inc"
         .equ GICD, 0x08000000
@@ -59,13 +60,24 @@ _start:
         isb
 
         // Distributor, once: affinity routing, group 1 on (GICD_CTLR bits 4, 1).
+        // The other vCPUs wait for it (gicd_on) before arming their timer:
+        // seen on KVM 6.1 with 2 vCPUs, a timer that fired while the
+        // distributor was still disabled was never delivered after it was
+        // enabled (the timer's level stays high, so KVM injects no new
+        // edge), and that vCPU never ticked. Linux too enables the
+        // distributor on the boot CPU before the others start.
+        adr     x2, gicd_on
         cbnz    x19, 1f
         mov     x0, #GICD
         mov     w1, #0x12
         str     w1, [x0]
 2:      ldr     w1, [x0]                // wait for GICD_CTLR.RWP (bit 31) to clear
         tbnz    w1, #31, 2b
-1:
+        mov     w1, #1
+        str     w1, [x2]
+        dsb     sy
+1:      ldr     w1, [x2]
+        cbz     w1, 1b
         // This vCPU's redistributor: wake it, then PPI 27 in its SGI frame.
         mov     x0, #GICR
         add     x0, x0, x19, lsl #17    // 2 x 64 KiB frames per vCPU
@@ -155,6 +167,7 @@ irq_el1h:                               // 0x280: IRQ, current EL with SP_ELx
 counts: .space  16 * 8
 ticks:  .space  16 * 8
 period: .quad   0
+gicd_on: .word  0                       // vCPU 0 has enabled the distributor
         .balign 16
 stacks: .space  16 * 256
         guest_data
