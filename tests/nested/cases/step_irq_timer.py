@@ -11,6 +11,7 @@ LOOP = 0x40080400          # add x19, x19, #1; str x19, [x20]; b loop
 COUNTS = 0x40081000        # counts[c] = x19 of vCPU c (stored by the loop), 8 bytes each
 TICKS = 0x40081080         # ticks[c]: timer interrupts handled by vCPU c
 ORDER = [LOOP, LOOP + 4, LOOP + 8]
+WFI_AT = 0x40080480        # wfi; add x22, x22, #1; b loop
 VECTORS = 0x40080800       # VBAR_EL1
 IRQ_EL1H = 0x280           # VBAR_EL1 offset: IRQ, current EL with SP_ELx
 
@@ -59,6 +60,16 @@ def steps(n, vcpu=0):
     check(f"{n} stepi executed {n} instructions of the loop", ok == n, f"{ok}")
 
 
+def wfi_step():
+    """A step over WFI returns: the pending tick wakes it though masked."""
+    pc0, cpsr0 = reg("pc"), reg("cpsr")
+    gdb.execute(f"set $pc = {WFI_AT:#x}")
+    gdb.execute("stepi", to_string=True)
+    check("stepi over wfi (tick pending, masked by the step) completes at the next instruction",
+          reg("pc") == WFI_AT + 4 and reg("cpsr") == cpsr0, f"pc {reg('pc'):#x} cpsr {reg('cpsr'):#x}")
+    gdb.execute(f"set $pc = {pc0:#x}")
+
+
 def continues(kind):
     """Continue from a breakpoint on the loop: one iteration each."""
     gdb.execute(f"{kind} *{LOOP:#x}", to_string=True)
@@ -77,6 +88,7 @@ def run():
     t0 = time.monotonic()
     steps(12)
     t1 = time.monotonic()
+    wfi_step()
     continues("break")
     continues("hbreak")
     t2 = time.monotonic()

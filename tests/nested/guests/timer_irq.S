@@ -22,6 +22,7 @@
 //   0x40080400 loop:  add  x19, x19, #1     iterations (0x91000673)
 //   0x40080404        str  x19, [x20]       counts[c] = x19
 //   0x40080408        b    loop
+//   0x40080480 wfi_at: wfi; add x22, x22, #1; b loop (only for a debugger)
 //   0x40080800 vectors (VBAR_EL1); 0x40080a80 the IRQ handler
 //   0x40081000 counts[16] (u64), 0x40081080 ticks[16] (u64), 0x40081100 period
 // vCPUs other than 0 wait until vCPU 0 has enabled the distributor.
@@ -130,6 +131,13 @@ msg:    .asciz  "timer_irq: ready\n"
 loop:
         add     x19, x19, #1
         str     x19, [x20]
+        b       loop
+
+        // Never reached by the guest itself: a debugger sets pc here to
+        // single-step a WFI while the tick is pending (and masked by the step).
+        .org    0x480
+wfi_at: wfi
+        add     x22, x22, #1
         b       loop
 
         .org    0x800
