@@ -83,6 +83,20 @@ def continues(kind):
     gdb.execute("delete", to_string=True)
 
 
+def continues_watch():
+    """Continue from a watchpoint on the stored counter: one store each."""
+    gdb.execute(f"watch *(unsigned long long *){COUNTS:#x}", to_string=True)
+    seen = []
+    for i in range(3):
+        gdb.execute("continue", to_string=True)
+        seen.append((reg("pc"), u64(COUNTS), reg("x19")))
+    check("watch: each continue stops after the next store, counter + 1",
+          all(pc == LOOP + 8 and c == x for pc, c, x in seen) and
+          all(b[1] == a[1] + 1 for a, b in zip(seen, seen[1:])),
+          f"{[(hex(p), c, x) for p, c, x in seen]}")
+    gdb.execute("delete", to_string=True)
+
+
 def run():
     ticks0 = run_to_loop()
     t0 = time.monotonic()
@@ -92,6 +106,7 @@ def run():
     continues("break")
     continues("hbreak")
     t2 = time.monotonic()
+    continues_watch()
     ticks1 = u64(TICKS)
     # Wall time seen by gdb (each step/continue includes gdb's own register
     # and memory reads of the checks); not checked, for docs/step-irq.md.
