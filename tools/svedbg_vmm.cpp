@@ -5,7 +5,7 @@
 //              --load-addr ADDR [--gdb HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
 //              [--wait-gdb] [--gic] IMAGE
 //
-// The guest machine (no devices, no interrupt controller, no PSCI):
+// The guest machine (no devices, no interrupt controller unless --gic, no PSCI):
 //   - RAM: --mem MiB (default 16) at --mem-base (default 0x40000000), a
 //     memfd named "svedbg-guest-ram@gpa=0xGPA" (findable in /proc/PID/maps);
 //     the image is copied to ADDR, which must lie in RAM with the whole image.
