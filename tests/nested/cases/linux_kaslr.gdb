@@ -59,9 +59,11 @@ for attempt in range(6):
     l2gdb.reconnect()
 l2gdb.check("a vCPU stopped in cpu_do_idle", idle is not None)
 gdb.execute(f"thread {idle}")
-bt = gdb.execute("bt 4", to_string=True)
+bt = gdb.execute("bt 8", to_string=True)
 print(bt, end="")
 frames = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(", bt, re.M)
-l2gdb.check("bt: cpu_do_idle called from arch_cpu_idle", frames[:2] == ["cpu_do_idle", "arch_cpu_idle"], f"{frames}")
+l2gdb.check("bt: cpu_do_idle <- arch_cpu_idle <- ... do_idle <- cpu_startup_entry",
+            frames[:2] == ["cpu_do_idle", "arch_cpu_idle"] and "do_idle" in frames and "cpu_startup_entry" in frames,
+            f"{frames}")
 end
 detach
