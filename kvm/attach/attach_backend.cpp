@@ -181,6 +181,7 @@ void AttachBackend::get_regs(std::span<RegRead> reads) {
     }
   }
   if (todo.empty()) return;
+  impl_->threads.prefer_vcpu(reads[todo.front()].vcpu);  // non-stop: through the stopped vCPU's own thread
   impl_->batches.read_regs(reads, todo);
 }
 
@@ -190,6 +191,7 @@ Status AttachBackend::set_one_reg(unsigned vcpu, std::uint64_t id, std::span<con
   impl_->threads.pump();
   if (auto c = check_vcpu(vcpu); !c) return c;
   if (id == sve_vls()) return one_reg_error(vcpu, id, true, vcpus_[vcpu].vls ? EPERM : ENOENT);
+  impl_->threads.prefer_vcpu(vcpu);
   std::vector<std::byte> copy(in.begin(), in.end());
   return impl_->injector.one_reg(vcpu, id, copy, true);
 }
@@ -257,6 +259,7 @@ Status AttachBackend::set_guest_debug(unsigned vcpu, const GuestDebug& debug) {
     return make_error(EBUSY, "vCPU {} is running", vcpu);
   vcpus_[vcpu].debug = debug;
   if (impl_->injector.applied(vcpu) == debug) return {};
+  impl_->threads.prefer_vcpu(vcpu);
   return impl_->injector.apply_debug(vcpu, debug);
 }
 

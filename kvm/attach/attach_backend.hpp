@@ -75,7 +75,7 @@
 //    stays stopped; resume_vcpu()/stop_vcpu() then run or stop one vCPU's
 //    thread only (ThreadTracker non-stop), with its guest debug applied
 //    (and single-step added) before it runs. Registers of a stopped vCPU
-//    are read and written by injection through the stopped vCPU threads;
+//    are read and written by injection through that vCPU's own thread;
 //    those of a running one, and KVM_SET_GUEST_DEBUG on it, are refused
 //    with EBUSY (its vCPU mutex is held by KVM_RUN: an injected ioctl
 //    would wait for the guest's next exit). Its syscalls are traced, so a

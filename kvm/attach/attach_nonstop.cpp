@@ -42,6 +42,7 @@ Status AttachBackend::resume_vcpu(unsigned vcpu, bool step) {
     // single-step when stepping (KVM_SET_GUEST_DEBUG while it is stopped).
     GuestDebug want = vcpus_[vcpu].debug;
     if (step) want.control |= GuestDebug::kEnable | GuestDebug::kSingleStep;
+    im.threads.prefer_vcpu(vcpu);
     if (im.injector.applied(vcpu) != want)
       if (auto s = im.injector.apply_debug(vcpu, want); !s) return s;
   }

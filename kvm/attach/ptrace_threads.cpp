@@ -467,6 +467,7 @@ void ThreadTracker::detach_threads() {
   forget_thread_state();
   trace_syscalls_ = false;
   non_stop_ = false;
+  preferred_.reset();
   ns_wanted_.clear();
   ns_stops_.clear();
   if (state_ != State::Exited) state_ = State::Detached;
@@ -503,6 +504,8 @@ std::vector<pid_t> ThreadTracker::injection_threads() {
   }
   events.insert(events.end(), exits.begin(), exits.end());
   events.insert(events.end(), signals.begin(), signals.end());
+  if (auto it = std::find(events.begin(), events.end(), preferred_.value_or(0)); it != events.end())
+    std::rotate(events.begin(), it, it + 1);
   inject_candidates_ = events;
   return events;
 }

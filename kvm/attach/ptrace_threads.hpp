@@ -136,6 +136,9 @@ class ThreadTracker {
   Status stop_vcpu(unsigned v);
   bool vcpu_running(unsigned v) const;
   Status check_vcpu_stopped(unsigned v) const;  // EBUSY while its thread runs
+  // Trips for vCPU v's ioctls go through v's own thread when it is a
+  // candidate (first in injection_threads()).
+  void prefer_vcpu(unsigned v);
 
   std::vector<pid_t> injection_threads();
   Result<Saved> saved_of(pid_t tid);
@@ -192,6 +195,8 @@ class ThreadTracker {
   bool non_stop_ = false;
   std::vector<bool> ns_wanted_;       // non-stop: vCPU v's stop was asked, not yet seen
   std::deque<BackendStop> ns_stops_;  // non-stop: stops for take_pending(), in order
+
+  std::optional<pid_t> preferred_;  // prefer_vcpu()'s thread
 
   std::optional<std::vector<pid_t>> inject_candidates_;
   std::map<pid_t, Saved> saved_regs_;

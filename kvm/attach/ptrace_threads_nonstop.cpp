@@ -97,6 +97,13 @@ Status ThreadTracker::stop_vcpu(unsigned v) {
   return {};
 }
 
+void ThreadTracker::prefer_vcpu(unsigned v) {
+  const auto tid = thread_of_vcpu(v);
+  if (tid == preferred_) return;
+  preferred_ = tid;
+  inject_candidates_.reset();
+}
+
 bool ThreadTracker::vcpu_running(unsigned v) const {
   if (state_ == State::Exited) return false;
   if (!non_stop_) return state_ != State::Stopped;
