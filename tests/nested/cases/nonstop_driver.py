@@ -89,62 +89,70 @@ def check(name, ok, detail=""):
     print(f"nonstop: {name}: {'ok' if ok else 'FAILED'} {detail}".rstrip(), flush=True)
 
 
-g = Gdb()
-g.run("set pagination off", "set confirm off", "set width 0", "set remotetimeout 30", "set non-stop on")
-connect = g.run(f"target remote 127.0.0.1:{port}", timeout=120) or ""
-check("connect in non-stop mode", "does not support non-stop" not in connect and "Remote debugging" in connect,
-      connect.strip().replace("\n", " | "))
-threads = g.run("info threads") or ""
-print(threads, flush=True)
-# svedbg keeps the connect stop's vCPU stopped and lets the other run; make
-# that vCPU 0 (thread 1) whichever it was.
-stopped_at = [t for t in (1, 2) if re.search(rf"^[* ]\s*{t}\s+Thread {t} .* in ", threads, re.M)]
-running_at = [t for t in (1, 2) if re.search(rf"^[* ]\s*{t}\s+Thread {t} .*\(running\)", threads, re.M)]
-check("one vCPU stopped at connect, the other running", len(stopped_at) == 1 and len(running_at) == 1,
-      f"stopped {stopped_at}, running {running_at}")
-if stopped_at == [2]:
-    g.stop(1)
-    g.run("thread 2", "continue &")
-    print(g.run("info threads") or "", flush=True)
+def main(g):
+    g.run("set pagination off", "set confirm off", "set width 0", "set remotetimeout 30", "set non-stop on")
+    connect = g.run(f"target remote 127.0.0.1:{port}", timeout=120) or ""
+    check("connect in non-stop mode", "does not support non-stop" not in connect and "Remote debugging" in connect,
+          connect.strip().replace("\n", " | "))
+    if "Remote debugging" not in connect or "does not support non-stop" in connect:
+        return  # nothing else can work
+    threads = g.run("info threads") or ""
+    print(threads, flush=True)
+    # svedbg keeps the connect stop's vCPU stopped and lets the other run; make
+    # that vCPU 0 (thread 1) whichever it was.
+    stopped_at = [t for t in (1, 2) if re.search(rf"^[* ]\s*{t}\s+Thread {t} .* in ", threads, re.M)]
+    running_at = [t for t in (1, 2) if re.search(rf"^[* ]\s*{t}\s+Thread {t} .*\(running\)", threads, re.M)]
+    check("one vCPU stopped at connect, the other running", len(stopped_at) == 1 and len(running_at) == 1,
+          f"stopped {stopped_at}, running {running_at}")
+    if stopped_at == [2]:
+        g.stop(1)
+        g.run("thread 2", "continue &")
+        print(g.run("info threads") or "", flush=True)
 
-g.run("thread 1")
-x20_0a, pc_0 = g.value("$x20"), g.value("$pc")
-vg_0, z0_0, x21_0 = g.value("$vg"), g.value("$z0.b.u[0]"), g.value("$x21")
-print(f"nonstop: vCPU 0: x20={x20_0a} pc={pc_0} vg={vg_0} z0.b[0]={z0_0} x21={x21_0}", flush=True)
-check("vCPU 0 registers read while vCPU 1 runs", x20_0a is not None and pc_0 is not None)
-check("vCPU 0 SVE registers", vg_0 == 8 and z0_0 == 0 and x21_0 == 0x5e00, f"vg={vg_0} z0.b[0]={z0_0}")
+    g.run("thread 1")
+    x20_0a, pc_0 = g.value("$x20"), g.value("$pc")
+    vg_0, z0_0, x21_0 = g.value("$vg"), g.value("$z0.b.u[0]"), g.value("$x21")
+    print(f"nonstop: vCPU 0: x20={x20_0a} pc={pc_0} vg={vg_0} z0.b[0]={z0_0} x21={x21_0}", flush=True)
+    check("vCPU 0 registers read while vCPU 1 runs", x20_0a is not None and pc_0 is not None)
+    check("vCPU 0 SVE registers", vg_0 == 8 and z0_0 == 0 and x21_0 == 0x5e00, f"vg={vg_0} z0.b[0]={z0_0}")
 
-counts = []
-for _ in range(2):
-    stopped = g.stop(2)
-    counts.append(g.value("$x20") if stopped else None)
-    if len(counts) == 1:
-        vg_1, z0_1 = g.value("$vg"), g.value("$z0.b.u[0]")
-        check("vCPU 1 stopped and read", stopped and vg_1 == 8 and z0_1 == 0x40, f"vg={vg_1} z0.b[0]={z0_1}")
+    counts = []
+    for _ in range(2):
+        stopped = g.stop(2)
+        counts.append(g.value("$x20") if stopped else None)
+        if len(counts) == 1:
+            vg_1, z0_1 = g.value("$vg"), g.value("$z0.b.u[0]")
+            check("vCPU 1 stopped and read", stopped and vg_1 == 8 and z0_1 == 0x40, f"vg={vg_1} z0.b[0]={z0_1}")
+        g.run("continue &")
+        time.sleep(2)
+    print(f"nonstop: vCPU 1 x20 while vCPU 0 is stopped: {counts}", flush=True)
+    check("vCPU 1 counts while vCPU 0 is stopped", None not in counts and counts[1] > counts[0])
+
+    g.run("thread 2")
+    running = g.run("p/x $x20") or ""
+    check("a running vCPU's registers are refused", "Selected thread is running" in running, running.strip())
+
+    g.run("thread 1")
+    x20_0b = g.value("$x20")
+    check("vCPU 0 did not run while stopped", x20_0b is not None and x20_0b == x20_0a, f"{x20_0a} then {x20_0b}")
     g.run("continue &")
     time.sleep(2)
-print(f"nonstop: vCPU 1 x20 while vCPU 0 is stopped: {counts}", flush=True)
-check("vCPU 1 counts while vCPU 0 is stopped", None not in counts and counts[1] > counts[0])
+    stopped = g.stop(1)
+    x20_0c = g.value("$x20") if stopped else None
+    check("vCPU 0 counts again once continued", x20_0c is not None and x20_0a is not None and x20_0c > x20_0a,
+          f"{x20_0a} then {x20_0c}")
 
-g.run("thread 2")
-running = g.run("p/x $x20") or ""
-check("a running vCPU's registers are refused", "Selected thread is running" in running, running.strip())
+    start = len(g.text())
+    g.run("interrupt -a")
+    g.wait_for(r"Thread 2 .*stopped", start)
+    g.run("info threads")
+    detach = g.run("detach") or ""
+    check("detach", re.search(r"Detaching from program|detached", detach) is not None, detach.strip())
 
-g.run("thread 1")
-x20_0b = g.value("$x20")
-check("vCPU 0 did not run while stopped", x20_0b is not None and x20_0b == x20_0a, f"{x20_0a} then {x20_0b}")
-g.run("continue &")
-time.sleep(2)
-stopped = g.stop(1)
-x20_0c = g.value("$x20") if stopped else None
-check("vCPU 0 counts again once continued", x20_0c is not None and x20_0a is not None and x20_0c > x20_0a,
-      f"{x20_0a} then {x20_0c}")
 
-start = len(g.text())
-g.run("interrupt -a")
-g.wait_for(r"Thread 2 .*stopped", start)
-g.run("info threads")
-detach = g.run("detach") or ""
-check("detach", re.search(r"Detaching from program|detached", detach) is not None, detach.strip())
-g.finish()
+gdb_ = Gdb()
+try:
+    main(gdb_)
+finally:
+    gdb_.finish()
 print(f"nonstop: {'all ok' if failures == 0 else f'{failures} FAILED'}", flush=True)
