@@ -313,9 +313,10 @@ std::optional<BackendStop> AttachBackend::poll_stop() {
   auto& im = *impl_;
   im.threads.pump();
   if (auto s = im.threads.take_pending()) return s;
-  // A VMM that is gone stays gone: every later poll (a new client's) says so.
+  // A VMM that is gone stays gone: every later poll (a new client's) says
+  // so; in non-stop mode once (the session polls until nothing is left).
   const auto state = im.threads.state();
-  if (state == ThreadTracker::State::Exited) return BackendStop{0, StopReason::Exited, 0, 0};
+  if (state == ThreadTracker::State::Exited && !im.threads.non_stop()) return BackendStop{0, StopReason::Exited, 0, 0};
   if (state == ThreadTracker::State::Running || state == ThreadTracker::State::Stopping) im.watcher.arm(true);
   return std::nullopt;
 }
