@@ -254,6 +254,7 @@ std::vector<MemoryRange> AttachBackend::memory_map() const {
 
 Status AttachBackend::set_guest_debug(unsigned vcpu, const GuestDebug& debug) {
   impl_->threads.pump();
+  if (impl_->threads.non_stop() && impl_->threads.vcpu_running(vcpu)) return set_guest_debug_running(vcpu, debug);
   if (auto c = check_vcpu(vcpu); !c) return c;
   if (!impl_->threads.non_stop() && impl_->threads.state() != ThreadTracker::State::Stopped)
     return make_error(EBUSY, "vCPU {} is running", vcpu);

@@ -80,7 +80,11 @@
 //    with EBUSY (its vCPU mutex is held by KVM_RUN: an injected ioctl
 //    would wait for the guest's next exit). Its syscalls are traced, so a
 //    debug exit stops only its own vCPU. The batch loop leaves the cave at
-//    every resume_vcpu(). set_non_stop(false) stops every thread.
+//    every resume_vcpu(). set_guest_debug() on a running vCPU
+//    (debug_while_running()) stops its thread unreported, applies the
+//    settings through it and lets it run on, so that a hardware breakpoint
+//    or watchpoint reaches it at once. set_non_stop(false) stops every
+//    thread.
 //  - detach(): clears guest debug, lets every thread run on exactly as it
 //    was (PTRACE_DETACH); the destructor does the same. If svedbg dies, the
 //    kernel detaches the threads (no PTRACE_O_EXITKILL): a rewound KVM_RUN
@@ -184,6 +188,7 @@ class AttachBackend final : public Backend, public RunControl, public VcpuRunCon
   Status resume_vcpu(unsigned vcpu, bool step) override;
   Status stop_vcpu(unsigned vcpu) override;
   bool vcpu_running(unsigned vcpu) const override;
+  bool debug_while_running() const override { return true; }
   // `monitor attach`, `attach batch on|off`, `attach colocate on|off`: all
   // report or tune svedbg, none changes the guest.
   void add_monitor_commands(MonitorRegistry& registry) override;
@@ -203,6 +208,7 @@ class AttachBackend final : public Backend, public RunControl, public VcpuRunCon
   Status find_code_sites(const std::vector<MapEntry>& maps);
   Status read_vls();
   Status check_vcpu(unsigned vcpu) const;  // ESRCH: no such vCPU; non-stop: EBUSY while it runs
+  Status set_guest_debug_running(unsigned vcpu, const GuestDebug& debug);  // non-stop, vCPU running
 
   pid_t pid_;
   AttachOptions options_;

@@ -58,6 +58,26 @@ Status AttachBackend::stop_vcpu(unsigned vcpu) {
   return im.threads.stop_vcpu(vcpu);
 }
 
+// KVM_SET_GUEST_DEBUG needs the vCPU out of KVM_RUN (its mutex): its
+// thread is stopped (no stop reported), the settings injected through it,
+// and it runs on, unless a stop of its own was asked or came meanwhile
+// (then it stays stopped for that one).
+Status AttachBackend::set_guest_debug_running(unsigned vcpu, const GuestDebug& debug) {
+  auto& im = *impl_;
+  if (auto s = im.threads.pause_vcpu(vcpu, 5000); !s) return s;
+  vcpus_[vcpu].debug = debug;
+  Status applied;
+  if (im.injector.applied(vcpu) != debug) {
+    im.threads.prefer_vcpu(vcpu);
+    applied = im.injector.apply_debug(vcpu, debug);
+  }
+  if (im.threads.stop_owed(vcpu)) return applied;
+  im.batches.put_cave_back();
+  im.new_stop();
+  if (auto s = im.threads.resume_vcpu(vcpu); !s) return s;
+  return applied;
+}
+
 bool AttachBackend::vcpu_running(unsigned vcpu) const {
   auto& im = *impl_;
   if (static_cast<pid_t>(::syscall(SYS_gettid)) == im.threads.tracer()) im.threads.pump();

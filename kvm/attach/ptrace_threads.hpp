@@ -139,6 +139,11 @@ class ThreadTracker {
   // Trips for vCPU v's ioctls go through v's own thread when it is a
   // candidate (first in injection_threads()).
   void prefer_vcpu(unsigned v);
+  // Stops running vCPU v's thread without reporting it (to change its
+  // guest debug), within `ms`; then resume_vcpu() lets it go, unless
+  // stop_owed(v): a stop of its own was asked or came meanwhile.
+  Status pause_vcpu(unsigned v, int ms);
+  bool stop_owed(unsigned v) const;
 
   std::vector<pid_t> injection_threads();
   Result<Saved> saved_of(pid_t tid);

@@ -5,6 +5,10 @@
 
 #include <sys/ptrace.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "kvm/attach/ptrace_threads.hpp"
@@ -102,6 +106,37 @@ void ThreadTracker::prefer_vcpu(unsigned v) {
   if (tid == preferred_) return;
   preferred_ = tid;
   inject_candidates_.reset();
+}
+
+Status ThreadTracker::pause_vcpu(unsigned v, int ms) {
+  const auto tid = thread_of_vcpu(v);
+  if (!tid)
+    return make_error(EAGAIN, "vCPU {}: its thread is not known yet (not seen in KVM_RUN since svedbg attached)", v);
+  if (threads_[*tid].stop != Stop::Running) return {};
+  threads_[*tid].held = true;
+  ::ptrace(PTRACE_INTERRUPT, *tid, nullptr, nullptr);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  bool stopped = false;
+  while (!stopped && std::chrono::steady_clock::now() < deadline) {
+    pump();
+    Thread* t = thread(*tid);
+    if (!t) break;
+    if (t->stop == Stop::SyscallEntry) {  // as collect_vcpu_stops()
+      t->stop = Stop::Running;
+      ::ptrace(PTRACE_SYSCALL, *tid, nullptr, nullptr);
+      ::ptrace(PTRACE_INTERRUPT, *tid, nullptr, nullptr);
+    }
+    stopped = t->stop != Stop::Running;
+    if (!stopped) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  if (state_ == State::Exited || !thread(*tid)) return make_error(ESRCH, "vCPU {}: its thread has exited", v);
+  if (!stopped) return make_error(ETIMEDOUT, "vCPU {}: its thread did not stop within {} ms", v, ms);
+  return {};
+}
+
+bool ThreadTracker::stop_owed(unsigned v) const {
+  if (v < ns_wanted_.size() && ns_wanted_[v]) return true;
+  return std::any_of(ns_stops_.begin(), ns_stops_.end(), [v](const BackendStop& s) { return s.vcpu == v; });
 }
 
 bool ThreadTracker::vcpu_running(unsigned v) const {

@@ -12,7 +12,8 @@
 # vCPU 0 stays stopped: its x20 must grow, vCPU 0's must not; then vCPU 0
 # continues, is stopped again and must have counted. Prints
 # `nonstop: CHECK: ok` per check, or `nonstop: CHECK: FAILED ...`.
-# NONSTOP_CASE=vmm_exit: vmm_exit() below instead.
+# NONSTOP_CASE=vmm_exit: vmm_exit() below instead; NONSTOP_HBREAK=1 adds
+# hbreak() (attach: breakpoints reach running vCPUs at once).
 import os
 import re
 import subprocess
@@ -143,12 +144,34 @@ def main(g):
     check("vCPU 0 counts again once continued", x20_0c is not None and x20_0a is not None and x20_0c > x20_0a,
           f"{x20_0a} then {x20_0c}")
 
+    if os.environ.get("NONSTOP_HBREAK") == "1":
+        hbreak(g, pc_0)
+
     start = len(g.text())
     g.run("interrupt -a")
     g.wait_for(r"Thread 2 .*stopped", start)
     g.run("info threads")
     detach = g.run("detach") or ""
     check("detach", re.search(r"Detaching from program|detached", detach) is not None, detach.strip())
+
+
+def hbreak(g, addr):
+    """NONSTOP_HBREAK=1: a hardware breakpoint in the spin loop, inserted
+    while vCPU 1 runs (vCPU 0 stopped), stops vCPU 1 there at once: the
+    backend changes a running vCPU's debug registers (without it, vCPU 1
+    would get them only when next resumed, and never stop)."""
+    start = len(g.text())
+    g.run(f"hbreak *{addr:#x}")
+    hit = g.wait_for(r"Thread 2 .*hit (Hardware assisted )?[Bb]reakpoint", start, timeout=60)
+    g.run("thread 2")
+    pc = g.value("$pc") if hit else None
+    check("a hardware breakpoint set while vCPU 1 runs stops it at once", hit is not None and pc == addr,
+          f"pc={pc} breakpoint={addr}" + ("" if hit else " | " + g.text()[start:].replace("\n", " | ")))
+    g.run("delete", "thread 2", "continue &")
+    time.sleep(2)
+    running = g.run("info threads") or ""
+    check("vCPU 1 runs on once the breakpoint is gone", re.search(r"^[* ]\s*2\s+Thread 2 .*\(running\)", running, re.M)
+          is not None, running.strip())
 
 
 def vmm_exit(g):
