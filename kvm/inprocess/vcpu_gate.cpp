@@ -210,7 +210,9 @@ Status VcpuGate::set_guest_debug(unsigned i, const GuestDebug& debug) {
   std::lock_guard lock(mu_);
   if (i >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", i, vcpus_.size());
   Vcpu& v = vcpus_[i];
-  if (v.state == State::InRun && non_stop_ && !v.hold) {
+  // Also while a stop asked of it is on the way: it parks first, and
+  // applies it when released.
+  if (v.state == State::InRun && non_stop_) {
     v.debug = debug;
     v.debug_dirty = true;
     kick_locked(v);  // out of KVM_RUN (EINTR, not a stop); before_run() applies it
