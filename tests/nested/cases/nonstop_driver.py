@@ -32,10 +32,11 @@ class Gdb:
         self.out = ""
         self.lock = threading.Lock()
         self.n = 0
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
-        for line in self.p.stdout:
+        for line in self.p.stdout:  # until gdb exits (EOF)
             with self.lock:
                 self.out += line
 
@@ -76,10 +77,18 @@ class Gdb:
         return int(m.group(1), 0) if m else None
 
     def finish(self):
+        # Not communicate(): the reader thread owns gdb's stdout.
         try:
-            self.p.communicate("quit\n", timeout=60)
+            self.p.stdin.write("quit\n")
+            self.p.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass  # gdb is already gone
+        try:
+            self.p.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.p.kill()
+            self.p.wait()
+        self.reader.join(timeout=10)
 
 
 failures = 0
