@@ -253,6 +253,7 @@ std::vector<MemoryRange> AttachBackend::memory_map() const {
 }
 
 Status AttachBackend::set_guest_debug(unsigned vcpu, const GuestDebug& debug) {
+  if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
   impl_->threads.pump();
   if (impl_->threads.non_stop() && impl_->threads.vcpu_running(vcpu)) return set_guest_debug_running(vcpu, debug);
   if (auto c = check_vcpu(vcpu); !c) return c;

@@ -504,7 +504,8 @@ std::vector<pid_t> ThreadTracker::injection_threads() {
   }
   events.insert(events.end(), exits.begin(), exits.end());
   events.insert(events.end(), signals.begin(), signals.end());
-  if (auto it = std::find(events.begin(), events.end(), preferred_.value_or(0)); it != events.end())
+  // Non-stop: the vCPU's own stopped thread first (prefer_vcpu()).
+  if (auto it = std::find(events.begin(), events.end(), preferred_.value_or(0)); non_stop_ && it != events.end())
     std::rotate(events.begin(), it, it + 1);
   inject_candidates_ = events;
   return events;

@@ -136,8 +136,8 @@ class ThreadTracker {
   Status stop_vcpu(unsigned v);
   bool vcpu_running(unsigned v) const;
   Status check_vcpu_stopped(unsigned v) const;  // EBUSY while its thread runs
-  // Trips for vCPU v's ioctls go through v's own thread when it is a
-  // candidate (first in injection_threads()).
+  // Non-stop: trips for vCPU v's ioctls go through v's own thread when it
+  // is a candidate (first in injection_threads()).
   void prefer_vcpu(unsigned v);
   // Stops running vCPU v's thread without reporting it (to change its
   // guest debug), within `ms`; then resume_vcpu() lets it go, unless
