@@ -2,6 +2,12 @@
 """What inspecting one vCPU costs the others: non-stop against all-stop.
 
     bench/nonstop_pause.py [--svedbg build/tools/svedbg] [--reps N] [--gap-ms MS]
+    bench/nonstop_pause.py --connect PORT [--counter N] ...
+
+--connect PORT measures a stub already listening on 127.0.0.1:PORT instead
+(a new connection per run; e.g. `svedbg serve --pid` on a nested VM's
+svedbg-vmm, whose guest counts in x20: --counter 20), with its guest as it
+is (no loop patched in).
 
 Runs `svedbg serve --sim` (4 vCPUs counting in x0: the fixture's NOPs, with
 the final `b .` turned into a branch back to the first NOP) and speaks the
@@ -72,18 +78,24 @@ class Rsp:
         self.s.sendall(frame(payload))
         return self.read()
 
+    counter = 0  # the register that counts (x0 on the sim)
+
     def x0(self, thread):
         assert self.ask(f"Hg{thread}") == "OK"
-        return int.from_bytes(bytes.fromhex(self.ask("p0")), "little")
+        return int.from_bytes(bytes.fromhex(self.ask(f"p{self.counter:x}")), "little")
 
 
-def run(svedbg, mode, reps, gap):
-    p = subprocess.Popen([svedbg, "serve", "--sim", "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+def run(svedbg, mode, reps, gap, connect=None, counter=0):
+    p = None
+    if not connect:
+        p = subprocess.Popen([svedbg, "serve", "--sim", "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
     try:
-        port = int(re.search(r":(\d+)$", p.stdout.readline().strip()).group(1))
+        port = connect or int(re.search(r":(\d+)$", p.stdout.readline().strip()).group(1))
         c = Rsp(port)
-        assert c.ask(LOOP) == "OK"
+        c.counter = counter
+        if not connect:
+            assert c.ask(LOOP) == "OK"
         if mode == "non-stop":
             assert c.ask("QNonStop:1") == "OK"
             c.ask("?")
@@ -127,10 +139,14 @@ def run(svedbg, mode, reps, gap):
             c.read()
         x_end = c.x0(1)
         c.s.sendall(frame("D"))
+        if connect:
+            c.read()  # D's OK: the stub has let the guest go before the next run connects
+            c.s.close()
         return windows, (x_end - x_start) / elapsed
     finally:
-        p.terminate()
-        p.wait(timeout=10)
+        if p:
+            p.terminate()
+            p.wait(timeout=10)
 
 
 def main():
@@ -139,6 +155,8 @@ def main():
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--gap-ms", type=float, default=5.0)
+    ap.add_argument("--connect", type=int, help="a stub already listening on this 127.0.0.1 port")
+    ap.add_argument("--counter", type=int, default=0, help="the register number that counts (x0: 0)")
     a = ap.parse_args()
     windows = {"all-stop": [], "non-stop": []}
     ratios = []
@@ -148,9 +166,9 @@ def main():
         order = ("all-stop", "non-stop") if r % 2 == 0 else ("non-stop", "all-stop")
         rate = {}
         for mode in order:
-            w, rate[mode] = run(a.svedbg, mode, a.reps, a.gap_ms / 1000)
+            w, rate[mode] = run(a.svedbg, mode, a.reps, a.gap_ms / 1000, a.connect, a.counter)
             windows[mode] += w
-        ratios.append(rate["non-stop"] / rate["all-stop"])
+        ratios.append(rate["non-stop"] / rate["all-stop"] if rate["all-stop"] else float("nan"))
         print(f"round {r + 1}: vCPU 0 ran {rate['all-stop'] / 1e6:.2f} M insn/s (all-stop), "
               f"{rate['non-stop'] / 1e6:.2f} M insn/s (non-stop)")
     for mode, w in windows.items():

@@ -30,4 +30,9 @@ Decision may_debug(const AccessPolicy& policy, const Peer& peer, uid_t owner, co
                              what, owner, user_name(owner), admins)};
 }
 
+Decision may_serve(const AccessPolicy& policy, const Peer& peer, bool per_vmm, std::optional<uid_t> guest_owner) {
+  if (auto d = may_connect(policy, peer); !d || per_vmm) return d;
+  return may_debug(policy, peer, guest_owner.value_or(policy.daemon_uid), "this guest");
+}
+
 }  // namespace svedbg::gdbstub

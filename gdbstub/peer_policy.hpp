@@ -38,5 +38,10 @@ Decision may_connect(const AccessPolicy& policy, const Peer& peer);
 // May it debug a guest whose VMM is owned by `owner` (`what` names the guest
 // in the reason, e.g. "pid 1234" or "this guest")?
 Decision may_debug(const AccessPolicy& policy, const Peer& peer, uid_t owner, const std::string& what);
+// May a Server serve this newly accepted peer? A multi-VMM daemon
+// (`per_vmm`) only checks may_connect and decides per VMM later; a
+// single-guest daemon decides for its one guest at once, owned by
+// `guest_owner` (nullopt: the daemon's uid) and named "this guest".
+Decision may_serve(const AccessPolicy& policy, const Peer& peer, bool per_vmm, std::optional<uid_t> guest_owner);
 
 }  // namespace svedbg::gdbstub

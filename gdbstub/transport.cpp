@@ -15,7 +15,6 @@
 
 #include <array>
 #include <cstdio>
-#include <cstring>
 #include <deque>
 #include <system_error>
 
@@ -34,7 +33,9 @@
 #include <fmt/format.h>
 
 #include "common/unique_fd.hpp"
+#include "gdbstub/connection_end.hpp"
 #include "gdbstub/framing.hpp"
+#include "gdbstub/listening_socket.hpp"
 #include "gdbstub/log_limit.hpp"
 #include "gdbstub/peer.hpp"
 
@@ -53,53 +54,6 @@ using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 using unix_stream = asio::local::stream_protocol;
 
-std::string ListenSpec::to_string() const {
-  if (kind == Kind::Unix) return "unix:" + path;
-  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
-  return fmt::format("{}:{}", host, port);
-}
-
-bool ListenSpec::is_loopback() const {
-  if (kind == Kind::Unix) return true;
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
-  return !ec && addr.is_loopback();
-}
-
-Result<ListenSpec> parse_listen_spec(const std::string& text) {
-  ListenSpec spec;
-  if (text.rfind("unix:", 0) == 0) {
-    spec.kind = ListenSpec::Kind::Unix;
-    spec.path = text.substr(5);
-    if (spec.path.empty()) return make_error(EINVAL, "--listen unix:PATH needs a path");
-    if (spec.path.size() >= sizeof(sockaddr_un{}.sun_path))
-      return make_error(ENAMETOOLONG, "unix socket path too long: {}", spec.path);
-    return spec;
-  }
-  std::string host = spec.host, port = text;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return make_error(EINVAL, "bad listen address '{}': expected [HOST]:PORT", text);
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else if (auto colon = text.rfind(':'); colon != std::string::npos) {
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.empty()) host = spec.host;
-  }
-  unsigned long value = 0;
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      (value = std::stoul(port)) > 65535)
-    return make_error(EINVAL, "bad listen address '{}': expected HOST:PORT or unix:PATH", text);
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  if (ec) return make_error(EINVAL, "bad listen address '{}': '{}' is not an IP address", text, host);
-  spec.host = host;
-  spec.port = static_cast<unsigned short>(value);
-  return spec;
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -109,19 +63,6 @@ constexpr const char* kBusyMessage = "E.svedbg: another gdb client is already co
 // The peer of an accepted connection (peer.hpp).
 Peer identify(unix_stream::socket& s) { return identify_unix_peer(s.native_handle()); }
 Peer identify(tcp::socket& s) { return identify_tcp_peer(s.native_handle()); }
-
-// The end of the log line for a client that hung up without `D`.
-const char* describe(Detached d) {
-  switch (d) {
-    case Detached::Resumed: return "guest resumed";
-    case Detached::GuestGone: return "the guest had exited";
-    case Detached::NeverRuns: return "nothing to resume (the target never runs)";
-  }
-  return "guest resumed";
-}
-
-// Why a connection ended, when the client did not end it itself.
-enum class Cut { None, Stalled, Overflow, Handshake, Idle };
 
 // TCP keep-alive: a silent peer is probed after 60 s, every 10 s, and given
 // up after 6 unanswered probes (the read then fails with ETIMEDOUT).
@@ -326,6 +267,16 @@ struct Server::Impl {
   asio::steady_timer log_flush{io};
   std::optional<asio::signal_set> signals;  // stop_signals, from listen() on
 
+  // From listen() or adopt() on: the stop signals end run().
+  void handle_stop_signals() {
+    if (signals) return;
+    signals.emplace(io);
+    for (int sig : limits.stop_signals) signals->add(sig);
+    signals->async_wait([this](boost::system::error_code ec, int) {
+      if (!ec) io.stop();
+    });
+  }
+
   // One log line of a kind, rate limited (LogLimiter); the summary of a
   // window with lines left out is printed when the window ends.
   void log(std::string_view kind, const std::string& line) {
@@ -431,36 +382,8 @@ struct Server::Impl {
 
   template <typename Conn>
   void log_end(const Conn& conn, const std::string& peer, const std::function<std::string()>& detach) {
-    switch (conn.cut()) {
-      case Cut::None: break;
-      case Cut::Stalled:
-        log("cut", fmt::format("client {} stopped reading replies (no output consumed for {} ms): disconnected", peer,
-                               limits.write_stall_timeout.count()));
-        break;
-      case Cut::Overflow:
-        log("cut", fmt::format("client {} stopped reading replies (over {} bytes pending): disconnected", peer,
-                               kMaxPendingOutput));
-        break;
-      case Cut::Handshake:
-        log("cut", fmt::format("connection from {} sent no packet in {} ms: disconnected", peer,
-                               limits.handshake_timeout.count()));
-        break;
-      case Cut::Idle:
-        log("cut", fmt::format("client {} sent nothing for {} ms with the guest stopped: disconnected", peer,
-                               limits.idle_timeout.count()));
-        break;
-    }
-    if (!conn.seen_packet()) {
-      // Nothing was asked, so nothing was stopped: a probe or a scan.
-      log("drop", fmt::format("connection from {} closed without a packet; the guest was not stopped", peer));
-    } else if (!conn.closed_by_client()) {
-      // Dropped without `D`: leave the guest as it was before gdb came. gdb
-      // hangs up this way after an X stop reply too (`target remote` forgets
-      // a process that exited), and then there is nothing left to resume.
-      log("drop", fmt::format("client {} dropped; {}", peer, detach()));
-    } else {
-      log("drop", fmt::format("client {} finished", peer));
-    }
+    log_connection_end({conn.cut(), conn.seen_packet(), conn.closed_by_client()}, peer, limits, detach,
+                       [this](std::string_view kind, const std::string& line) { log(kind, line); });
   }
 
   // A client arriving while the current one has already hung up is served
@@ -524,11 +447,7 @@ struct Server::Impl {
   // Why this peer may not be served (empty: it may). A single-guest
   // daemon decides for its one guest at once; a multi daemon per VMM.
   std::string admit(const Peer& who) {
-    if (auto d = may_connect(limits.access, who); !d) return d.reason;
-    if (host) return {};
-    const uid_t owner = limits.guest_owner.value_or(limits.access.daemon_uid);
-    if (auto d = may_debug(limits.access, who, owner, "this guest"); !d) return d.reason;
-    return {};
+    return may_serve(limits.access, who, host != nullptr, limits.guest_owner).reason;
   }
 
   static std::string peer_name(tcp::socket& s) {
@@ -565,13 +484,7 @@ Status Server::listen(const ListenSpec& spec) {
   // The stop signals are handled from here on, before the caller says
   // where it listens: a signal sent right after that still stops cleanly.
   auto& im = *impl_;
-  if (!im.signals) {
-    im.signals.emplace(im.io);
-    for (int sig : im.limits.stop_signals) im.signals->add(sig);
-    im.signals->async_wait([&im](boost::system::error_code ec, int) {
-      if (!ec) im.io.stop();
-    });
-  }
+  im.handle_stop_signals();
   boost::system::error_code ec;
   if (spec.kind == ListenSpec::Kind::Tcp) {
     tcp::endpoint ep(asio::ip::make_address(spec.host, ec), spec.port);
@@ -633,42 +546,25 @@ void Server::stop() { impl_->io.stop(); }
 
 Status Server::adopt(int fd) {
   UniqueFd owned(fd);
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  int type = 0, listening = 0;
-  socklen_t ilen = sizeof type;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-      ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ilen) != 0)
-    return make_error(errno, "inherited fd {} is not a socket: {}", fd, std::strerror(errno));
-  ilen = sizeof listening;
-  if (type != SOCK_STREAM || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) != 0 || !listening)
-    return make_error(EINVAL, "inherited fd {} is not a listening stream socket (ListenStream=)", fd);
+  auto family = listening_socket_family(fd);
+  if (!family) return family.error();
   auto& im = *impl_;
-  if (!im.signals) {  // as in listen()
-    im.signals.emplace(im.io);
-    for (int sig : im.limits.stop_signals) im.signals->add(sig);
-    im.signals->async_wait([&im](boost::system::error_code ec, int) {
-      if (!ec) im.io.stop();
-    });
-  }
+  im.handle_stop_signals();
   boost::system::error_code ec;
-  if (addr.ss_family == AF_UNIX) {
+  if (*family == AF_UNIX) {
     auto& acc = im.unix_acceptor.emplace(im.io);
     acc.assign(unix_stream(), owned.get(), ec);
     if (!ec) owned.release();  // the acceptor owns it now
     if (!ec) im.bound = ListenSpec{ListenSpec::Kind::Unix, {}, 0, acc.local_endpoint(ec).path()};
     if (ec) im.unix_acceptor.reset();
     im.adopted = true;
-  } else if (addr.ss_family == AF_INET || addr.ss_family == AF_INET6) {
+  } else {  // AF_INET or AF_INET6
     auto& acc = im.tcp_acceptor.emplace(im.io);
-    acc.assign(addr.ss_family == AF_INET ? tcp::v4() : tcp::v6(), owned.get(), ec);
+    acc.assign(*family == AF_INET ? tcp::v4() : tcp::v6(), owned.get(), ec);
     if (!ec) owned.release();
     auto ep = ec ? tcp::endpoint() : acc.local_endpoint(ec);
     if (!ec) im.bound = ListenSpec{ListenSpec::Kind::Tcp, ep.address().to_string(), ep.port(), {}};
     if (ec) im.tcp_acceptor.reset();
-  } else {
-    return make_error(EAFNOSUPPORT, "inherited fd {}: address family {} is neither unix nor TCP", fd,
-                      static_cast<int>(addr.ss_family));
   }
   if (ec) return make_error(ec.value(), "inherited fd {}: {}", fd, ec.message());
   return {};

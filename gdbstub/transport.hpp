@@ -9,6 +9,10 @@
 // the server waits for the next client; the log says whether a dropped
 // client's guest ran on or had exited (its last stop was an exit). This is
 // the only file that includes Asio; everything above it is the pure Session.
+// Beside it, without Asio: the listen address (listen_spec.hpp), the check
+// of an inherited socket (listening_socket.hpp), who may be served
+// (peer_policy.hpp) and the log lines of a connection's end
+// (connection_end.hpp).
 //
 // Hostile or broken clients (ServerOptions):
 //  * The guest is stopped at a client's first valid packet, not at its
@@ -57,6 +61,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "gdbstub/listen_spec.hpp"
 #include "gdbstub/peer_policy.hpp"
 #include "gdbstub/process_host.hpp"
 #include "gdbstub/process_slot.hpp"
@@ -64,19 +69,6 @@
 #include "gdbstub/target.hpp"
 
 namespace svedbg::gdbstub {
-
-struct ListenSpec {
-  enum class Kind { Tcp, Unix } kind = Kind::Tcp;
-  std::string host = "127.0.0.1";
-  unsigned short port = 1234;
-  std::string path;  // for Unix
-  std::string to_string() const;
-  // Unix sockets and 127.0.0.0/8, ::1 (an unparsable host counts as not).
-  bool is_loopback() const;
-};
-
-// "HOST:PORT", ":PORT", "PORT", "unix:PATH", "[::1]:PORT".
-Result<ListenSpec> parse_listen_spec(const std::string& text);
 
 struct ServerOptions {
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};  // 0: none

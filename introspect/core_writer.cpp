@@ -34,13 +34,26 @@ void append_note(Buf& out, std::string_view name, std::uint32_t type, const Buf&
   std::copy(desc.begin(), desc.end(), out.begin() + static_cast<std::ptrdiff_t>(at + 12 + pad4(namesz)));
 }
 
+// The stack pointer PSTATE.M selects (Arm ARM C5.2.19 SPSR_EL1.M: 0b0101
+// EL1h runs on SP_EL1; EL1t and EL0t on SP_EL0), which a process core's
+// pt_regs.sp is and gdb's `sp` is live (GuestTarget::kvm_id). KVM's
+// regs.sp (VcpuSnapshot::sp) is SP_EL0 whatever the mode: writing it at
+// EL1h gave gdb a core whose kernel frames unwound from the wrong stack.
+std::uint64_t mode_sp(const VcpuSnapshot& v) {
+  constexpr std::uint64_t kModeMask = 0xf, kModeEl1h = 0x5;
+  if ((v.pstate & kModeMask) != kModeEl1h) return v.sp;
+  for (const auto& r : v.sysregs)
+    if (r.id == kvm::core_sp_el1()) return r.value;
+  return v.sp;  // SP_EL1 unreadable (sysreg_errors): SP_EL0 is all there is
+}
+
 Buf prstatus(const VcpuSnapshot& v) {
   Buf d(cl::kPrstatusSize);
   std::span<std::byte> b(d);
   store_le<std::uint16_t>(b, cl::kPrCursig, v.index == 0 ? SIGTRAP : 0);
   store_le<std::uint32_t>(b, cl::kPrPid, v.index + 1);
   for (unsigned n = 0; n < 31; ++n) store_le(b, cl::kPrReg + 8 * n, v.x[n]);
-  store_le(b, cl::kPrReg + cl::kPtSp, v.sp);
+  store_le(b, cl::kPrReg + cl::kPtSp, mode_sp(v));
   store_le(b, cl::kPrReg + cl::kPtPc, v.pc);
   store_le(b, cl::kPrReg + cl::kPtPstate, v.pstate);
   store_le<std::uint32_t>(b, cl::kPrFpvalid, 1);
@@ -84,8 +97,12 @@ Buf sve_note(const VcpuSnapshot& v, unsigned layout_vq, unsigned header_vq) {
   return d;
 }
 
+// The system registers, then SP_EL0 under KVM's regs.sp ID: NT_PRSTATUS's
+// sp is SP_EL1 at EL1h (mode_sp), and CoreBackend answers an ID from these
+// pairs before NT_PRSTATUS, so the core still gives back what KVM did.
 Buf svedbg_note(const VcpuSnapshot& v, unsigned layout_vq) {
-  Buf d(cl::kSvedbgFixedSize + cl::kSvedbgPairSize * v.sysregs.size());
+  const std::size_t pairs = v.sysregs.size() + 1;
+  Buf d(cl::kSvedbgFixedSize + cl::kSvedbgPairSize * pairs);
   std::span<std::byte> b(d);
   store_le<std::uint32_t>(b, 0, cl::kSvedbgNoteVersion);
   store_le<std::uint32_t>(b, 4, v.vmm_index);
@@ -93,13 +110,15 @@ Buf svedbg_note(const VcpuSnapshot& v, unsigned layout_vq) {
   store_le<std::uint32_t>(b, 12, v.effective_vq);
   for (unsigned w = 0; w < 8; ++w) store_le(b, 16 + 8 * w, v.vls.words[w]);
   store_le<std::uint32_t>(b, 80, layout_vq);
-  store_le<std::uint32_t>(b, 84, static_cast<std::uint32_t>(v.sysregs.size()));
+  store_le<std::uint32_t>(b, 84, static_cast<std::uint32_t>(pairs));
   std::size_t at = cl::kSvedbgFixedSize;
   for (const auto& r : v.sysregs) {
     store_le(b, at, r.id);
     store_le(b, at + 8, r.value);
     at += cl::kSvedbgPairSize;
   }
+  store_le(b, at, kvm::core_sp());
+  store_le(b, at + 8, v.sp);
   return d;
 }
 

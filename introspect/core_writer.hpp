@@ -7,13 +7,15 @@
 // guest-physical address, RWX, page-aligned file offsets). The notes are,
 // per vCPU in order, as Linux writes them for a thread: NT_PRSTATUS
 // ("CORE"; pr_pid = vCPU index + 1 so gdb's LWP numbers match the live
-// stub's thread ids, pr_reg = x0..x30, sp, pc, pstate, pr_cursig SIGTRAP on
+// stub's thread ids, pr_reg = x0..x30, sp, pc, pstate with sp the stack
+// pointer PSTATE.M selects: SP_EL1 at EL1h, SP_EL0 otherwise, as gdb's
+// live `sp`; pr_cursig SIGTRAP on
 // the first vCPU), NT_FPREGSET ("CORE"; V = low 128 bits of Z, fpsr,
 // fpcr), NT_ARM_SVE ("LINUX"; only when some vCPU has SVE: struct
 // user_sve_header + payload in the SVE_PT_SVE_* layout; a vCPU without SVE
 // gets the FPSIMD layout with a 128-bit VL), then svedbg's own "SVEDBG"
 // note (core_layout.hpp) with the VLS, effective VL, the vq the NT_ARM_SVE
-// payload uses and the system registers. How the NT_ARM_SVE notes of vCPUs
+// payload uses, the system registers and SP_EL0 (KVM's regs.sp). How the NT_ARM_SVE notes of vCPUs
 // with different VLs are shaped is `sve_notes` (see SveNotes and
 // docs/dumps.md). `progress` (if set) is called while guest RAM is copied
 // with (bytes done, bytes total). Errors name what failed (errno from

@@ -13,13 +13,6 @@
 
 namespace svedbg::introspect {
 
-using namespace guest_detail;
-using gdbstub::ResumeKind;
-using gdbstub::Signal;
-using gdbstub::StopEvent;
-using gdbstub::ThreadId;
-using xml::RegClass;
-
 Result<TranslationRegs> GuestTarget::translation_regs(unsigned vcpu) {
   if (auto stopped = check_stopped(vcpu); !stopped) return stopped.error();
   return read_translation_regs(cache_, vcpu);

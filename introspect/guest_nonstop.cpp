@@ -80,6 +80,14 @@ Status GuestTarget::check_stopped(unsigned vcpu) {
   return {};
 }
 
+Status GuestTarget::apply_debug_now() {
+  // Non-stop: the running vCPUs get a hardware breakpoint or watchpoint at
+  // once where the backend can change a running vCPU's guest debug
+  // (kvm::VcpuRunControl::debug_while_running()); else at their resume.
+  if (!non_stop_ || !vcpu_control()->debug_while_running()) return {};
+  return apply_guest_debug();
+}
+
 kvm::GuestDebug GuestTarget::wanted_debug() const {
   kvm::GuestDebug want = breakpoints_.guest_debug();
   if (non_stop_ && run_ && run_->debug_caps().guest_debug)

@@ -13,13 +13,6 @@
 
 namespace svedbg::introspect {
 
-using namespace guest_detail;
-using gdbstub::ResumeKind;
-using gdbstub::Signal;
-using gdbstub::StopEvent;
-using gdbstub::ThreadId;
-using xml::RegClass;
-
 namespace {
 
 // PSTATE.M[3:0] of AArch64 EL1 using SP_EL1 (Arm ARM C5.2.19 SPSR_EL1.M:

@@ -14,13 +14,6 @@
 
 namespace svedbg::introspect {
 
-using namespace guest_detail;
-using gdbstub::ResumeKind;
-using gdbstub::Signal;
-using gdbstub::StopEvent;
-using gdbstub::ThreadId;
-using xml::RegClass;
-
 Status GuestTarget::attach() {
   cache_.invalidate();
   // Each client gets the mode asked for until its qSupported says otherwise.
@@ -137,6 +130,7 @@ Status GuestTarget::insert_breakpoint(gdbstub::BreakpointType type, std::uint64_
     return make_error(EROFS, "software breakpoint at {:#x} not inserted: svedbg runs --read-only", addr);
   auto st = breakpoints_.insert(type, addr, kind, memory_reader(), memory_writer());
   cache_.invalidate();  // memory or debug state changed
+  if (st) st = apply_debug_now();
   return st;
 }
 
@@ -144,6 +138,7 @@ Status GuestTarget::remove_breakpoint(gdbstub::BreakpointType type, std::uint64_
   if (auto st = settle(); !st) return st;
   auto st = breakpoints_.remove(type, addr, kind, memory_writer());
   cache_.invalidate();
+  if (st) st = apply_debug_now();
   return st;
 }
 
@@ -153,7 +148,8 @@ Status GuestTarget::apply_guest_debug() {
   const kvm::GuestDebug want = wanted_debug();
   for (unsigned v = 0; v < applied_debug_.size(); ++v) {
     if (applied_debug_[v] == want) continue;
-    if (non_stop_ && !check_stopped(v)) continue;  // it gets it when resumed
+    // A running vCPU gets it when resumed, or at once where the backend can.
+    if (non_stop_ && !check_stopped(v) && !vcpu_control()->debug_while_running()) continue;
     auto st = run_->set_guest_debug(v, want);
     if (!st) return st;
     applied_debug_[v] = want;

@@ -19,13 +19,6 @@
 
 namespace svedbg::introspect {
 
-using gdbstub::ResumeKind;
-using gdbstub::Signal;
-using gdbstub::StopEvent;
-using gdbstub::ThreadId;
-using xml::RegClass;
-using namespace guest_detail;
-
 Result<TdescVl> parse_tdesc_vl(const std::string& text) {
   if (text == "max") return TdescVl{TdescVl::Mode::Max, 0};
   if (text == "effective") return TdescVl{TdescVl::Mode::Effective, 0};

@@ -202,6 +202,9 @@ class GuestTarget final : public gdbstub::Target, public gdbstub::NonStopTarget 
   Status check_stopped(unsigned vcpu);
   // The debug state every vCPU should have now.
   kvm::GuestDebug wanted_debug() const;
+  // After a breakpoint change: in non-stop mode, applies it to the running
+  // vCPUs too where the backend can (debug_while_running()).
+  Status apply_debug_now();
   // A thread whose translation registers can be read for breakpoint bytes:
   // the last stop's thread, or in non-stop mode any stopped one.
   gdbstub::ThreadId memory_thread();

@@ -1,6 +1,7 @@
 // Internal to introspect/: little helpers the GuestTarget files share
 // (guest_target.cpp, guest_registers.cpp, guest_memory_access.cpp,
-// guest_run.cpp).
+// guest_run.cpp), and the names those files use unqualified (only they
+// include this header).
 #pragma once
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <span>
 
 #include "gdbstub/target.hpp"
+#include "xml-targets/tdesc.hpp"
 
 namespace svedbg::introspect::guest_detail {
 
@@ -34,3 +36,14 @@ inline bool all_zero(std::span<const std::byte> b) {
 inline constexpr unsigned kX29 = 29, kSp = 31, kPc = 32;
 
 }  // namespace svedbg::introspect::guest_detail
+
+namespace svedbg::introspect {
+
+using namespace guest_detail;
+using gdbstub::ResumeKind;
+using gdbstub::Signal;
+using gdbstub::StopEvent;
+using gdbstub::ThreadId;
+using xml::RegClass;
+
+}  // namespace svedbg::introspect

@@ -87,6 +87,11 @@ class VcpuRunControl {
   // (Interrupted, unless a debug exit came first). Nothing for a stopped one.
   virtual Status stop_vcpu(unsigned vcpu) = 0;
   virtual bool vcpu_running(unsigned vcpu) const = 0;
+  // True when RunControl::set_guest_debug() also takes effect at once on a
+  // running vCPU in non-stop mode (the backend takes it out of the guest,
+  // applies the settings and lets it run on, with no stop reported); false:
+  // a running vCPU gets them when next resumed.
+  virtual bool debug_while_running() const { return false; }
 };
 
 // A backend's run control (all-stop). resume() restarts every vCPU; vCPUs

@@ -3,9 +3,9 @@
 //
 //   svedbg-vmm [--vcpus N] [--max-vl BITS] [--no-sve] [--mem MiB] [--mem-base ADDR]
 //              --load-addr ADDR [--gdb HOST:PORT|unix:PATH] [--tdesc-vl max|effective|BITS]
-//              [--wait-gdb] IMAGE
+//              [--wait-gdb] [--gic] IMAGE
 //
-// The guest machine (no devices, no interrupt controller, no PSCI):
+// The guest machine (no devices, no interrupt controller unless --gic, no PSCI):
 //   - RAM: --mem MiB (default 16) at --mem-base (default 0x40000000), a
 //     memfd named "svedbg-guest-ram@gpa=0xGPA" (findable in /proc/PID/maps);
 //     the image is copied to ADDR, which must lie in RAM with the whole image.
@@ -16,6 +16,11 @@
 //   - MMIO 0x09000000 (console): a byte written there goes to stdout.
 //   - MMIO 0x09000008 (exit): writing V exits the VMM with status V & 0xff.
 //   - Other MMIO reads return 0, other writes are ignored (reported once).
+//   - With --gic: an in-kernel vGICv3 (kvm/inprocess/vgic.hpp), distributor
+//     at 0x08000000, redistributors at 0x080a0000 (128 KiB per vCPU), 64
+//     interrupts, so KVM delivers the EL1 virtual timer (PPI 27) to the guest
+//     (tests/nested/guests/timer_irq.S). Without it the guest has no
+//     interrupt controller and its timer interrupts go nowhere.
 // With --gdb the VMM serves gdb (libsvedbg); gdb's `kill` exits the VMM
 // with status 137. Without --gdb it is a plain VMM.
 #include <fcntl.h>
@@ -42,6 +47,7 @@
 #include <fmt/format.h>
 
 #include "common/result.hpp"
+#include "kvm/inprocess/vgic.hpp"
 #include "kvm/one_reg.hpp"
 #include "kvm/reg_id.hpp"
 #include "common/unique_fd.hpp"
@@ -68,6 +74,7 @@ struct Config {
   std::string tdesc_vl = "max";
   bool wait_gdb = false;
   bool gdb_allow_remote = false;
+  bool gic = false;
   std::string image;
 };
 
@@ -82,6 +89,7 @@ struct Vm {
   Mapping ram;
   std::vector<UniqueFd> vcpu_fds;
   std::vector<Mapping> runs;
+  UniqueFd gic;  // the vGICv3 device (--gic)
 };
 
 template <typename T>
@@ -184,6 +192,17 @@ Status create_vm(const Config& cfg, const std::vector<char>& image, Vm& vm) {
     if (!run.valid()) return sys_error(fmt::format("vCPU {}: mmap kvm_run", i));
     vm.vcpu_fds.push_back(std::move(fd));
     vm.runs.push_back(std::move(run));
+  }
+  if (cfg.gic) {
+    // After every vCPU is created and initialized, before any runs (vgic.hpp).
+    const kvm::GuestRange taken[] = {{cfg.mem_base, ram_size, "guest RAM (--mem-base, --mem)"},
+                                     {kConsoleAddr, 0x1000, "the console/exit MMIO page"}};
+    auto gic = kvm::create_vgic_v3(vm.vm.get(), cfg.vcpus, kvm::VgicV3Layout{}, taken);
+    if (!gic) return gic.error();
+    vm.gic = std::move(*gic);
+    std::fprintf(stderr, "svedbg-vmm: vGICv3: distributor %#llx, redistributors %#llx\n",
+                 static_cast<unsigned long long>(kvm::VgicV3Layout{}.dist),
+                 static_cast<unsigned long long>(kvm::VgicV3Layout{}.redist));
   }
   return {};
 }
@@ -331,12 +350,15 @@ int main(int argc, char** argv) {
   app.add_flag("--wait-gdb", cfg.wait_gdb, "With --gdb: vCPUs wait at their first instruction until gdb resumes them");
   app.add_flag("--gdb-allow-remote-unauthenticated", cfg.gdb_allow_remote,
                "With --gdb on a non-loopback address: serve its peers, which have no identity (refused otherwise)");
+  app.add_flag("--gic", cfg.gic,
+               "Give the guest an in-kernel vGICv3 (distributor 0x08000000, redistributors 0x080a0000), so its "
+               "timer interrupts are delivered");
   app.add_option("IMAGE", cfg.image, "Raw guest image (flat binary)")->required();
   app.footer(
       "Guest machine: RAM at --mem-base (default 0x40000000, 16 MiB), image copied to --load-addr,\n"
       "every vCPU starts there in EL1h with DAIF masked, MMU off. MMIO 0x09000000: byte writes go\n"
       "to stdout; MMIO 0x09000008: a write exits the VMM with that status (& 0xff). gdb `kill`\n"
-      "exits with status 137.");
+      "exits with status 137. --gic: vGICv3 at 0x08000000 (GICD) and 0x080a0000 (GICR, 128 KiB per vCPU).");
   CLI11_PARSE(app, argc, argv);
   if (!cfg.sve && cfg.max_vl != 0) {
     std::fprintf(stderr, "svedbg-vmm: --no-sve: ignoring --max-vl %u\n", cfg.max_vl);

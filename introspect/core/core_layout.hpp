@@ -80,7 +80,8 @@ inline constexpr std::size_t kSvePtSizeFpsimd = kSvePtRegsOffset + kFpsimdSize;
 //   u32 effective vq, u64 vls[8] (KVM_REG_ARM64_SVE_VLS), u32 note_vq (the
 //   vq the NT_ARM_SVE payload is laid out at; 0 without one), u32 count,
 //   then count pairs {u64 KVM register ID, u64 value}: 64-bit registers a
-//   process core has no place for (EL1 system registers, ZCR_EL1).
+//   process core has no place for (EL1 system registers, ZCR_EL1), and
+//   SP_EL0 under KVM's regs.sp ID (NT_PRSTATUS's sp is SP_EL1 at EL1h).
 inline constexpr const char* kSvedbgName = "SVEDBG";
 inline constexpr std::uint32_t kSvedbgVcpuNote = 1;
 inline constexpr std::uint32_t kSvedbgNoteVersion = 1;

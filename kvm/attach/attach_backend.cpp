@@ -159,11 +159,12 @@ Status AttachBackend::get_one_reg(unsigned vcpu, std::uint64_t id, std::span<std
 }
 
 void AttachBackend::get_regs(std::span<RegRead> reads) {
+  impl_->threads.pump();
   std::vector<std::size_t> todo;
   for (std::size_t i = 0; i < reads.size(); ++i) {
     auto& r = reads[i];
-    if (r.vcpu >= vcpus_.size()) {
-      r.status = make_error(ESRCH, "no vCPU {} (the guest has {})", r.vcpu, vcpus_.size());
+    if (auto c = check_vcpu(r.vcpu); !c) {
+      r.status = c;
     } else if (r.out.size() != reg_size(r.id)) {
       r.status = make_error(EINVAL, "vCPU {}: {}-byte buffer for {} ({} bytes)", r.vcpu, r.out.size(), reg_name(r.id),
                             reg_size(r.id));
@@ -180,16 +181,17 @@ void AttachBackend::get_regs(std::span<RegRead> reads) {
     }
   }
   if (todo.empty()) return;
-  impl_->threads.pump();
+  impl_->threads.prefer_vcpu(reads[todo.front()].vcpu);  // non-stop: through the stopped vCPU's own thread
   impl_->batches.read_regs(reads, todo);
 }
 
 bool AttachBackend::batches_reads() const { return impl_->batches.enabled(); }
 
 Status AttachBackend::set_one_reg(unsigned vcpu, std::uint64_t id, std::span<const std::byte> in) {
-  if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
-  if (id == sve_vls()) return one_reg_error(vcpu, id, true, vcpus_[vcpu].vls ? EPERM : ENOENT);
   impl_->threads.pump();
+  if (auto c = check_vcpu(vcpu); !c) return c;
+  if (id == sve_vls()) return one_reg_error(vcpu, id, true, vcpus_[vcpu].vls ? EPERM : ENOENT);
+  impl_->threads.prefer_vcpu(vcpu);
   std::vector<std::byte> copy(in.begin(), in.end());
   return impl_->injector.one_reg(vcpu, id, copy, true);
 }
@@ -253,9 +255,13 @@ std::vector<MemoryRange> AttachBackend::memory_map() const {
 Status AttachBackend::set_guest_debug(unsigned vcpu, const GuestDebug& debug) {
   if (vcpu >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", vcpu, vcpus_.size());
   impl_->threads.pump();
-  if (impl_->threads.state() != ThreadTracker::State::Stopped) return make_error(EBUSY, "vCPU {} is running", vcpu);
+  if (impl_->threads.non_stop() && impl_->threads.vcpu_running(vcpu)) return set_guest_debug_running(vcpu, debug);
+  if (auto c = check_vcpu(vcpu); !c) return c;
+  if (!impl_->threads.non_stop() && impl_->threads.state() != ThreadTracker::State::Stopped)
+    return make_error(EBUSY, "vCPU {} is running", vcpu);
   vcpus_[vcpu].debug = debug;
   if (impl_->injector.applied(vcpu) == debug) return {};
+  impl_->threads.prefer_vcpu(vcpu);
   return impl_->injector.apply_debug(vcpu, debug);
 }
 
@@ -309,9 +315,10 @@ std::optional<BackendStop> AttachBackend::poll_stop() {
   auto& im = *impl_;
   im.threads.pump();
   if (auto s = im.threads.take_pending()) return s;
-  // A VMM that is gone stays gone: every later poll (a new client's) says so.
+  // A VMM that is gone stays gone: every later poll (a new client's) says
+  // so; in non-stop mode once (the session polls until nothing is left).
   const auto state = im.threads.state();
-  if (state == ThreadTracker::State::Exited) return BackendStop{0, StopReason::Exited, 0, 0};
+  if (state == ThreadTracker::State::Exited && !im.threads.non_stop()) return BackendStop{0, StopReason::Exited, 0, 0};
   if (state == ThreadTracker::State::Running || state == ThreadTracker::State::Stopping) im.watcher.arm(true);
   return std::nullopt;
 }
@@ -319,6 +326,11 @@ std::optional<BackendStop> AttachBackend::poll_stop() {
 bool AttachBackend::running() const {
   auto& im = *impl_;
   if (static_cast<pid_t>(::syscall(SYS_gettid)) == im.threads.tracer()) im.threads.pump();
+  if (im.threads.non_stop()) {
+    for (unsigned v = 0; v < vcpus_.size(); ++v)
+      if (im.threads.vcpu_running(v)) return true;
+    return false;
+  }
   const auto state = im.threads.state();
   return state == ThreadTracker::State::Detached || state == ThreadTracker::State::Running ||
          state == ThreadTracker::State::Stopping;

@@ -70,6 +70,21 @@
 //    as StopReason::Exited (by every later poll_stop()); every later call
 //    fails with ESRCH but resume(), which succeeds into that exit, so that
 //    a VMM that died during a stop is heard as an exit stop reply too.
+//  - Non-stop (vcpu_control(), attach_nonstop.cpp): set_non_stop(true)
+//    from a stop lets the VMM's other threads run while every vCPU thread
+//    stays stopped; resume_vcpu()/stop_vcpu() then run or stop one vCPU's
+//    thread only (ThreadTracker non-stop), with its guest debug applied
+//    (and single-step added) before it runs. Registers of a stopped vCPU
+//    are read and written by injection through that vCPU's own thread;
+//    those of a running one, and KVM_SET_GUEST_DEBUG on it, are refused
+//    with EBUSY (its vCPU mutex is held by KVM_RUN: an injected ioctl
+//    would wait for the guest's next exit). Its syscalls are traced, so a
+//    debug exit stops only its own vCPU. The batch loop leaves the cave at
+//    every resume_vcpu(). set_guest_debug() on a running vCPU
+//    (debug_while_running()) stops its thread unreported, applies the
+//    settings through it and lets it run on, so that a hardware breakpoint
+//    or watchpoint reaches it at once. set_non_stop(false) stops every
+//    thread.
 //  - detach(): clears guest debug, lets every thread run on exactly as it
 //    was (PTRACE_DETACH); the destructor does the same. If svedbg dies, the
 //    kernel detaches the threads (no PTRACE_O_EXITKILL): a rewound KVM_RUN
@@ -130,7 +145,7 @@ AttachedVcpu attached_vcpu(const VmmVcpu& v, std::optional<pid_t> thread, std::o
 
 namespace svedbg::kvm {
 
-class AttachBackend final : public Backend, public RunControl {
+class AttachBackend final : public Backend, public RunControl, public VcpuRunControl {
  public:
   static Result<std::unique_ptr<AttachBackend>> attach(pid_t pid, AttachOptions options = {});
   ~AttachBackend() override;
@@ -167,6 +182,13 @@ class AttachBackend final : public Backend, public RunControl {
   bool running() const override;
   void set_stop_notifier(std::function<void()> notify) override;
   RunControl* run_control() override { return this; }
+  VcpuRunControl* vcpu_control() override { return this; }
+  // Non-stop (attach_nonstop.cpp).
+  Status set_non_stop(bool on) override;
+  Status resume_vcpu(unsigned vcpu, bool step) override;
+  Status stop_vcpu(unsigned vcpu) override;
+  bool vcpu_running(unsigned vcpu) const override;
+  bool debug_while_running() const override { return true; }
   // `monitor attach`, `attach batch on|off`, `attach colocate on|off`: all
   // report or tune svedbg, none changes the guest.
   void add_monitor_commands(MonitorRegistry& registry) override;
@@ -185,6 +207,8 @@ class AttachBackend final : public Backend, public RunControl {
   Status seize();
   Status find_code_sites(const std::vector<MapEntry>& maps);
   Status read_vls();
+  Status check_vcpu(unsigned vcpu) const;  // ESRCH: no such vCPU; non-stop: EBUSY while it runs
+  Status set_guest_debug_running(unsigned vcpu, const GuestDebug& debug);  // non-stop, vCPU running
 
   pid_t pid_;
   AttachOptions options_;

@@ -44,6 +44,9 @@ ThreadTracker::ThreadTracker(pid_t pid, const std::vector<VmmVcpu>& vcpus, const
 Status ThreadTracker::check_stopped() const {
   if (state_ == State::Stopped) return {};
   if (state_ == State::Exited) return make_error(ESRCH, "the VMM (pid {}) has exited", pid_);
+  if (non_stop_ && state_ == State::Running)
+    for (const auto& [tid, t] : threads_)
+      if (t.stop != Stop::Running) return {};  // a stopped vCPU thread takes the trips
   return make_error(EBUSY, "the VMM is running; registers are read while it is stopped");
 }
 
@@ -231,6 +234,13 @@ void ThreadTracker::on_debug_exit(pid_t tid, Thread& t, unsigned v, int fd) {
     (void)set_regs(tid, r);
   }
   mark_stopped(tid, t, Stop::SyscallExit);
+  if (non_stop_ && state_ == State::Running) {
+    // Non-stop: only this vCPU stops, and reports its own debug exit.
+    t.held = true;
+    if (v < ns_wanted_.size()) ns_wanted_[v] = false;
+    ns_stops_.push_back(s);
+    return;
+  }
   if (!reason_ || reason_->reason == StopReason::Interrupted) reason_ = s;
   if (state_ == State::Running) begin_stop();
 }
@@ -251,7 +261,7 @@ void ThreadTracker::on_syscall_stop(pid_t tid, Thread& t, bool run_on) {
   t.entry_kvm_run = false;
   if (v && info.exit.rval == 0 && exit_reason(*v) == std::optional<std::uint32_t>(KVM_EXIT_DEBUG))
     return on_debug_exit(tid, t, *v, fd_it->second);
-  if (v && info.exit.rval == -EINTR && state_ != State::Running) {
+  if (v && info.exit.rval == -EINTR && !run_on) {
     mark_stopped(tid, t, Stop::SyscallExit);
     maybe_rewind(tid, fd_it->second);
     return;
@@ -298,6 +308,7 @@ void ThreadTracker::pump() {
   }
   if (state_ == State::Stopping) next_serial();
   complete_if_stopped();
+  if (non_stop_) collect_vcpu_stops();
 }
 
 // One waitpid() event; false once the VMM is gone.
@@ -455,6 +466,10 @@ void ThreadTracker::detach_threads() {
   threads_.clear();
   forget_thread_state();
   trace_syscalls_ = false;
+  non_stop_ = false;
+  preferred_.reset();
+  ns_wanted_.clear();
+  ns_stops_.clear();
   if (state_ != State::Exited) state_ = State::Detached;
   watcher_.arm(false);
 }
@@ -489,6 +504,9 @@ std::vector<pid_t> ThreadTracker::injection_threads() {
   }
   events.insert(events.end(), exits.begin(), exits.end());
   events.insert(events.end(), signals.begin(), signals.end());
+  // Non-stop: the vCPU's own stopped thread first (prefer_vcpu()).
+  if (auto it = std::find(events.begin(), events.end(), preferred_.value_or(0)); non_stop_ && it != events.end())
+    std::rotate(events.begin(), it, it + 1);
   inject_candidates_ = events;
   return events;
 }

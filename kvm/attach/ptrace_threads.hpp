@@ -40,6 +40,16 @@
 //    threads an injected call may use, best first; saved_of(), a thread's
 //    registers at its stop (every trip restores exactly these);
 //    trap_safe(), whether the kernel may force a SIGTRAP on it.
+//  - Non-stop (ptrace_threads_nonstop.cpp): enter_non_stop() from Stopped
+//    lets every thread but the vCPU threads run (state Running, syscalls
+//    traced so that KVM_EXIT_DEBUG is seen and each vCPU thread is known);
+//    resume_vcpu()/stop_vcpu() run or stop (PTRACE_INTERRUPT) only that
+//    vCPU's thread, rewound out of KVM_RUN as in all-stop; each vCPU's stop
+//    (Interrupted, or its own debug exit, which stops nobody else) is
+//    queued for take_pending(). check_stopped() then holds while any
+//    thread is stopped (injection uses the stopped ones only).
+//    leave_non_stop() stops every thread (state Stopped) and drops the
+//    queue.
 //  - Threading: every member must be called from the tracer thread (the
 //    one that called seize_and_stop()); the StopWatcher is armed while the
 //    VMM runs.
@@ -110,13 +120,30 @@ class ThreadTracker {
   void resume(std::span<const unsigned> step, bool others_run, bool trace_syscalls);
   void detach_threads();
 
-  std::optional<BackendStop> take_pending() { return std::exchange(pending_, std::nullopt); }
+  std::optional<BackendStop> take_pending();
   void set_pending(std::optional<BackendStop> s) { pending_ = s; }
   std::optional<unsigned> first_vcpu() const { return first_vcpu_; }
   void new_stop();  // the VMM runs again: per-stop thread state is forgotten
   // How long the last all-stop took, from the first PTRACE_INTERRUPT to
   // the last thread's stop (nullopt before the first one completes).
   std::optional<std::chrono::nanoseconds> last_stop_time() const { return last_stop_time_; }
+
+  // Non-stop (ptrace_threads_nonstop.cpp).
+  bool non_stop() const { return non_stop_; }
+  Status enter_non_stop();
+  Status leave_non_stop(int ms);
+  Status resume_vcpu(unsigned v);
+  Status stop_vcpu(unsigned v);
+  bool vcpu_running(unsigned v) const;
+  Status check_vcpu_stopped(unsigned v) const;  // EBUSY while its thread runs
+  // Non-stop: trips for vCPU v's ioctls go through v's own thread when it
+  // is a candidate (first in injection_threads()).
+  void prefer_vcpu(unsigned v);
+  // Stops running vCPU v's thread without reporting it (to change its
+  // guest debug), within `ms`; then resume_vcpu() lets it go, unless
+  // stop_owed(v): a stop of its own was asked or came meanwhile.
+  Status pause_vcpu(unsigned v, int ms);
+  bool stop_owed(unsigned v) const;
 
   std::vector<pid_t> injection_threads();
   Result<Saved> saved_of(pid_t tid);
@@ -146,6 +173,8 @@ class ThreadTracker {
   template <typename Pred>
   bool wait_until(Pred pred, int ms);
   void forget_thread_state();
+  std::optional<pid_t> thread_of_vcpu(unsigned v) const;
+  void collect_vcpu_stops();
 
   pid_t pid_;
   const std::vector<VmmVcpu>& vcpus_;
@@ -167,6 +196,12 @@ class ThreadTracker {
 
   std::chrono::steady_clock::time_point stop_began_{};
   std::optional<std::chrono::nanoseconds> last_stop_time_;
+
+  bool non_stop_ = false;
+  std::vector<bool> ns_wanted_;       // non-stop: vCPU v's stop was asked, not yet seen
+  std::deque<BackendStop> ns_stops_;  // non-stop: stops for take_pending(), in order
+
+  std::optional<pid_t> preferred_;  // prefer_vcpu()'s thread
 
   std::optional<std::vector<pid_t>> inject_candidates_;
   std::map<pid_t, Saved> saved_regs_;

@@ -87,6 +87,7 @@ class InProcessBackend final : public Backend, public RunControl, public VcpuRun
   Status resume_vcpu(unsigned vcpu, bool step) override { return gate_.resume_vcpu(vcpu, step); }
   Status stop_vcpu(unsigned vcpu) override { return gate_.stop_vcpu(vcpu); }
   bool vcpu_running(unsigned vcpu) const override { return gate_.vcpu_running(vcpu); }
+  bool debug_while_running() const override { return true; }  // VcpuGate kicks and re-applies
   Detached detach() override;
   void kill() override;
 

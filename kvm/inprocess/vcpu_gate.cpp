@@ -88,6 +88,12 @@ void VcpuGate::before_run(unsigned i) {
     if (non_stop_) run_notifier(lock, parked_nonstop_locked(i));
     cv_.wait(lock, [&] { return !v.hold; });
   }
+  if (v.debug_dirty) {
+    // Set by set_guest_debug() while this vCPU ran (non-stop); an error
+    // leaves the old settings (KVM_SET_GUEST_DEBUG changes nothing then).
+    v.debug_dirty = false;
+    (void)apply_debug_locked(i, v.step_armed);
+  }
   set_immediate_exit(v.run, false);
   v.state = State::InRun;
 }
@@ -204,6 +210,14 @@ Status VcpuGate::set_guest_debug(unsigned i, const GuestDebug& debug) {
   std::lock_guard lock(mu_);
   if (i >= vcpus_.size()) return make_error(ESRCH, "no vCPU {} (the guest has {})", i, vcpus_.size());
   Vcpu& v = vcpus_[i];
+  // Also while a stop asked of it is on the way: it parks first, and
+  // applies it when released.
+  if (v.state == State::InRun && non_stop_) {
+    v.debug = debug;
+    v.debug_dirty = true;
+    kick_locked(v);  // out of KVM_RUN (EINTR, not a stop); before_run() applies it
+    return {};
+  }
   if (v.state == State::InRun) return make_error(EBUSY, "vCPU {} is running; stop it first", i);
   v.debug = debug;
   if (v.state == State::Exited) return {};

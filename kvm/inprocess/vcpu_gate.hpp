@@ -110,6 +110,10 @@ class VcpuGate {
   // exit holds only its own vCPU. set_non_stop(false) holds every vCPU and
   // waits (5 s at most) until all are parked: the guest is then stopped as
   // after interrupt(), with no stop pending. release_all() leaves non-stop.
+  // In non-stop mode set_guest_debug() on a vCPU inside KVM_RUN kicks it
+  // out (EINTR, no stop reported) and its own thread applies the settings
+  // in before_run() before it re-enters: a hardware breakpoint or
+  // watchpoint reaches a running vCPU at once.
   Status set_non_stop(bool on);
   Status stop_vcpu(unsigned i);
   Status resume_vcpu(unsigned i, bool step);
@@ -123,11 +127,12 @@ class VcpuGate {
     pthread_t thread{};
     State state = State::NotStarted;
     bool hold = false;
-    bool step_armed = false;        // KVM_SET_GUEST_DEBUG single-step is on
-    GuestDebug debug;               // breakpoints/watchpoints (set_guest_debug)
-    bool debug_applied = false;     // KVM has a non-zero guest debug control
-    bool needs_completion = false;  // last exit left an operation for KVM_RUN to finish
-    bool ns_report = false;         // non-stop: report this vCPU's stop when it parks
+    bool step_armed = false;               // KVM_SET_GUEST_DEBUG single-step is on
+    GuestDebug debug;                      // breakpoints/watchpoints (set_guest_debug)
+    bool debug_applied = false;            // KVM has a non-zero guest debug control
+    bool needs_completion = false;         // last exit left an operation for KVM_RUN to finish
+    bool ns_report = false;                // non-stop: report this vCPU's stop when it parks
+    bool debug_dirty = false;              // non-stop: `debug` changed in KVM_RUN, applied at re-entry
     std::optional<BackendStop> ns_reason;  // non-stop: the debug exit it took
   };
   // Non-stop: vCPU i parked; queues its stop if one was asked for and

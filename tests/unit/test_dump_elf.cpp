@@ -11,7 +11,9 @@
 #include <catch2/catch.hpp>
 
 #include "tests/unit/monitor_run.hpp"
+#include "common/le_bytes.hpp"
 #include "introspect/core/core_backend.hpp"
+#include "introspect/core/core_reader.hpp"
 #include "introspect/core_writer.hpp"
 #include "introspect/guest_target.hpp"
 #include "introspect/regmap.hpp"
@@ -219,4 +221,45 @@ TEST_CASE("A core of some vCPUs (--vcpus 2,3) names them as the VMM did in its e
   // Out of range is about the core's own vCPUs (positions), not the VMM's.
   CHECK(b.get_one_reg(2, kvm::core_x(0), x).error().message.find("no vCPU 2 (the core file has 2)") !=
         std::string::npos);
+}
+
+TEST_CASE("NT_PRSTATUS sp is the stack pointer PSTATE.M selects and SP_EL0 survives the round trip") {
+  SimBackend sim(varied_config());
+  // vCPU 0 at EL1h (the sim's reset mode) with SP_EL0 = a Linux `current`;
+  // vCPU 1 at EL0t; vCPU 2 at EL1t (on SP_EL0 too).
+  const std::uint64_t sp_el0 = 0xffff000012345670, el0t = 0x0, el1t = 0x3c4;
+  for (unsigned v = 0; v < 3; ++v)
+    REQUIRE(sim.set_one_reg(v, kvm::core_sp(), std::as_bytes(std::span(&sp_el0, 1))).ok());
+  REQUIRE(sim.set_one_reg(1, kvm::core_pstate(), std::as_bytes(std::span(&el0t, 1))).ok());
+  REQUIRE(sim.set_one_reg(2, kvm::core_pstate(), std::as_bytes(std::span(&el1t, 1))).ok());
+  auto snaps = take_snapshots(sim);
+  REQUIRE(snaps.ok());
+  TempFile f;
+  write(sim, f.path, SveNotes::Gdb13, false);
+
+  auto img = read_core(f.path);
+  REQUIRE(img.ok());
+  REQUIRE(img->vcpus.size() == 4);
+  const auto prstatus_sp = [&](unsigned v) { return load_le<std::uint64_t>(img->vcpus[v].core, kvm::layout::kSp); };
+  std::uint64_t sp_el1 = 0;
+  for (const auto& r : (*snaps)[0].sysregs)
+    if (r.id == kvm::core_sp_el1()) sp_el1 = r.value;
+  REQUIRE(sp_el1 != 0);
+  REQUIRE(sp_el1 != sp_el0);
+  CHECK(prstatus_sp(0) == sp_el1);  // what gdb reading the core as a file shows as $sp
+  CHECK(prstatus_sp(1) == sp_el0);
+  CHECK(prstatus_sp(2) == sp_el0);
+
+  // Opened back, every KVM ID (regs.sp = SP_EL0 included) answers as the sim
+  // does, and the served `sp` is SP_EL1 at EL1h as live.
+  auto core = CoreBackend::open(f.path);
+  REQUIRE(core.ok());
+  same_registers(sim, **core);
+  auto dead = GuestTarget::create(**core, {});
+  REQUIRE(dead.ok());
+  for (unsigned v = 0; v < 3; ++v) {
+    auto sp = (*dead)->read_register(v + 1, 31);  // gdb's regnum 31, thread v + 1
+    REQUIRE(sp.ok());
+    CHECK(load_le<std::uint64_t>(*sp, 0) == prstatus_sp(v));
+  }
 }

@@ -140,3 +140,22 @@ TEST_CASE("policy: peers without identity", "[unit]") {
   CHECK_FALSE(may_debug(root_daemon, remote, 1000, "pid 5"));
   CHECK(may_debug(root_daemon, remote, 0, "pid 1"));
 }
+
+TEST_CASE("policy: what a Server admits at accept", "[unit]") {
+  AccessPolicy policy;
+  policy.daemon_uid = 1000;
+  Peer remote;
+  remote.address = "10.0.0.2:4711";
+  // No identity: refused by either kind of daemon, with may_connect's reason.
+  CHECK_THAT(may_serve(policy, remote, true, std::nullopt).reason, Catch::Contains("--allow-remote-unauthenticated"));
+  CHECK_FALSE(may_serve(policy, remote, false, std::nullopt));
+  // A multi daemon admits any identified peer (it decides per VMM later).
+  CHECK(may_serve(policy, local_user(1001), true, 1000));
+  // A single-guest daemon: the guest's owner (default: the daemon's uid).
+  CHECK(may_serve(policy, local_user(1000), false, std::nullopt));
+  auto refused = may_serve(policy, local_user(1001), false, std::nullopt);
+  CHECK_FALSE(refused);
+  CHECK_THAT(refused.reason, Catch::Contains("may not debug this guest") && Catch::Contains("owned by uid 1000"));
+  CHECK(may_serve(policy, local_user(1001), false, 1001));
+  CHECK_FALSE(may_serve(policy, local_user(1000), false, 1001));
+}

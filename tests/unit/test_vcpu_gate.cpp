@@ -178,3 +178,36 @@ TEST_CASE("VcpuGate non-stop: one vCPU thread stops and resumes while the others
   CHECK_FALSE(vm.gate->poll_stop());
   REQUIRE(vm.gate->resume({}, true));
 }
+
+TEST_CASE("VcpuGate non-stop: guest debug set on a running vCPU reaches it at re-entry, without a stop",
+          "[vcpu_gate][nonstop]") {
+  FakeVm vm;
+  std::atomic<int> notified{0};
+  vm.gate->set_stop_notifier([&] { ++notified; });
+  REQUIRE(eventually([&] { return vm.entries >= FakeVm::kVcpus; }));
+  vm.gate->interrupt();
+  REQUIRE(eventually([&] { return !vm.gate->running(); }));
+  REQUIRE(vm.gate->poll_stop());
+  REQUIRE(vm.gate->set_non_stop(true));
+  const int base = notified;
+  const unsigned e0 = vm.entries;
+  REQUIRE(vm.gate->resume_vcpu(0, false));
+  REQUIRE(eventually([&] { return vm.entries == e0 + 1; }));
+  // A hardware breakpoint for vCPU 0 while it is inside KVM_RUN: accepted
+  // (not EBUSY); the vCPU is kicked out and its thread re-enters at once
+  // (applying it in before_run()), and nothing is reported as a stop.
+  kvm::GuestDebug d;
+  d.control = kvm::GuestDebug::kEnable | kvm::GuestDebug::kUseHw;
+  d.bcr[0] = 1;
+  d.bvr[0] = 0x40080000;
+  REQUIRE(vm.gate->set_guest_debug(0, d));
+  REQUIRE(eventually([&] { return vm.entries == e0 + 2; }));
+  CHECK(vm.gate->vcpu_running(0));
+  CHECK_FALSE(vm.gate->poll_stop());
+  CHECK(notified == base);
+  // All-stop keeps refusing a running vCPU's debug state.
+  REQUIRE(vm.gate->set_non_stop(false));
+  REQUIRE(vm.gate->resume({}, true));
+  REQUIRE(eventually([&] { return !vm.gate->parked(0); }));
+  CHECK(vm.gate->set_guest_debug(0, d).error().code == EBUSY);
+}

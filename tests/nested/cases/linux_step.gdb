@@ -58,6 +58,30 @@ for kind in ("break", "hbreak"):
     l2gdb.check(f"{kind}: each continue advanced the counter by one iteration",
                 all(b == a + 1 for a, b in zip(counters, counters[1:])), f"{counters}")
     gdb.execute("delete", to_string=True)
+
+# 2b. A write watchpoint on the program's counter (g_state.counter, the
+# `str x19, [x20]` of the loop): each continue stops once the store has
+# executed (gdb steps over the non-continuable arm64 watchpoint), with the
+# new value, one iteration after the previous stop.
+counter_addr = prog["state"] + 24  # State{magic, pid, vl, counter}
+gdb.execute(f"watch *(unsigned long *){counter_addr:#x}", to_string=True)
+watch = gdb.breakpoints()[-1]
+stops = []
+gdb.events.stop.connect(lambda ev: stops.append(ev))  # gdb prints the stop itself, not into to_string
+values = []
+for i in range(3):
+    stops.clear()
+    gdb.execute("continue", to_string=True)
+    by_watch = any(isinstance(ev, gdb.BreakpointEvent) and watch in ev.breakpoints for ev in stops)
+    value = int(gdb.parse_and_eval(f"*(unsigned long *){counter_addr:#x}"))
+    values.append(value)
+    l2gdb.check(f"watch: stop {i} after the store, with the new value",
+                by_watch and value == l2gdb.reg("x19") and l2gdb.reg("x21") == pid and l2gdb.reg("pc") == loop + 8,
+                f"by the watchpoint {by_watch} pc {l2gdb.reg('pc'):#x} value {value} x19 {l2gdb.reg('x19')} "
+                f"x21 {l2gdb.reg('x21')}")
+l2gdb.check("watch: each continue advanced the counter by one iteration",
+            all(b == a + 1 for a, b in zip(values, values[1:])), f"{values}")
+gdb.execute("delete", to_string=True)
 gdb.execute("monitor step-irq")
 
 # 3. What the steps did before (and do with `monitor step-irq off`): the

@@ -9,7 +9,10 @@
 # (kernel command line, "console=ttyAMA0 nokaslr panic=-1 quiet loglevel=1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1"),
 # (loglevel=1, nowatchdog, no RCU stall reports: on a loaded machine the
 # emulated L2 is slow enough to trigger both, and each console character is
-# a trap to QEMU), L2_BOOT_TIMEOUT (seconds until the L2 /init says "l2: ready", 420).
+# a trap to QEMU), L2_BOOT_TIMEOUT (seconds until the L2 /init says "l2: ready", 420),
+# L2_KASLR=1 (drop `nokaslr` from the default command line: the kernel runs
+# at a random offset from its link addresses, case linux_kaslr),
+# L2_APPEND_EXTRA (appended to the default command line, e.g. arm64.nopauth).
 
 # Starts Debian's qemu-system-aarch64 -accel kvm -cpu host,sve=on on the L2
 # kernel and initramfs, RAM a memfd (so serve_linux_l2 can name it to svedbg
@@ -20,11 +23,13 @@
 # in time. A watcher prints "l2: qemu EXITED" should QEMU die later.
 start_linux_l2() {
   _mem=${L2_MEM:-256}
+  _kaslr=nokaslr
+  if [ "${L2_KASLR:-0}" = 1 ]; then _kaslr=; fi
   qemu-system-aarch64 -nodefaults -no-user-config -display none -monitor none -no-reboot \
     -accel kvm -cpu host,sve=on -machine virt,gic-version=3,memory-backend=ram \
     -smp "${L2_SMP:-2}" -m "$_mem" -object memory-backend-memfd,id=ram,size="${_mem}M" \
     -kernel /guest/l2/Image -initrd /guest/l2/initrd.cpio \
-    -append "${L2_APPEND:-console=ttyAMA0 nokaslr panic=-1 quiet loglevel=1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1}" \
+    -append "${L2_APPEND:-console=ttyAMA0 $_kaslr panic=-1 quiet loglevel=1 nowatchdog rcupdate.rcu_cpu_stall_suppress=1${L2_APPEND_EXTRA:+ $L2_APPEND_EXTRA}}" \
     -serial file:/tmp/l2.out "$@" >/tmp/l2-qemu.err 2>&1 &
   L2_QEMU_PID=$!
   _t0=$(cut -d' ' -f1 /proc/uptime)

