@@ -9,8 +9,7 @@ svedbg=/bin/svedbg
 spid_file=/tmp/svedbg.pid
 (
   spid=$(pid_from "$spid_file")
-  i=0; while [ "$(sed -n 's/^TracerPid:[[:space:]]*//p' /proc/$VMM_PID/status)" != "$spid" ] && [ $i -lt 1200 ]; do
-    usleep 100000; i=$((i + 1)); done
+  wait_traced_by "$spid"
   i=0; while grep -q '^State:.*t (tracing stop)' /proc/$VMM_PID/status && [ $i -lt 1200 ]; do usleep 100000; i=$((i + 1)); done
   sleep 2
   echo "watcher: VMM running under svedbg ($(grep '^State:' /proc/$VMM_PID/status | cut -f2)); kill -9 $VMM_PID"

@@ -8,22 +8,10 @@
 # after, and every vCPU's x20 has moved on. As attach_signals.sh (all-stop).
 # run-guest (RUN_GUEST_SCRIPT) prefixes each output line with "vm: ".
 set -u
+. /guest/lib.sh
 svedbg=/bin/svedbg
-dump() { "$svedbg" dump --pid "$VMM_PID" --format json -o "$1" 2>&1 || echo "dump to $1 failed"; }
-reg_hash() {  # everything but x20 and pc, which the spin loop changes
-  grep -E '^ *"(effective_vl|core|fpsr|fpcr|sysregs|z|p|ffr)":' "$1" |
-    sed -e 's/"x20": "[^"]*", //' -e 's/"pc": "[^"]*", //' | sha256sum | cut -d' ' -f1
-}
 x20() { sed -n 's/.*"x20": "\(0x[0-9a-f]*\)".*/\1/p' "$1" | tr '\n' ' '; }  # one per vCPU
 states() { cat /proc/$VMM_PID/task/*/status | sed -n 's/^State:[[:space:]]*//p' | sort | uniq -c | tr -s ' \n' ' '; }
-status() { sed -n "s/^$1:[[:space:]]*//p" "/proc/$VMM_PID/status" | cut -c1; }
-tracer() { sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$VMM_PID/status"; }
-text() {  # the VMM's executable file mappings, as it runs them, into $1
-  grep ' r-xp .* /' "/proc/$VMM_PID/maps" | while read -r range _; do
-    s=$((0x${range%-*})) e=$((0x${range#*-}))
-    dd if="/proc/$VMM_PID/mem" bs=4096 skip=$((s / 4096)) count=$(((e - s) / 4096)) 2>/dev/null
-  done >"$1"
-}
 
 port=1240
 for sig in TERM INT KILL; do
@@ -39,7 +27,7 @@ for sig in TERM INT KILL; do
   { printf '+$QNonStop:1#8d'; sleep 1; printf '+$?#3f'; sleep 1; printf '+$g#67'; sleep 30; } |
     nc 127.0.0.1 $port >/tmp/client.out 2>&1 &
   cpid=$!
-  i=0; while [ "$(tracer)" != "$spid" ] && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
+  wait_traced_by "$spid" 300
   sleep 3
   echo "$sig: attached: TracerPid $(tracer) (svedbg $spid), VMM threads:$(states)"
   if grep -q '[$]T[0-9a-f][0-9a-f]thread:1;' /tmp/client.out; then echo "$sig: client got vCPU 0's stop reply"; else
@@ -51,14 +39,7 @@ for sig in TERM INT KILL; do
   kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
   sleep 1
   echo "$sig: svedbg exited with status $rc; TracerPid now $(tracer); VMM state $(grep '^State:' /proc/$VMM_PID/status | cut -f2)"
-  dump /tmp/after.json
-  text /tmp/after.text
-  n=$(cmp -l /tmp/before.text /tmp/after.text 2>/dev/null | wc -l)
-  if [ ! -s /tmp/before.text ]; then echo "$sig: executable memory NOT READ";
-  elif [ "$n" -eq 0 ]; then echo "$sig: executable memory unchanged ($(wc -c </tmp/before.text) bytes)";
-  else echo "$sig: executable memory differs in $n bytes"; fi
-  a=$(reg_hash /tmp/before.json) b=$(reg_hash /tmp/after.json)
-  if [ -n "$a" ] && [ "$a" = "$b" ]; then echo "$sig: register hash unchanged ($a)"; else echo "$sig: register hash CHANGED: $a -> $b"; fi
+  compare_after_signal "$sig"
   set -- $(x20 /tmp/before.json) $(x20 /tmp/after.json)
   if [ $# -eq 4 ] && [ $(($3)) -gt $(($1)) ] && [ $(($4)) -gt $(($2)) ]; then
     echo "$sig: both vCPUs ran on (x20 $1 -> $3, $2 -> $4)"

@@ -10,8 +10,7 @@ svedbg=/bin/svedbg
 spid_file=/tmp/svedbg.pid
 (
   spid=$(pid_from "$spid_file")
-  i=0; while [ "$(sed -n 's/^TracerPid:[[:space:]]*//p' /proc/$VMM_PID/status)" != "$spid" ] && [ $i -lt 1200 ]; do
-    usleep 100000; i=$((i + 1)); done
+  wait_traced_by "$spid"
   stopped_and_running() {
     s=$(cat /proc/$VMM_PID/task/*/status 2>/dev/null | grep '^State:')
     echo "$s" | grep -q 'tracing stop' && echo "$s" | grep -qv 'tracing stop'

@@ -4,8 +4,8 @@
 # show it). run-guest (RUN_GUEST_SCRIPT) prefixes each output line "vm: ".
 # Checks that need the pid or thread ids print "check: ... ok|FAILED".
 set -u
+. /guest/lib.sh
 svedbg=/bin/svedbg
-tracer() { sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$VMM_PID/status"; }
 state() { grep '^State:' "/proc/$VMM_PID/status" | cut -f2 | cut -c1; }
 verdict() { if [ "$1" = "$2" ]; then echo "check: $3: ok ($1)"; else echo "check: $3: FAILED ('$1', expected '$2')"; fi; }
 # Rows of this VMM in a ps table: "VCPU TID SOURCE" per line.

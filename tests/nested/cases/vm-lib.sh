@@ -46,3 +46,38 @@ start_qemu() {
   echo "qemu: pid $QEMU_PID, guest says \"$(tr -d '\r\n' </tmp/qemu-serial.out)\" $(awk -v a="$_t0" '{ printf "%.1f", $1 - a }' /proc/uptime) s after start"
   (while kill -0 "$QEMU_PID" 2>/dev/null; do sleep 1; done; echo "qemu: EXITED"; cat /tmp/qemu.err) &
 }
+
+# The pid tracing the VMM ($VMM_PID), 0 when untraced.
+tracer() { sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$VMM_PID/status"; }
+
+# Waits until pid $1 traces the VMM, at most $2 tenths of a second (120 s).
+wait_traced_by() {
+  i=0; while [ "$(tracer)" != "$1" ] && [ $i -lt "${2:-1200}" ]; do usleep 100000; i=$((i + 1)); done
+}
+
+# For the signal cases (svedbg killed while attached to a vl512 VMM whose
+# vCPUs spin in `add x20, x20, #1`): a JSON dump of the VMM into $1, the
+# hash of every register of such a dump but x20 and pc (which the spin loop
+# changes), the VMM's executable file mappings as it runs them into $1, and
+# the lines comparing the state after signal $1 with /tmp/before.{json,text}.
+dump() { /bin/svedbg dump --pid "$VMM_PID" --format json -o "$1" 2>&1 || echo "dump to $1 failed"; }
+reg_hash() {
+  grep -E '^ *"(effective_vl|core|fpsr|fpcr|sysregs|z|p|ffr)":' "$1" |
+    sed -e 's/"x20": "[^"]*", //' -e 's/"pc": "[^"]*", //' | sha256sum | cut -d' ' -f1
+}
+text() {
+  grep ' r-xp .* /' "/proc/$VMM_PID/maps" | while read -r range _; do
+    s=$((0x${range%-*})) e=$((0x${range#*-}))
+    dd if="/proc/$VMM_PID/mem" bs=4096 skip=$((s / 4096)) count=$(((e - s) / 4096)) 2>/dev/null
+  done >"$1"
+}
+compare_after_signal() {
+  dump /tmp/after.json
+  text /tmp/after.text
+  n=$(cmp -l /tmp/before.text /tmp/after.text 2>/dev/null | wc -l)
+  if [ ! -s /tmp/before.text ]; then echo "$1: executable memory NOT READ";
+  elif [ "$n" -eq 0 ]; then echo "$1: executable memory unchanged ($(wc -c </tmp/before.text) bytes)";
+  else echo "$1: executable memory differs in $n bytes"; fi
+  a=$(reg_hash /tmp/before.json) b=$(reg_hash /tmp/after.json)
+  if [ -n "$a" ] && [ "$a" = "$b" ]; then echo "$1: register hash unchanged ($a)"; else echo "$1: register hash CHANGED: $a -> $b"; fi
+}
